@@ -1,0 +1,422 @@
+//! The simulated headset: a stereo HMD (2064×2208 per eye, 90 Hz with 72 and
+//! 120 Hz modes, Quest-3-like field of view and IPD) and two controllers with
+//! the inputs of the Oculus Touch profile, all driven through the SDK traits
+//! only.
+//!
+//! Motion is a closed-form function of the seed and the absolute time
+//! ([`Motion::head`], [`Motion::hand`]), so prediction to any requested time
+//! is exact and tests can compute the pose they expect. Inputs can be set
+//! from outside through [`Controls`] (the desktop simulator, tests).
+#![forbid(unsafe_code)]
+
+use glam::{EulerRot, Quat, Vec3};
+use parallax_sdk::types::{
+    DisplayInfo, Duration, EyeInfo, Fov, LensModel, PlayArea, Pose, Time, TrackedPose, Velocity,
+};
+use parallax_sdk::{
+    Builder, Device, DeviceDescription, DeviceRole, DriverError, Estimate, Hmd, InputComponent,
+    InputKind, InputValue, OutputComponent, SystemDevices, Vibration,
+};
+use parking_lot::Mutex;
+use std::sync::Arc;
+
+/// How the simulated devices move.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub enum MotionKind {
+    /// Still: head at standing height looking down -Z, hands in front.
+    Static,
+    /// Smooth seeded motion (look around, sway, hands waving).
+    Scripted { seed: u64 },
+}
+
+/// Closed-form motion of the simulated devices.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct Motion {
+    pub kind: MotionKind,
+}
+
+/// Standing eye height above the stage floor, metres.
+pub const EYE_HEIGHT: f32 = 1.6;
+
+impl Motion {
+    fn phase(seed: u64, k: u64) -> f32 {
+        // A small integer hash, so each seed gives different but fixed phases.
+        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(k.wrapping_mul(0xBF58_476D_1CE4_E5B9));
+        x ^= x >> 31;
+        x = x.wrapping_mul(0x94D0_49BB_1331_11EB);
+        x ^= x >> 29;
+        (x % 10_000) as f32 / 10_000.0 * std::f32::consts::TAU
+    }
+
+    /// `stage_from_head` at `t`, with its velocity.
+    pub fn head(&self, t: Time) -> (Pose, Velocity) {
+        match self.kind {
+            MotionKind::Static => (Pose::from_position(Vec3::new(0.0, EYE_HEIGHT, 0.0)), Velocity::default()),
+            MotionKind::Scripted { seed } => {
+                let s = t.as_secs_f64() as f32;
+                let (w1, w2, w3) = (0.5f32, 0.37f32, 0.23f32);
+                let (p1, p2, p3) = (Self::phase(seed, 1), Self::phase(seed, 2), Self::phase(seed, 3));
+                let yaw = 0.4 * (w1 * s + p1).sin();
+                let pitch = 0.15 * (w2 * s + p2).sin();
+                let pos = Vec3::new(0.1 * (w3 * s + p3).sin(), EYE_HEIGHT + 0.02 * (w2 * s + p1).sin(), 0.05 * (w1 * s + p2).cos());
+                let lin = Vec3::new(0.1 * w3 * (w3 * s + p3).cos(), 0.02 * w2 * (w2 * s + p1).cos(), -0.05 * w1 * (w1 * s + p2).sin());
+                let yaw_rate = 0.4 * w1 * (w1 * s + p1).cos();
+                let pitch_rate = 0.15 * w2 * (w2 * s + p2).cos();
+                let q = Quat::from_euler(EulerRot::YXZ, yaw, pitch, 0.0);
+                // Angular velocity in the base space: yaw about world Y, pitch about the yawed X.
+                let ang = Vec3::Y * yaw_rate + (Quat::from_rotation_y(yaw) * Vec3::X) * pitch_rate;
+                (Pose::new(q, pos), Velocity { linear: lin, angular: ang })
+            }
+        }
+    }
+
+    /// `stage_from_grip` of a hand at `t` (0 left, 1 right).
+    pub fn hand(&self, hand: usize, t: Time) -> (Pose, Velocity) {
+        let side = if hand == 0 { -1.0 } else { 1.0 };
+        let base = Vec3::new(0.2 * side, EYE_HEIGHT - 0.4, -0.35);
+        match self.kind {
+            MotionKind::Static => (Pose::from_position(base), Velocity::default()),
+            MotionKind::Scripted { seed } => {
+                let s = t.as_secs_f64() as f32;
+                let w = 0.8 + 0.1 * hand as f32;
+                let p = Self::phase(seed, 10 + hand as u64);
+                let pos = base + Vec3::new(0.05 * (w * s + p).sin(), 0.08 * (w * s + p).cos(), 0.0);
+                let lin = Vec3::new(0.05 * w * (w * s + p).cos(), -0.08 * w * (w * s + p).sin(), 0.0);
+                let roll = 0.3 * (w * s + p).sin();
+                let q = Quat::from_rotation_z(roll);
+                let ang = Vec3::Z * 0.3 * w * (w * s + p).cos();
+                (Pose::new(q, pos), Velocity { linear: lin, angular: ang })
+            }
+        }
+    }
+}
+
+/// `grip_from_aim` of the touch controller: the aim ray tilts 30° down from the grip.
+pub fn grip_from_aim() -> Pose {
+    Pose::new(Quat::from_rotation_x(-30f32.to_radians()), Vec3::new(0.0, 0.0, -0.05))
+}
+
+/// Shared input state of the simulated controllers, settable from outside.
+#[derive(Default)]
+pub struct Controls {
+    values: Mutex<[Vec<Option<InputValue>>; 2]>,
+    vibrations: Mutex<[Option<Vibration>; 2]>,
+}
+
+impl Controls {
+    /// Sets an input of a hand (0 left, 1 right) by component path.
+    pub fn set(&self, hand: usize, path: &str, value: InputValue) -> Result<(), DriverError> {
+        let desc = controller_description(hand);
+        let idx = desc
+            .inputs
+            .iter()
+            .position(|c| c.path == path)
+            .ok_or_else(|| DriverError::NoSuchComponent(path.into()))?;
+        let mut v = self.values.lock();
+        if v[hand].is_empty() {
+            v[hand] = vec![None; desc.inputs.len()];
+        }
+        v[hand][idx] = Some(value);
+        Ok(())
+    }
+
+    /// The vibration a hand is playing now, if any.
+    pub fn vibration(&self, hand: usize) -> Option<Vibration> {
+        self.vibrations.lock()[hand]
+    }
+}
+
+fn controller_description(hand: usize) -> DeviceDescription {
+    let (role, letters, name) = if hand == 0 {
+        (DeviceRole::LeftHand, ["x", "y"], "Simulated Touch Controller (left)")
+    } else {
+        (DeviceRole::RightHand, ["a", "b"], "Simulated Touch Controller (right)")
+    };
+    let mut inputs = Vec::new();
+    let mut add = |p: String, kind| inputs.push(InputComponent { path: p, kind });
+    for l in letters {
+        add(format!("input/{l}/click"), InputKind::Boolean);
+        add(format!("input/{l}/touch"), InputKind::Boolean);
+    }
+    if hand == 0 {
+        add("input/menu/click".into(), InputKind::Boolean);
+    }
+    add("input/squeeze/value".into(), InputKind::Float);
+    add("input/trigger/value".into(), InputKind::Float);
+    add("input/trigger/touch".into(), InputKind::Boolean);
+    add("input/thumbstick".into(), InputKind::Vector2);
+    add("input/thumbstick/click".into(), InputKind::Boolean);
+    add("input/thumbstick/touch".into(), InputKind::Boolean);
+    add("input/thumbrest/touch".into(), InputKind::Boolean);
+    add("input/grip/pose".into(), InputKind::Pose);
+    add("input/aim/pose".into(), InputKind::Pose);
+    DeviceDescription {
+        name: name.into(),
+        serial: format!("SIM-CTRL-{hand}"),
+        role,
+        interaction_profile: Some("/interaction_profiles/oculus/touch_controller".into()),
+        inputs,
+        outputs: vec![OutputComponent {
+            path: "output/haptic".into(),
+        }],
+    }
+}
+
+struct SimController {
+    hand: usize,
+    desc: DeviceDescription,
+    motion: Motion,
+    controls: Arc<Controls>,
+}
+
+impl Device for SimController {
+    fn description(&self) -> &DeviceDescription {
+        &self.desc
+    }
+
+    fn pose(&self, component: &str, at: Time) -> Result<TrackedPose, DriverError> {
+        let (grip, vel) = self.motion.hand(self.hand, at);
+        let pose = match component {
+            "input/grip/pose" => grip,
+            "input/aim/pose" => grip.mul(&grip_from_aim()),
+            _ => return Err(DriverError::NoSuchComponent(component.into())),
+        };
+        Ok(TrackedPose {
+            pose,
+            velocity: vel,
+            time: at,
+            orientation_valid: true,
+            position_valid: true,
+            orientation_tracked: true,
+            position_tracked: true,
+        })
+    }
+
+    fn read_inputs(&self, values: &mut [Option<InputValue>]) -> Result<(), DriverError> {
+        let set = self.controls.values.lock();
+        for (i, c) in self.desc.inputs.iter().enumerate() {
+            if i >= values.len() {
+                break;
+            }
+            values[i] = set[self.hand]
+                .get(i)
+                .copied()
+                .flatten()
+                .or_else(|| InputValue::neutral(c.kind));
+        }
+        Ok(())
+    }
+
+    fn set_vibration(&self, output: &str, vibration: Option<Vibration>) -> Result<(), DriverError> {
+        if output != "output/haptic" {
+            return Err(DriverError::NoSuchComponent(output.into()));
+        }
+        self.controls.vibrations.lock()[self.hand] = vibration;
+        Ok(())
+    }
+}
+
+struct SimHmd {
+    desc: DeviceDescription,
+    display: DisplayInfo,
+    motion: Motion,
+    rate: Mutex<f32>,
+    /// When the headset disconnects (simulated cable pull), if ever.
+    disconnect_at: Option<Time>,
+}
+
+impl Device for SimHmd {
+    fn description(&self) -> &DeviceDescription {
+        &self.desc
+    }
+
+    fn pose(&self, component: &str, at: Time) -> Result<TrackedPose, DriverError> {
+        if component != "head" {
+            return Err(DriverError::NoSuchComponent(component.into()));
+        }
+        if !self.is_connected() {
+            return Err(DriverError::Disconnected);
+        }
+        let (pose, velocity) = self.motion.head(at);
+        Ok(TrackedPose {
+            pose,
+            velocity,
+            time: at,
+            orientation_valid: true,
+            position_valid: true,
+            orientation_tracked: true,
+            position_tracked: true,
+        })
+    }
+
+    fn read_inputs(&self, _values: &mut [Option<InputValue>]) -> Result<(), DriverError> {
+        Ok(())
+    }
+
+    fn set_vibration(&self, output: &str, _v: Option<Vibration>) -> Result<(), DriverError> {
+        Err(DriverError::NoSuchComponent(output.into()))
+    }
+
+    fn is_connected(&self) -> bool {
+        self.disconnect_at.is_none_or(|t| Time::now() < t)
+    }
+}
+
+impl Hmd for SimHmd {
+    fn display(&self) -> &DisplayInfo {
+        &self.display
+    }
+
+    fn set_refresh_rate(&self, hz: f32) -> Result<(), DriverError> {
+        if !self.display.refresh_rates_hz.contains(&hz) {
+            return Err(DriverError::Unsupported);
+        }
+        *self.rate.lock() = hz;
+        Ok(())
+    }
+
+    fn refresh_rate(&self) -> f32 {
+        *self.rate.lock()
+    }
+}
+
+/// The simulated display: 2064×2208 per eye, 90/72/120 Hz, 63 mm IPD.
+pub fn display_info() -> DisplayInfo {
+    let ipd = 0.063;
+    DisplayInfo {
+        width_per_eye: 2064,
+        height_per_eye: 2208,
+        refresh_rates_hz: vec![90.0, 72.0, 120.0],
+        eyes: [
+            EyeInfo {
+                head_from_eye: Pose::from_position(Vec3::new(-ipd / 2.0, 0.0, 0.0)),
+                fov: Fov::from_degrees(-54.0, 40.0, 44.0, -49.0),
+            },
+            EyeInfo {
+                head_from_eye: Pose::from_position(Vec3::new(ipd / 2.0, 0.0, 0.0)),
+                fov: Fov::from_degrees(-40.0, 54.0, 44.0, -49.0),
+            },
+        ],
+        lens: LensModel {
+            red: [0.215, 0.205, 0.0],
+            green: [0.22, 0.21, 0.0],
+            blue: [0.226, 0.218, 0.0],
+        },
+    }
+}
+
+/// Builds the simulated system.
+pub struct SimulatedBuilder {
+    pub motion: Motion,
+    pub controls: Arc<Controls>,
+    /// Disconnect the headset this long after opening (tests of session loss).
+    pub disconnect_after: Option<Duration>,
+}
+
+impl SimulatedBuilder {
+    pub fn new(motion: MotionKind) -> Self {
+        Self {
+            motion: Motion { kind: motion },
+            controls: Arc::new(Controls::default()),
+            disconnect_after: None,
+        }
+    }
+}
+
+impl Builder for SimulatedBuilder {
+    fn name(&self) -> &str {
+        "simulated"
+    }
+
+    fn estimate(&self) -> Estimate {
+        Estimate {
+            hmd: true,
+            controllers: 2,
+            score: 1,
+        }
+    }
+
+    fn open(&self) -> Result<SystemDevices, DriverError> {
+        let display = display_info();
+        let hmd = Arc::new(SimHmd {
+            desc: DeviceDescription {
+                name: "Parallax Simulated Headset".into(),
+                serial: "SIM-HMD-0".into(),
+                role: DeviceRole::Head,
+                interaction_profile: None,
+                inputs: vec![],
+                outputs: vec![],
+            },
+            rate: Mutex::new(display.refresh_rates_hz[0]),
+            display,
+            motion: self.motion,
+            disconnect_at: self.disconnect_after.map(|d| Time::now() + d),
+        });
+        let devices: Vec<Arc<dyn Device>> = (0..2)
+            .map(|hand| {
+                Arc::new(SimController {
+                    hand,
+                    desc: controller_description(hand),
+                    motion: self.motion,
+                    controls: self.controls.clone(),
+                }) as Arc<dyn Device>
+            })
+            .collect();
+        tracing::debug!(motion = ?self.motion, "opened simulated headset");
+        Ok(SystemDevices {
+            system_name: "Parallax Simulated Headset".into(),
+            vendor_id: 0x5058, // "PX"
+            hmd,
+            devices,
+            play_area: Some(PlayArea {
+                width: 3.0,
+                depth: 2.5,
+            }),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scripted_motion_is_deterministic_and_smooth() {
+        let m = Motion {
+            kind: MotionKind::Scripted { seed: 7 },
+        };
+        let t = Time(123_456_789_000);
+        assert_eq!(m.head(t), m.head(t));
+        // Velocity matches the finite difference of the closed form.
+        let dt = 1e-3;
+        let (a, v) = m.head(t);
+        let (b, _) = m.head(Time(t.0 + 1_000_000));
+        let fd = (b.position - a.position) / dt;
+        assert!((fd - v.linear).length() < 1e-3, "{fd} vs {}", v.linear);
+        let other = Motion {
+            kind: MotionKind::Scripted { seed: 8 },
+        };
+        assert_ne!(m.head(t).0, other.head(t).0);
+    }
+
+    #[test]
+    fn display_matches_spec() {
+        let d = display_info();
+        assert_eq!((d.width_per_eye, d.height_per_eye), (2064, 2208));
+        assert!((d.ipd() - 0.063).abs() < 1e-6);
+        assert_eq!(d.refresh_rates_hz, vec![90.0, 72.0, 120.0]);
+    }
+
+    #[test]
+    fn controls_feed_inputs() {
+        let b = SimulatedBuilder::new(MotionKind::Static);
+        let sys = b.open().unwrap();
+        b.controls.set(1, "input/trigger/value", InputValue::Float(0.75)).unwrap();
+        let dev = &sys.devices[1];
+        let mut vals = vec![None; dev.description().inputs.len()];
+        dev.read_inputs(&mut vals).unwrap();
+        let i = dev.description().inputs.iter().position(|c| c.path == "input/trigger/value").unwrap();
+        assert_eq!(vals[i], Some(InputValue::Float(0.75)));
+        assert!(b.controls.set(0, "input/a/click", InputValue::Boolean(true)).is_err());
+    }
+}

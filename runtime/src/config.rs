@@ -1,0 +1,109 @@
+//! Every runtime option, read once from `PARALLAX_*` environment variables.
+//! README.md lists them; `parallax info` prints the values in force.
+
+use parallax_driver_simulated::MotionKind;
+
+/// Runtime options.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// `PARALLAX_SIM_MOTION`: `scripted` (default) or `static`.
+    pub sim_motion: MotionKind,
+    /// `PARALLAX_REFRESH_HZ`: the display mode to start in (one the device offers).
+    pub refresh_hz: Option<f32>,
+    /// `PARALLAX_EXIT_AFTER_FRAMES`: the runtime ends every session after N frames.
+    pub exit_after_frames: Option<u64>,
+    /// `PARALLAX_EVENT_QUEUE`: capacity of each instance's event queue.
+    pub event_queue: usize,
+    /// `PARALLAX_SIM_DISCONNECT_AFTER_MS`: the simulated headset disconnects
+    /// this long after it was opened (to exercise session loss).
+    pub sim_disconnect_after_ms: Option<u64>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            sim_motion: MotionKind::Scripted { seed: 1 },
+            refresh_hz: None,
+            exit_after_frames: None,
+            event_queue: 64,
+            sim_disconnect_after_ms: None,
+        }
+    }
+}
+
+/// The options a user can set, with their meaning, for docs and `parallax info`.
+pub const OPTIONS: &[(&str, &str)] = &[
+    ("PARALLAX_LOG", "tracing filter for the runtime's logs (e.g. `info`, `parallax_runtime=debug`); default `warn`"),
+    ("PARALLAX_SIM_MOTION", "`scripted[:SEED]` (default `scripted:1`) or `static`: how the simulated devices move"),
+    ("PARALLAX_REFRESH_HZ", "display refresh rate to start in: 90 (default), 72 or 120 on the simulated headset"),
+    ("PARALLAX_EXIT_AFTER_FRAMES", "end every session (STOPPING, then EXITING) after N frames"),
+    ("PARALLAX_EVENT_QUEUE", "capacity of the event queue per instance (default 64); overflow is reported with XrEventDataEventsLost"),
+    ("PARALLAX_SIM_DISCONNECT_AFTER_MS", "the simulated headset disconnects after N ms (session goes to LOSS_PENDING)"),
+];
+
+fn parse_motion(s: &str) -> Option<MotionKind> {
+    let s = s.trim();
+    if s == "static" {
+        return Some(MotionKind::Static);
+    }
+    let rest = s.strip_prefix("scripted")?;
+    if rest.is_empty() {
+        return Some(MotionKind::Scripted { seed: 1 });
+    }
+    rest.strip_prefix(':')?.parse().ok().map(|seed| MotionKind::Scripted { seed })
+}
+
+impl Config {
+    /// Reads the environment; a malformed value is logged and ignored.
+    pub fn from_env() -> Self {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads options through `get` (testable without touching the process environment).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
+        let mut c = Config::default();
+        fn parsed<T: std::str::FromStr>(key: &str, v: Option<String>) -> Option<T> {
+            let v = v?;
+            match v.trim().parse() {
+                Ok(x) => Some(x),
+                Err(_) => {
+                    tracing::warn!("ignoring {key}={v:?}: not a valid value");
+                    None
+                }
+            }
+        }
+        if let Some(m) = get("PARALLAX_SIM_MOTION") {
+            match parse_motion(&m) {
+                Some(k) => c.sim_motion = k,
+                None => tracing::warn!("ignoring PARALLAX_SIM_MOTION={m:?}: use `static` or `scripted[:SEED]`"),
+            }
+        }
+        c.refresh_hz = parsed("PARALLAX_REFRESH_HZ", get("PARALLAX_REFRESH_HZ"));
+        c.exit_after_frames = parsed("PARALLAX_EXIT_AFTER_FRAMES", get("PARALLAX_EXIT_AFTER_FRAMES"));
+        if let Some(q) = parsed::<usize>("PARALLAX_EVENT_QUEUE", get("PARALLAX_EVENT_QUEUE")) {
+            c.event_queue = q.clamp(4, 1 << 16);
+        }
+        c.sim_disconnect_after_ms = parsed("PARALLAX_SIM_DISCONNECT_AFTER_MS", get("PARALLAX_SIM_DISCONNECT_AFTER_MS"));
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_options() {
+        let c = Config::from_lookup(|k| match k {
+            "PARALLAX_SIM_MOTION" => Some("scripted:42".into()),
+            "PARALLAX_EXIT_AFTER_FRAMES" => Some("300".into()),
+            "PARALLAX_REFRESH_HZ" => Some("abc".into()),
+            _ => None,
+        });
+        assert_eq!(c.sim_motion, MotionKind::Scripted { seed: 42 });
+        assert_eq!(c.exit_after_frames, Some(300));
+        assert_eq!(c.refresh_hz, None);
+        assert_eq!(parse_motion("static"), Some(MotionKind::Static));
+        assert_eq!(parse_motion("wobbly"), None);
+    }
+}

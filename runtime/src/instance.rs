@@ -1,0 +1,462 @@
+//! `XrInstance`: enabled extensions and API version, path atoms, the event
+//! queue, debug messengers, the system, action sets and suggested bindings.
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::handles::{self, Kind, Raw};
+use crate::hub::DeviceHub;
+use crate::paths::{PathId, PathTable};
+use crate::profiles::{self, Profile};
+use openxr_sys as xr;
+use parallax_sdk::types::Time;
+use parking_lot::Mutex;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, OnceLock};
+
+/// Name the runtime reports.
+pub const RUNTIME_NAME: &str = "Parallax";
+/// Runtime version as `XrVersion` (major, minor, patch) from the crate version.
+pub fn runtime_version() -> xr::Version {
+    let v = |s: &str| s.parse::<u32>().unwrap_or(0);
+    xr::Version::new(
+        v(env!("CARGO_PKG_VERSION_MAJOR")) as u16,
+        v(env!("CARGO_PKG_VERSION_MINOR")) as u16,
+        v(env!("CARGO_PKG_VERSION_PATCH")),
+    )
+}
+
+/// Instance extensions this runtime offers, with their spec versions.
+pub const EXTENSIONS: &[(&str, u32)] = &[
+    ("XR_MND_headless", 2),
+    ("XR_KHR_convert_timespec_time", 1),
+    ("XR_EXT_debug_utils", 5),
+    ("XR_EXT_local_floor", 1),
+    ("XR_KHR_locate_spaces", 1),
+    ("XR_EXT_conformance_automation", 3),
+    ("XR_EXT_palm_pose", 3),
+];
+
+/// The one system id this runtime hands out.
+pub const SYSTEM_ID: u64 = 1;
+
+/// Highest minor version of OpenXR 1.x served.
+pub const MAX_MINOR: u16 = 1;
+
+/// An event waiting in an instance's queue.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    SessionStateChanged { session: Raw, state: xr::SessionState, time: Time },
+    InteractionProfileChanged { session: Raw },
+    ReferenceSpaceChangePending { session: Raw, space_type: xr::ReferenceSpaceType, change_time: Time },
+    InstanceLossPending { loss_time: Time },
+    EventsLost { count: u32 },
+}
+
+impl Event {
+    fn session(&self) -> Option<Raw> {
+        match self {
+            Event::SessionStateChanged { session, .. }
+            | Event::InteractionProfileChanged { session }
+            | Event::ReferenceSpaceChangePending { session, .. } => Some(*session),
+            _ => None,
+        }
+    }
+}
+
+/// A bounded event queue; what overflows is counted and reported with one
+/// `XrEventDataEventsLost` before the next event.
+struct EventQueue {
+    queue: VecDeque<Event>,
+    capacity: usize,
+    lost: u32,
+}
+
+impl EventQueue {
+    fn push(&mut self, e: Event) {
+        if self.queue.len() >= self.capacity {
+            self.lost = self.lost.saturating_add(1);
+            tracing::warn!(?e, "event queue full: event dropped");
+        } else {
+            self.queue.push_back(e);
+        }
+    }
+
+    fn pop(&mut self) -> Option<Event> {
+        if self.lost > 0 {
+            let count = std::mem::take(&mut self.lost);
+            return Some(Event::EventsLost { count });
+        }
+        self.queue.pop_front()
+    }
+}
+
+/// A message for debug messengers.
+#[derive(Clone, Debug, Default)]
+pub struct DebugMessage {
+    pub severity: xr::DebugUtilsMessageSeverityFlagsEXT,
+    pub types: xr::DebugUtilsMessageTypeFlagsEXT,
+    pub message_id: String,
+    pub function_name: String,
+    pub message: String,
+    /// Objects involved: (type, handle, name given by the app).
+    pub objects: Vec<(xr::ObjectType, u64, Option<String>)>,
+    /// Open label regions of the session involved, outermost first, then
+    /// the last inserted label.
+    pub session_labels: Vec<String>,
+}
+
+/// The callback of a debug messenger (built by the FFI layer).
+pub type MessengerCallback = Box<dyn Fn(&DebugMessage) -> bool + Send + Sync>;
+
+/// An `XrDebugUtilsMessengerEXT`.
+pub struct Messenger {
+    pub severities: xr::DebugUtilsMessageSeverityFlagsEXT,
+    pub types: xr::DebugUtilsMessageTypeFlagsEXT,
+    pub callback: MessengerCallback,
+}
+
+impl Messenger {
+    fn wants(&self, m: &DebugMessage) -> bool {
+        self.severities.intersects(m.severity) && self.types.intersects(m.types)
+    }
+}
+
+/// What the app told `xrCreateInstance`.
+#[derive(Clone, Debug, Default)]
+pub struct InstanceInfo {
+    pub application_name: String,
+    pub application_version: u32,
+    pub engine_name: String,
+    pub engine_version: u32,
+    pub api_version: xr::Version,
+    pub extensions: Vec<String>,
+}
+
+/// Session label state per session (`XR_EXT_debug_utils`).
+#[derive(Default, Clone)]
+struct Labels {
+    regions: Vec<String>,
+    inserted: Option<String>,
+}
+
+/// An `XrInstance`.
+pub struct Instance {
+    pub info: InstanceInfo,
+    pub config: Config,
+    handle: OnceLock<Raw>,
+    paths: Mutex<PathTable>,
+    events: Mutex<EventQueue>,
+    hub: Mutex<Option<Arc<DeviceHub>>>,
+    profiles: Vec<Profile>,
+    bindings: Mutex<HashMap<PathId, Vec<(Raw, PathId)>>>,
+    /// Messengers from the `next` chain of `XrInstanceCreateInfo`, used
+    /// during create and destroy.
+    create_messengers: Vec<Arc<Messenger>>,
+    object_names: Mutex<HashMap<(i32, u64), String>>,
+    labels: Mutex<HashMap<Raw, Labels>>,
+    /// A session exists (the runtime serves one session per instance).
+    pub(crate) session: Mutex<Option<Raw>>,
+}
+
+/// Checks the requested extensions and API version, then creates an instance.
+pub fn create(info: InstanceInfo, create_messengers: Vec<Arc<Messenger>>) -> Result<Raw> {
+    let v = info.api_version;
+    if v.major() != 1 || v.minor() > MAX_MINOR {
+        return Err(Error::api_version_unsupported(format!(
+            "API version {}.{}.{} requested; this runtime serves 1.0 and 1.{MAX_MINOR}",
+            v.major(),
+            v.minor(),
+            v.patch()
+        )));
+    }
+    for e in &info.extensions {
+        if !EXTENSIONS.iter().any(|(n, _)| n == e) {
+            return Err(Error::extension_not_present(format!("extension {e} is not supported")));
+        }
+    }
+    let config = Config::from_env();
+    let instance = Arc::new(Instance {
+        events: Mutex::new(EventQueue {
+            queue: VecDeque::new(),
+            capacity: config.event_queue,
+            lost: 0,
+        }),
+        info,
+        config,
+        handle: OnceLock::new(),
+        paths: Mutex::new(PathTable::default()),
+        hub: Mutex::new(None),
+        profiles: profiles::all(),
+        bindings: Mutex::new(HashMap::new()),
+        create_messengers,
+        object_names: Mutex::new(HashMap::new()),
+        labels: Mutex::new(HashMap::new()),
+        session: Mutex::new(None),
+    });
+    let raw = handles::insert(Kind::Instance, 0, instance.clone());
+    let _ = instance.handle.set(raw);
+    tracing::info!(
+        app = %instance.info.application_name,
+        api = %format!("{}.{}", instance.info.api_version.major(), instance.info.api_version.minor()),
+        extensions = ?instance.info.extensions,
+        "instance created"
+    );
+    Ok(raw)
+}
+
+/// Destroys an instance and everything created from it.
+pub fn destroy(raw: Raw) -> Result<()> {
+    let inst = handles::get::<Instance>(Kind::Instance, raw)?;
+    let removed = handles::remove(Kind::Instance, raw)?;
+    for (kind, _, obj) in removed {
+        if kind == Kind::Session {
+            if let Ok(s) = obj.downcast::<crate::session::Session>() {
+                s.on_destroy();
+            }
+        }
+    }
+    inst.debug_message(
+        xr::DebugUtilsMessageSeverityFlagsEXT::INFO,
+        "xrDestroyInstance",
+        "instance destroyed".into(),
+        vec![],
+        true,
+    );
+    Ok(())
+}
+
+impl Instance {
+    pub fn handle(&self) -> Raw {
+        self.handle.get().copied().unwrap_or(0)
+    }
+
+    /// Whether the app enabled an extension.
+    pub fn has_extension(&self, name: &str) -> bool {
+        self.info.extensions.iter().any(|e| e == name)
+    }
+
+    /// Whether the app asked for OpenXR 1.1 or later.
+    pub fn is_1_1(&self) -> bool {
+        self.info.api_version.minor() >= 1
+    }
+
+    pub fn string_to_path(&self, s: &str) -> Result<PathId> {
+        self.paths.lock().intern(s)
+    }
+
+    pub fn path_to_string(&self, id: PathId) -> Result<String> {
+        self.paths.lock().string(id).map(str::to_owned)
+    }
+
+    /// Atom of a path the runtime itself names (always well-formed).
+    pub(crate) fn path(&self, s: &str) -> PathId {
+        self.paths.lock().intern(s).unwrap_or(0)
+    }
+
+    pub fn push_event(&self, e: Event) {
+        self.events.lock().push(e);
+    }
+
+    pub fn poll_event(&self) -> Option<Event> {
+        self.events.lock().pop()
+    }
+
+    /// Drops queued events about a destroyed session.
+    pub(crate) fn forget_session_events(&self, session: Raw) {
+        self.events.lock().queue.retain(|e| e.session() != Some(session));
+        self.labels.lock().remove(&session);
+    }
+
+    /// The device hub, opened on first use.
+    pub fn hub(&self) -> Result<Arc<DeviceHub>> {
+        let mut h = self.hub.lock();
+        if let Some(hub) = &*h {
+            return Ok(hub.clone());
+        }
+        let hub = Arc::new(DeviceHub::open(&self.config).map_err(|e| {
+            Error::form_factor_unavailable(format!("no head-mounted display could be opened: {e}"))
+        })?);
+        *h = Some(hub.clone());
+        Ok(hub)
+    }
+
+    /// `xrGetSystem`.
+    pub fn get_system(&self, form_factor: xr::FormFactor) -> Result<u64> {
+        match form_factor {
+            xr::FormFactor::HEAD_MOUNTED_DISPLAY => {}
+            xr::FormFactor::HANDHELD_DISPLAY => {
+                return Err(Error::form_factor_unsupported("only head-mounted displays are supported"))
+            }
+            other => return Err(Error::validation(format!("{other:?} is not a valid XrFormFactor"))),
+        }
+        let hub = self.hub()?;
+        if !hub.is_connected() {
+            return Err(Error::form_factor_unavailable("the head-mounted display is disconnected"));
+        }
+        Ok(SYSTEM_ID)
+    }
+
+    /// Checks a system id handed back by the app.
+    pub fn check_system(&self, id: u64) -> Result<Arc<DeviceHub>> {
+        if id != SYSTEM_ID || self.hub.lock().is_none() {
+            return Err(Error::system_invalid(format!("system id {id} was not returned by xrGetSystem")));
+        }
+        self.hub()
+    }
+
+    pub fn profiles(&self) -> &[Profile] {
+        &self.profiles
+    }
+
+    /// The known profile at a path, honouring extension gating.
+    pub fn profile(&self, path: &str) -> Result<&Profile> {
+        if let Some(p) = self.profiles.iter().find(|p| p.path == path) {
+            if let Some(ext) = p.extension {
+                if !self.has_extension(ext) {
+                    return Err(Error::path_unsupported(format!("{path} needs {ext}, which is not enabled")));
+                }
+            }
+            return Ok(p);
+        }
+        if let Some((_, ext)) = profiles::EXTENSION_PROFILES.iter().find(|(p, _)| *p == path) {
+            return Err(Error::path_unsupported(format!("{path} belongs to {ext}, which this runtime does not offer")));
+        }
+        Err(Error::path_unsupported(format!("{path} is not an interaction profile this runtime knows")))
+    }
+
+    pub(crate) fn set_bindings(&self, profile: PathId, bindings: Vec<(Raw, PathId)>) {
+        self.bindings.lock().insert(profile, bindings);
+    }
+
+    pub(crate) fn bindings(&self) -> HashMap<PathId, Vec<(Raw, PathId)>> {
+        self.bindings.lock().clone()
+    }
+
+    /// Names an object for debug messages.
+    pub fn set_object_name(&self, ty: xr::ObjectType, handle: u64, name: Option<String>) {
+        let mut names = self.object_names.lock();
+        match name {
+            Some(n) if !n.is_empty() => {
+                names.insert((ty.into_raw(), handle), n);
+            }
+            _ => {
+                names.remove(&(ty.into_raw(), handle));
+            }
+        }
+    }
+
+    pub fn begin_label(&self, session: Raw, label: String) {
+        let mut l = self.labels.lock();
+        let e = l.entry(session).or_default();
+        e.inserted = None;
+        e.regions.push(label);
+    }
+
+    /// Closes the innermost label region; false when none is open.
+    pub fn end_label(&self, session: Raw) -> bool {
+        let mut l = self.labels.lock();
+        let e = l.entry(session).or_default();
+        e.inserted = None;
+        e.regions.pop().is_some()
+    }
+
+    pub fn insert_label(&self, session: Raw, label: String) {
+        self.labels.lock().entry(session).or_default().inserted = Some(label);
+    }
+
+    /// Sends a message to every matching messenger (and to `tracing`).
+    pub fn debug_message(
+        &self,
+        severity: xr::DebugUtilsMessageSeverityFlagsEXT,
+        function: &str,
+        message: String,
+        objects: Vec<(xr::ObjectType, u64)>,
+        include_create_messengers: bool,
+    ) {
+        let types = if severity.intersects(xr::DebugUtilsMessageSeverityFlagsEXT::WARNING | xr::DebugUtilsMessageSeverityFlagsEXT::ERROR) {
+            xr::DebugUtilsMessageTypeFlagsEXT::VALIDATION
+        } else {
+            xr::DebugUtilsMessageTypeFlagsEXT::GENERAL
+        };
+        self.send(DebugMessage {
+            severity,
+            types,
+            message_id: "parallax".into(),
+            function_name: function.into(),
+            message,
+            objects: objects.into_iter().map(|(t, h)| (t, h, None)).collect(),
+            session_labels: vec![],
+        }, include_create_messengers);
+    }
+
+    /// Delivers a message (from the runtime or `xrSubmitDebugUtilsMessageEXT`).
+    pub fn send(&self, mut m: DebugMessage, include_create_messengers: bool) {
+        {
+            let names = self.object_names.lock();
+            for o in &mut m.objects {
+                if o.2.is_none() {
+                    o.2 = names.get(&(o.0.into_raw(), o.1)).cloned();
+                }
+            }
+        }
+        if let Some(&(_, session, _)) = m.objects.iter().find(|o| o.0 == xr::ObjectType::SESSION) {
+            if let Some(l) = self.labels.lock().get(&session) {
+                m.session_labels = l.regions.iter().chain(l.inserted.iter()).cloned().collect();
+            }
+        }
+        let mut targets: Vec<Arc<Messenger>> = handles::children(self.handle(), Kind::Messenger)
+            .into_iter()
+            .filter_map(|h| handles::get::<Messenger>(Kind::Messenger, h).ok())
+            .collect();
+        if include_create_messengers {
+            targets.extend(self.create_messengers.iter().cloned());
+        }
+        for t in targets.iter().filter(|t| t.wants(&m)) {
+            (t.callback)(&m);
+        }
+    }
+
+    /// Messengers given at creation (for messages during `xrCreateInstance`).
+    pub fn create_messengers(&self) -> &[Arc<Messenger>] {
+        &self.create_messengers
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_queue_reports_loss() {
+        let mut q = EventQueue {
+            queue: VecDeque::new(),
+            capacity: 2,
+            lost: 0,
+        };
+        for _ in 0..5 {
+            q.push(Event::InstanceLossPending { loss_time: Time(1) });
+        }
+        assert_eq!(q.pop(), Some(Event::EventsLost { count: 3 }));
+        assert!(matches!(q.pop(), Some(Event::InstanceLossPending { .. })));
+        assert!(matches!(q.pop(), Some(Event::InstanceLossPending { .. })));
+        assert_eq!(q.pop(), None);
+    }
+
+    #[test]
+    fn version_and_extension_checks() {
+        let mut info = InstanceInfo {
+            api_version: xr::Version::new(2, 0, 0),
+            ..Default::default()
+        };
+        assert_eq!(create(info.clone(), vec![]).unwrap_err().code, xr::Result::ERROR_API_VERSION_UNSUPPORTED);
+        info.api_version = xr::Version::new(1, 2, 0);
+        assert_eq!(create(info.clone(), vec![]).unwrap_err().code, xr::Result::ERROR_API_VERSION_UNSUPPORTED);
+        info.api_version = xr::Version::new(1, 0, 0);
+        info.extensions = vec!["XR_FOO_bar".into()];
+        assert_eq!(create(info.clone(), vec![]).unwrap_err().code, xr::Result::ERROR_EXTENSION_NOT_PRESENT);
+        info.extensions = vec!["XR_MND_headless".into()];
+        let h = create(info, vec![]).unwrap();
+        destroy(h).unwrap();
+        assert!(destroy(h).is_err());
+    }
+}

@@ -1,0 +1,26 @@
+//! The Parallax OpenXR state tracker, in safe Rust.
+//!
+//! Every OpenXR object lives here as an ordinary Rust type behind a
+//! generational handle ([`handles`]): instance, session, space, action set,
+//! action, debug messenger. The FFI layer (`runtime/openxr`) converts raw
+//! structures into these calls and maps [`Error`] to `XrResult`.
+//!
+//! Design choices: the tracker uses `openxr-sys` only for plain value types
+//! (enums, flags, versions) so that names match the specification; raw
+//! pointers and `next` chains never reach it. It talks to hardware only
+//! through [`hub::DeviceHub`] and to the display only through
+//! [`parallax_compositor::Compositor`], both narrow enough to become IPC.
+#![forbid(unsafe_code)]
+
+pub mod action;
+pub mod config;
+pub mod error;
+pub mod handles;
+pub mod hub;
+pub mod instance;
+pub mod paths;
+pub mod profiles;
+pub mod session;
+pub mod space;
+
+pub use error::{Error, Result};

@@ -1,0 +1,373 @@
+//! `XrSession`: the session state machine and the frame loop.
+//!
+//! States and events follow the spec's lifecycle: IDLE and READY on
+//! creation; SYNCHRONIZED, VISIBLE and FOCUSED once the frame loop runs;
+//! STOPPING on an exit request (the app's or the runtime's), IDLE and then
+//! EXITING or READY after `xrEndSession`; LOSS_PENDING when the headset is
+//! lost.
+
+use crate::action::InputState;
+use crate::error::{Error, Result};
+use crate::handles::{self, Kind, Raw};
+use crate::hub::DeviceHub;
+use crate::instance::{Event, Instance};
+use openxr_sys as xr;
+use parallax_compositor::{Compositor, Frame, Layer, NullCompositor};
+use parallax_sdk::types::{Duration, Pose, Time};
+use parking_lot::{Condvar, Mutex};
+use std::sync::{Arc, OnceLock};
+
+/// Most composition layers one frame may submit.
+pub const MAX_LAYERS: u32 = 16;
+
+/// Environment blend modes the simulated headset supports (opaque only).
+pub const BLEND_MODES: &[xr::EnvironmentBlendMode] = &[xr::EnvironmentBlendMode::OPAQUE];
+
+#[derive(Debug)]
+pub(crate) struct FrameLoop {
+    /// A frame was returned by `xrWaitFrame` and not yet begun.
+    pub waited: Option<Time>,
+    /// Display time of the frame begun and not yet ended.
+    pub begun: Option<Time>,
+    pub last_display: Option<Time>,
+    /// Display times handed out by `xrWaitFrame` that `xrEndFrame` may still name.
+    pub predicted: std::collections::VecDeque<Time>,
+    pub frames_ended: u64,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub state: xr::SessionState,
+    pub running: bool,
+    pub exit_requested: bool,
+    pub view_configuration: Option<xr::ViewConfigurationType>,
+    pub frame: FrameLoop,
+}
+
+/// An `XrSession`.
+pub struct Session {
+    pub instance: Arc<Instance>,
+    pub hub: Arc<DeviceHub>,
+    pub compositor: Arc<dyn Compositor>,
+    pub headless: bool,
+    handle: OnceLock<Raw>,
+    pub(crate) inner: Mutex<Inner>,
+    frame_cv: Condvar,
+    pub(crate) input: Mutex<InputState>,
+    /// `stage_from_local`: where LOCAL was put when the session began
+    /// (the head's position and yaw at creation, at the floor's x/z).
+    pub stage_from_local: Pose,
+}
+
+/// What `xrWaitFrame` returns.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct FrameState {
+    pub predicted_display_time: Time,
+    pub predicted_display_period: Duration,
+    pub should_render: bool,
+    /// `XR_SESSION_LOSS_PENDING` should be returned (success code).
+    pub loss_pending: bool,
+}
+
+/// Creates a session. `headless` is true when the app enabled
+/// `XR_MND_headless` and passed no graphics binding.
+pub fn create(instance: &Arc<Instance>, system: u64, has_graphics_binding: bool) -> Result<Raw> {
+    let hub = instance.check_system(system)?;
+    let headless = !has_graphics_binding;
+    if headless && !instance.has_extension("XR_MND_headless") {
+        return Err(Error::graphics_device_invalid(
+            "no graphics binding given (enable XR_MND_headless for a session without graphics)",
+        ));
+    }
+    if has_graphics_binding {
+        return Err(Error::graphics_device_invalid("graphics bindings are not supported yet by this runtime"));
+    }
+    let mut slot = instance.session.lock();
+    if let Some(existing) = *slot {
+        if handles::get::<Session>(Kind::Session, existing).is_ok() {
+            return Err(Error::limit_reached("this runtime serves one session per instance at a time"));
+        }
+    }
+    if !hub.is_connected() {
+        return Err(Error::session_lost("the head-mounted display is disconnected"));
+    }
+    let period = Duration::from_secs_f64(1.0 / hub.hmd().refresh_rate() as f64);
+    let compositor: Arc<dyn Compositor> = Arc::new(NullCompositor::new(period));
+    let head = hub.head(Time::now()).map(|p| p.pose).unwrap_or_default();
+    let (yaw, _, _) = head.orientation.to_euler(glam::EulerRot::YXZ);
+    let stage_from_local = Pose::new(glam::Quat::from_rotation_y(yaw), head.position);
+    let session = Arc::new(Session {
+        instance: instance.clone(),
+        hub,
+        compositor,
+        headless,
+        handle: OnceLock::new(),
+        inner: Mutex::new(Inner {
+            state: xr::SessionState::UNKNOWN,
+            running: false,
+            exit_requested: false,
+            view_configuration: None,
+            frame: FrameLoop {
+                waited: None,
+                begun: None,
+                last_display: None,
+                predicted: Default::default(),
+                frames_ended: 0,
+            },
+        }),
+        frame_cv: Condvar::new(),
+        input: Mutex::new(InputState::default()),
+        stage_from_local,
+    });
+    let raw = handles::insert(Kind::Session, instance.handle(), session.clone());
+    let _ = session.handle.set(raw);
+    *slot = Some(raw);
+    drop(slot);
+    {
+        let mut inner = session.inner.lock();
+        session.transition(&mut inner, xr::SessionState::IDLE);
+        session.transition(&mut inner, xr::SessionState::READY);
+    }
+    tracing::info!(headless, "session created");
+    Ok(raw)
+}
+
+/// Destroys a session and its spaces.
+pub fn destroy(raw: Raw) -> Result<()> {
+    let s = handles::get::<Session>(Kind::Session, raw)?;
+    handles::remove(Kind::Session, raw)?;
+    s.on_destroy();
+    Ok(())
+}
+
+impl Session {
+    pub fn handle(&self) -> Raw {
+        self.handle.get().copied().unwrap_or(0)
+    }
+
+    pub(crate) fn on_destroy(&self) {
+        self.instance.forget_session_events(self.handle());
+        let mut slot = self.instance.session.lock();
+        if *slot == Some(self.handle()) {
+            *slot = None;
+        }
+        // Wake anyone blocked in xrWaitFrame; they will see the session gone.
+        let mut inner = self.inner.lock();
+        inner.running = false;
+        self.frame_cv.notify_all();
+    }
+
+    pub(crate) fn transition(&self, inner: &mut Inner, state: xr::SessionState) {
+        if inner.state == state {
+            return;
+        }
+        tracing::debug!(from = ?inner.state, to = ?state, "session state");
+        inner.state = state;
+        self.instance.push_event(Event::SessionStateChanged {
+            session: self.handle(),
+            state,
+            time: Time::now(),
+        });
+    }
+
+    pub fn state(&self) -> xr::SessionState {
+        self.inner.lock().state
+    }
+
+    pub fn is_focused(&self) -> bool {
+        self.inner.lock().state == xr::SessionState::FOCUSED
+    }
+
+    /// Moves the session to LOSS_PENDING when its headset is gone; returns
+    /// whether the session is (now) loss-pending.
+    pub fn check_loss(&self) -> bool {
+        let mut inner = self.inner.lock();
+        if inner.state == xr::SessionState::LOSS_PENDING {
+            return true;
+        }
+        if !self.hub.is_connected() {
+            tracing::warn!("head-mounted display lost: session is LOSS_PENDING");
+            self.transition(&mut inner, xr::SessionState::LOSS_PENDING);
+            self.frame_cv.notify_all();
+            return true;
+        }
+        false
+    }
+
+    /// `xrBeginSession`.
+    pub fn begin(&self, view_configuration: xr::ViewConfigurationType) -> Result<()> {
+        if view_configuration != xr::ViewConfigurationType::PRIMARY_STEREO {
+            return Err(Error::view_configuration_type_unsupported(format!(
+                "{view_configuration:?} is not supported; use PRIMARY_STEREO"
+            )));
+        }
+        if self.check_loss() {
+            return Err(Error::session_lost("the session is being lost"));
+        }
+        let mut inner = self.inner.lock();
+        if inner.running {
+            return Err(Error::session_running("xrBeginSession was already called"));
+        }
+        if inner.state != xr::SessionState::READY {
+            return Err(Error::session_not_ready(format!("the session is {:?}, not READY", inner.state)));
+        }
+        inner.running = true;
+        inner.view_configuration = Some(view_configuration);
+        inner.frame = FrameLoop {
+            waited: None,
+            begun: None,
+            last_display: inner.frame.last_display,
+            predicted: Default::default(),
+            frames_ended: 0,
+        };
+        Ok(())
+    }
+
+    /// Walks down from the current state to STOPPING, queueing each event.
+    fn stop_locked(&self, inner: &mut Inner) {
+        use xr::SessionState as S;
+        if inner.state == S::FOCUSED {
+            self.transition(inner, S::VISIBLE);
+        }
+        if inner.state == S::VISIBLE {
+            self.transition(inner, S::SYNCHRONIZED);
+        }
+        if inner.state == S::READY {
+            self.transition(inner, S::SYNCHRONIZED);
+        }
+        if inner.state == S::SYNCHRONIZED {
+            self.transition(inner, S::STOPPING);
+        }
+        self.frame_cv.notify_all();
+    }
+
+    /// `xrRequestExitSession`.
+    pub fn request_exit(&self) -> Result<()> {
+        let mut inner = self.inner.lock();
+        if !inner.running {
+            return Err(Error::session_not_running("the session is not running"));
+        }
+        inner.exit_requested = true;
+        self.stop_locked(&mut inner);
+        Ok(())
+    }
+
+    /// `xrEndSession`.
+    pub fn end(&self) -> Result<()> {
+        let mut inner = self.inner.lock();
+        if !inner.running {
+            return Err(Error::session_not_running("the session is not running"));
+        }
+        if inner.state != xr::SessionState::STOPPING {
+            return Err(Error::session_not_stopping(format!("the session is {:?}, not STOPPING", inner.state)));
+        }
+        inner.running = false;
+        inner.frame.waited = None;
+        inner.frame.begun = None;
+        self.transition(&mut inner, xr::SessionState::IDLE);
+        if inner.exit_requested {
+            self.transition(&mut inner, xr::SessionState::EXITING);
+        } else {
+            self.transition(&mut inner, xr::SessionState::READY);
+        }
+        self.frame_cv.notify_all();
+        Ok(())
+    }
+
+    /// `xrWaitFrame`: blocks until the app should start its next frame.
+    pub fn wait_frame(&self) -> Result<FrameState> {
+        let loss = self.check_loss();
+        let clock = self.compositor.clock();
+        let mut inner = self.inner.lock();
+        if !inner.running {
+            return Err(Error::session_not_running("the session is not running"));
+        }
+        // A frame waited but not begun: block until xrBeginFrame (another
+        // thread's) releases it, as the spec requires.
+        while inner.running && inner.frame.waited.is_some() && !loss {
+            self.frame_cv.wait(&mut inner);
+        }
+        if !inner.running {
+            return Err(Error::session_not_running("the session stopped running while waiting"));
+        }
+        let prediction = clock.predict(Time::now(), inner.frame.last_display);
+        inner.frame.last_display = Some(prediction.display_time);
+        inner.frame.waited = Some(prediction.display_time);
+        inner.frame.predicted.push_back(prediction.display_time);
+        while inner.frame.predicted.len() > 8 {
+            inner.frame.predicted.pop_front();
+        }
+        drop(inner);
+        if !loss {
+            prediction.wake_time.sleep_until();
+        }
+        let mut inner = self.inner.lock();
+        use xr::SessionState as S;
+        if inner.running && inner.state == S::READY && !loss {
+            self.transition(&mut inner, S::SYNCHRONIZED);
+            self.transition(&mut inner, S::VISIBLE);
+            self.transition(&mut inner, S::FOCUSED);
+        }
+        let should_render = matches!(inner.state, S::VISIBLE | S::FOCUSED);
+        Ok(FrameState {
+            predicted_display_time: prediction.display_time,
+            predicted_display_period: prediction.period,
+            should_render,
+            loss_pending: loss,
+        })
+    }
+
+    /// `xrBeginFrame`; `Ok(true)` means `XR_FRAME_DISCARDED`.
+    pub fn begin_frame(&self) -> Result<bool> {
+        let mut inner = self.inner.lock();
+        if !inner.running {
+            return Err(Error::session_not_running("the session is not running"));
+        }
+        let Some(display) = inner.frame.waited.take() else {
+            return Err(Error::call_order_invalid("xrBeginFrame without a preceding xrWaitFrame"));
+        };
+        let discarded = inner.frame.begun.replace(display).is_some();
+        self.frame_cv.notify_all();
+        Ok(discarded)
+    }
+
+    /// `xrEndFrame` after the FFI layer has validated and resolved the layers.
+    pub fn end_frame(&self, display_time: Time, blend_mode: xr::EnvironmentBlendMode, layers: Vec<Layer>) -> Result<()> {
+        let mut inner = self.inner.lock();
+        if !inner.running {
+            return Err(Error::session_not_running("the session is not running"));
+        }
+        if inner.frame.begun.is_none() {
+            return Err(Error::call_order_invalid("xrEndFrame without a matching xrBeginFrame"));
+        }
+        if display_time.0 <= 0 || !inner.frame.predicted.contains(&display_time) {
+            return Err(Error::time_invalid(format!(
+                "displayTime {} is not a predictedDisplayTime returned by xrWaitFrame",
+                display_time.0
+            )));
+        }
+        if !BLEND_MODES.contains(&blend_mode) {
+            return Err(Error::environment_blend_mode_unsupported(format!("{blend_mode:?} is not supported")));
+        }
+        inner.frame.begun = None;
+        inner.frame.frames_ended += 1;
+        let ended = inner.frame.frames_ended;
+        if let Some(n) = self.instance.config.exit_after_frames {
+            if ended >= n && !inner.exit_requested {
+                tracing::info!(frames = ended, "PARALLAX_EXIT_AFTER_FRAMES reached: ending the session");
+                inner.exit_requested = true;
+                self.stop_locked(&mut inner);
+            }
+        }
+        drop(inner);
+        if let Err(e) = self.compositor.submit(Frame { display_time, layers }) {
+            return Err(Error::session_lost(format!("compositor: {e}")));
+        }
+        Ok(())
+    }
+
+    /// Frames completed since `xrBeginSession`.
+    pub fn frames_ended(&self) -> u64 {
+        self.inner.lock().frame.frames_ended
+    }
+}
