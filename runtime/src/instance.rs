@@ -253,6 +253,16 @@ impl Instance {
         self.paths.lock().intern(s).unwrap_or(0)
     }
 
+    /// Lets the live session notice a lost headset (LOSS_PENDING).
+    pub fn check_session_loss(&self) {
+        let current = *self.session.lock();
+        if let Some(s) = current {
+            if let Ok(s) = handles::get::<crate::session::Session>(Kind::Session, s) {
+                s.check_loss();
+            }
+        }
+    }
+
     pub fn push_event(&self, e: Event) {
         self.events.lock().push(e);
     }

@@ -331,6 +331,18 @@ impl Session {
         Ok(discarded)
     }
 
+    /// The call-order checks of `xrEndFrame`, done before its layers are read.
+    pub fn check_can_end_frame(&self) -> Result<()> {
+        let inner = self.inner.lock();
+        if !inner.running {
+            return Err(Error::session_not_running("the session is not running"));
+        }
+        if inner.frame.begun.is_none() {
+            return Err(Error::call_order_invalid("xrEndFrame without a matching xrBeginFrame"));
+        }
+        Ok(())
+    }
+
     /// `xrEndFrame` after the FFI layer has validated and resolved the layers.
     pub fn end_frame(&self, display_time: Time, blend_mode: xr::EnvironmentBlendMode, layers: Vec<Layer>) -> Result<()> {
         let mut inner = self.inner.lock();
