@@ -1,0 +1,111 @@
+//! Shared set-up: point the real Khronos loader at the runtime this build
+//! produced, and create instances the way apps do.
+#![allow(dead_code, unsafe_code)]
+
+use openxr as xr;
+use std::path::PathBuf;
+use std::sync::Once;
+
+/// Debian's loader (1.0.20) serves one XrInstance per process at a time,
+/// so tests that go through it take this lock.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// `target/<profile>` of the test binary.
+pub fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().to_path_buf()
+}
+
+/// Writes a runtime manifest for the built library and sets the process
+/// environment (once) so the loader uses it, with deterministic motion.
+pub fn entry() -> xr::Entry {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let lib = target_dir().join("libparallax_openxr.so");
+        assert!(lib.exists(), "{} missing: build the runtime first", lib.display());
+        let manifest = target_dir().join("parallax_test_runtime.json");
+        std::fs::write(
+            &manifest,
+            format!(r#"{{"file_format_version":"1.0.0","runtime":{{"name":"Parallax","library_path":"{}"}}}}"#, lib.display()),
+        )
+        .unwrap();
+        // SAFETY (test set-up): done once, before any thread reads the environment.
+        std::env::set_var("XR_RUNTIME_JSON", &manifest);
+        std::env::set_var("PARALLAX_SIM_MOTION", "static");
+    });
+    // SAFETY: Debian's libopenxr_loader.so.1 is a conformant loader.
+    unsafe { xr::Entry::load(&()) }.expect("the Khronos OpenXR loader (libopenxr-loader1) must be installed")
+}
+
+pub fn headless_exts() -> xr::ExtensionSet {
+    let mut e = xr::ExtensionSet::default();
+    e.mnd_headless = true;
+    e.ext_conformance_automation = true;
+    e.khr_convert_timespec_time = true;
+    e.ext_debug_utils = true;
+    e.ext_local_floor = true;
+    e.khr_locate_spaces = true;
+    e
+}
+
+pub fn instance_with(entry: &xr::Entry, exts: &xr::ExtensionSet, version: xr::Version) -> xr::Result<xr::Instance> {
+    entry.create_instance(
+        &xr::ApplicationInfo {
+            application_name: "parallax-tests",
+            application_version: 1,
+            engine_name: "none",
+            engine_version: 0,
+            api_version: version,
+        },
+        exts,
+        &[],
+        &(),
+    )
+}
+
+pub fn instance() -> xr::Instance {
+    instance_with(&entry(), &headless_exts(), xr::Version::new(1, 0, 0)).unwrap()
+}
+
+pub struct Headless {
+    pub instance: xr::Instance,
+    pub system: xr::SystemId,
+    pub session: xr::Session<xr::Headless>,
+    pub waiter: xr::FrameWaiter,
+    pub stream: xr::FrameStream<xr::Headless>,
+}
+
+pub fn headless_session(instance: xr::Instance) -> Headless {
+    let system = instance.system(xr::FormFactor::HEAD_MOUNTED_DISPLAY).unwrap();
+    // SAFETY: headless sessions take no graphics handles.
+    let (session, waiter, stream) = unsafe { instance.create_session::<xr::Headless>(system, &xr::headless::SessionCreateInfo {}) }.unwrap();
+    Headless { instance, system, session, waiter, stream }
+}
+
+/// Drains the event queue, returning the session states seen in order.
+pub fn drain_states(instance: &xr::Instance) -> Vec<xr::SessionState> {
+    let mut buf = xr::EventDataBuffer::new();
+    let mut out = Vec::new();
+    while let Some(e) = instance.poll_event(&mut buf).unwrap() {
+        if let xr::Event::SessionStateChanged(s) = e {
+            out.push(s.state());
+        }
+    }
+    out
+}
+
+/// Begins the session and runs one frame, leaving it FOCUSED.
+pub fn run_to_focused(h: &mut Headless) {
+    assert_eq!(drain_states(&h.instance), vec![xr::SessionState::IDLE, xr::SessionState::READY]);
+    h.session.begin(xr::ViewConfigurationType::PRIMARY_STEREO).unwrap();
+    let st = h.waiter.wait().unwrap();
+    h.stream.begin().unwrap();
+    h.stream.end(st.predicted_display_time, xr::EnvironmentBlendMode::OPAQUE, &[]).unwrap();
+    assert_eq!(
+        drain_states(&h.instance),
+        vec![xr::SessionState::SYNCHRONIZED, xr::SessionState::VISIBLE, xr::SessionState::FOCUSED]
+    );
+}
