@@ -11,8 +11,8 @@
 
 pub mod pacing;
 
-use parallax_sdk_types::{Duration, Fov, Pose, Time};
 pub use pacing::{FrameClock, FramePrediction};
+use parallax_sdk_types::{Duration, Fov, Pose, Time};
 use parking_lot::Mutex;
 
 /// What the compositor can fail with.

@@ -59,7 +59,11 @@ impl FrameClock {
 
     fn next_vsync_locked(s: &ClockState, at: Time) -> Time {
         let since = at.0 - s.epoch.0;
-        let k = if since <= 0 { 0 } else { (since + s.period.0 - 1) / s.period.0 };
+        let k = if since <= 0 {
+            0
+        } else {
+            (since + s.period.0 - 1) / s.period.0
+        };
         Time(s.epoch.0 + k * s.period.0)
     }
 

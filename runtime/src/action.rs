@@ -20,7 +20,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// Top-level user paths the spec defines.
-pub const TOP_LEVEL_PATHS: &[&str] = &["/user/hand/left", "/user/hand/right", "/user/head", "/user/gamepad", "/user/treadmill"];
+pub const TOP_LEVEL_PATHS: &[&str] = &[
+    "/user/hand/left",
+    "/user/hand/right",
+    "/user/head",
+    "/user/gamepad",
+    "/user/treadmill",
+];
 
 /// An `XrActionSet`.
 pub struct ActionSet {
@@ -49,16 +55,25 @@ fn check_localized(name: &str) -> Result<()> {
 }
 
 /// `xrCreateActionSet`.
-pub fn create_action_set(instance: &Arc<Instance>, name: &str, localized_name: &str, priority: u32) -> Result<Raw> {
+pub fn create_action_set(
+    instance: &Arc<Instance>,
+    name: &str,
+    localized_name: &str,
+    priority: u32,
+) -> Result<Raw> {
     paths::validate_name(name)?;
     check_localized(localized_name)?;
     for h in handles::children(instance.handle(), Kind::ActionSet) {
         if let Ok(s) = handles::get::<ActionSet>(Kind::ActionSet, h) {
             if s.name == name {
-                return Err(Error::name_duplicated(format!("an action set named {name} exists")));
+                return Err(Error::name_duplicated(format!(
+                    "an action set named {name} exists"
+                )));
             }
             if s.localized_name == localized_name {
-                return Err(Error::localized_name_duplicated(format!("an action set localized as {localized_name:?} exists")));
+                return Err(Error::localized_name_duplicated(format!(
+                    "an action set localized as {localized_name:?} exists"
+                )));
             }
         }
     }
@@ -73,7 +88,13 @@ pub fn create_action_set(instance: &Arc<Instance>, name: &str, localized_name: &
 }
 
 /// `xrCreateAction`.
-pub fn create_action(set_handle: Raw, name: &str, localized_name: &str, ty: xr::ActionType, subaction_paths: &[PathId]) -> Result<Raw> {
+pub fn create_action(
+    set_handle: Raw,
+    name: &str,
+    localized_name: &str,
+    ty: xr::ActionType,
+    subaction_paths: &[PathId],
+) -> Result<Raw> {
     let set = handles::get::<ActionSet>(Kind::ActionSet, set_handle)?;
     match ty {
         xr::ActionType::BOOLEAN_INPUT
@@ -81,30 +102,44 @@ pub fn create_action(set_handle: Raw, name: &str, localized_name: &str, ty: xr::
         | xr::ActionType::VECTOR2F_INPUT
         | xr::ActionType::POSE_INPUT
         | xr::ActionType::VIBRATION_OUTPUT => {}
-        other => return Err(Error::validation(format!("{other:?} is not a valid XrActionType"))),
+        other => {
+            return Err(Error::validation(format!(
+                "{other:?} is not a valid XrActionType"
+            )))
+        }
     }
     paths::validate_name(name)?;
     check_localized(localized_name)?;
     if set.attached.load(Ordering::Acquire) {
-        return Err(Error::actionsets_already_attached("the action set is attached to a session"));
+        return Err(Error::actionsets_already_attached(
+            "the action set is attached to a session",
+        ));
     }
     let mut seen = HashSet::new();
     for &p in subaction_paths {
         let s = set.instance.path_to_string(p)?;
         if !TOP_LEVEL_PATHS.contains(&s.as_str()) {
-            return Err(Error::path_unsupported(format!("{s} is not a top-level user path")));
+            return Err(Error::path_unsupported(format!(
+                "{s} is not a top-level user path"
+            )));
         }
         if !seen.insert(p) {
-            return Err(Error::path_unsupported(format!("subaction path {s} is listed twice")));
+            return Err(Error::path_unsupported(format!(
+                "subaction path {s} is listed twice"
+            )));
         }
     }
     for h in handles::children(set_handle, Kind::Action) {
         if let Ok(a) = handles::get::<Action>(Kind::Action, h) {
             if a.name == name {
-                return Err(Error::name_duplicated(format!("an action named {name} exists in this set")));
+                return Err(Error::name_duplicated(format!(
+                    "an action named {name} exists in this set"
+                )));
             }
             if a.localized_name == localized_name {
-                return Err(Error::localized_name_duplicated(format!("an action localized as {localized_name:?} exists")));
+                return Err(Error::localized_name_duplicated(format!(
+                    "an action localized as {localized_name:?} exists"
+                )));
             }
         }
     }
@@ -134,43 +169,64 @@ fn component_kind(ty: xr::ActionType) -> ComponentKind {
 fn split_binding(path: &str) -> Option<(&'static str, &str)> {
     TOP_LEVEL_PATHS
         .iter()
-        .find(|t| path.len() > t.len() + 1 && path.starts_with(**t) && path.as_bytes()[t.len()] == b'/')
+        .find(|t| {
+            path.len() > t.len() + 1 && path.starts_with(**t) && path.as_bytes()[t.len()] == b'/'
+        })
         .map(|t| (*t, &path[t.len() + 1..]))
 }
 
 fn component_allowed(instance: &Instance, ext: Option<&str>) -> bool {
     match ext {
         None => true,
-        Some("XR_KHR_maintenance1") => instance.is_1_1() || instance.has_extension("XR_KHR_maintenance1"),
+        Some("XR_KHR_maintenance1") => {
+            instance.is_1_1() || instance.has_extension("XR_KHR_maintenance1")
+        }
         Some(e) => instance.has_extension(e),
     }
 }
 
 /// `xrSuggestInteractionProfileBindings`.
-pub fn suggest_bindings(instance: &Arc<Instance>, profile: PathId, bindings: &[(Raw, PathId)]) -> Result<()> {
+pub fn suggest_bindings(
+    instance: &Arc<Instance>,
+    profile: PathId,
+    bindings: &[(Raw, PathId)],
+) -> Result<()> {
     let profile_str = instance.path_to_string(profile)?;
     let prof = instance.profile(&profile_str)?;
     if bindings.is_empty() {
-        return Err(Error::validation("countSuggestedBindings must be greater than 0"));
+        return Err(Error::validation(
+            "countSuggestedBindings must be greater than 0",
+        ));
     }
     for &(action_raw, binding) in bindings {
         let action = handles::get::<Action>(Kind::Action, action_raw)?;
         if !Arc::ptr_eq(&action.set.instance, instance) {
-            return Err(Error::handle_invalid("the action belongs to another instance"));
+            return Err(Error::handle_invalid(
+                "the action belongs to another instance",
+            ));
         }
         if action.set.attached.load(Ordering::Acquire) {
-            return Err(Error::actionsets_already_attached(format!("action set {} is already attached", action.set.name)));
+            return Err(Error::actionsets_already_attached(format!(
+                "action set {} is already attached",
+                action.set.name
+            )));
         }
         let path = instance.path_to_string(binding)?;
         let Some((user, comp)) = split_binding(&path) else {
-            return Err(Error::path_unsupported(format!("{path} is not under a top-level user path")));
+            return Err(Error::path_unsupported(format!(
+                "{path} is not under a top-level user path"
+            )));
         };
         if !prof.user_paths.contains(&user) {
-            return Err(Error::path_unsupported(format!("{profile_str} has no {user}")));
+            return Err(Error::path_unsupported(format!(
+                "{profile_str} has no {user}"
+            )));
         }
         let want = component_kind(action.ty);
         let Some(c) = profiles::resolve_identifier(prof, user, comp, want) else {
-            return Err(Error::path_unsupported(format!("{path} is not a binding of {profile_str}")));
+            return Err(Error::path_unsupported(format!(
+                "{path} is not a binding of {profile_str}"
+            )));
         };
         if !component_allowed(instance, c.extension) {
             return Err(Error::path_unsupported(format!(
@@ -178,7 +234,9 @@ pub fn suggest_bindings(instance: &Arc<Instance>, profile: PathId, bindings: &[(
                 c.extension.unwrap_or_default()
             )));
         }
-        if !action.subaction_paths.is_empty() && !action.subaction_paths.contains(&instance.path(user)) {
+        if !action.subaction_paths.is_empty()
+            && !action.subaction_paths.contains(&instance.path(user))
+        {
             return Err(Error::path_unsupported(format!(
                 "{path} is not under one of the subaction paths of action {}",
                 action.name
@@ -211,7 +269,11 @@ pub struct State {
 /// Where a bound source's value comes from.
 #[derive(Clone, Debug)]
 enum Source {
-    Device { index: DeviceIndex, component: String, derivation: Derivation },
+    Device {
+        index: DeviceIndex,
+        component: String,
+        derivation: Derivation,
+    },
     /// Nothing on the device feeds it; only automation can.
     Unfed,
 }
@@ -268,7 +330,9 @@ impl Session {
         if input.actions.contains_key(&action) {
             Ok(())
         } else {
-            Err(Error::actionset_not_attached("the action's set is not attached to this session"))
+            Err(Error::actionset_not_attached(
+                "the action's set is not attached to this session",
+            ))
         }
     }
 
@@ -281,19 +345,30 @@ impl Session {
         for &s in sets {
             let set = handles::get::<ActionSet>(Kind::ActionSet, s)?;
             if !Arc::ptr_eq(&set.instance, &self.instance) {
-                return Err(Error::handle_invalid("the action set belongs to another instance"));
+                return Err(Error::handle_invalid(
+                    "the action set belongs to another instance",
+                ));
             }
             arcs.push((s, set));
         }
         let mut input = self.input.lock();
         if input.attached.is_some() {
-            return Err(Error::actionsets_already_attached("action sets were already attached to this session"));
+            return Err(Error::actionsets_already_attached(
+                "action sets were already attached to this session",
+            ));
         }
         for (s, set) in &arcs {
             set.attached.store(true, Ordering::Release);
             for a in handles::children(*s, Kind::Action) {
                 if let Ok(action) = handles::get::<Action>(Kind::Action, a) {
-                    input.actions.insert(a, AttachedAction { action, bound: vec![], states: HashMap::new() });
+                    input.actions.insert(
+                        a,
+                        AttachedAction {
+                            action,
+                            bound: vec![],
+                            states: HashMap::new(),
+                        },
+                    );
                 }
             }
         }
@@ -319,7 +394,10 @@ impl Session {
             };
             let candidates: Vec<String> = match automated {
                 Some((_, p)) if p != 0 => inst.path_to_string(p).into_iter().collect(),
-                _ => native.into_iter().chain(PROFILE_PREFERENCE.iter().map(|s| s.to_string())).collect(),
+                _ => native
+                    .into_iter()
+                    .chain(PROFILE_PREFERENCE.iter().map(|s| s.to_string()))
+                    .collect(),
             };
             let chosen = if connected {
                 candidates
@@ -341,18 +419,36 @@ impl Session {
         for aa in input.actions.values_mut() {
             aa.bound.clear();
         }
-        let current: Vec<(&'static str, PathId)> = input.current_profile.iter().map(|(u, p)| (*u, *p)).collect();
+        let current: Vec<(&'static str, PathId)> = input
+            .current_profile
+            .iter()
+            .map(|(u, p)| (*u, *p))
+            .collect();
         for (user, profile) in current {
-            let Ok(prof_str) = inst.path_to_string(profile) else { continue };
-            let Ok(prof) = inst.profile(&prof_str) else { continue };
+            let Ok(prof_str) = inst.path_to_string(profile) else {
+                continue;
+            };
+            let Ok(prof) = inst.profile(&prof_str) else {
+                continue;
+            };
             for &(action_raw, binding) in suggested.get(&profile).into_iter().flatten() {
-                let Some(aa) = input.actions.get_mut(&action_raw) else { continue };
-                let Ok(path) = inst.path_to_string(binding) else { continue };
-                let Some((u, comp)) = split_binding(&path) else { continue };
+                let Some(aa) = input.actions.get_mut(&action_raw) else {
+                    continue;
+                };
+                let Ok(path) = inst.path_to_string(binding) else {
+                    continue;
+                };
+                let Some((u, comp)) = split_binding(&path) else {
+                    continue;
+                };
                 if u != user {
                     continue;
                 }
-                let Some(c) = profiles::resolve_identifier(prof, user, comp, component_kind(aa.action.ty)) else { continue };
+                let Some(c) =
+                    profiles::resolve_identifier(prof, user, comp, component_kind(aa.action.ty))
+                else {
+                    continue;
+                };
                 let source_path = inst.path(&format!("{user}/{}", c.path));
                 let source = self.find_source(user, &c.path);
                 aa.bound.push(Bound {
@@ -366,7 +462,9 @@ impl Session {
             }
         }
         if changed {
-            self.instance.push_event(Event::InteractionProfileChanged { session: self.handle() });
+            self.instance.push_event(Event::InteractionProfileChanged {
+                session: self.handle(),
+            });
         }
         input.rebind_needed = false;
     }
@@ -382,8 +480,12 @@ impl Session {
     }
 
     fn find_source(&self, user: &str, component: &str) -> Source {
-        let Some(index) = self.hub.device_for_user_path(user) else { return Source::Unfed };
-        let Some(desc) = self.hub.description(index) else { return Source::Unfed };
+        let Some(index) = self.hub.device_for_user_path(user) else {
+            return Source::Unfed;
+        };
+        let Some(desc) = self.hub.description(index) else {
+            return Source::Unfed;
+        };
         let is_haptic = component.starts_with("output/");
         for (path, derivation) in profiles::source_candidates(component) {
             let present = if is_haptic {
@@ -392,7 +494,11 @@ impl Session {
                 desc.inputs.iter().any(|i| i.path == path)
             };
             if present {
-                return Source::Device { index, component: path, derivation };
+                return Source::Device {
+                    index,
+                    component: path,
+                    derivation,
+                };
             }
         }
         Source::Unfed
@@ -402,11 +508,15 @@ impl Session {
     pub fn current_interaction_profile(&self, top_level: PathId) -> Result<PathId> {
         let s = self.instance.path_to_string(top_level)?;
         let Some(user) = TOP_LEVEL_PATHS.iter().find(|t| **t == s) else {
-            return Err(Error::path_unsupported(format!("{s} is not a top-level user path")));
+            return Err(Error::path_unsupported(format!(
+                "{s} is not a top-level user path"
+            )));
         };
         let input = self.input.lock();
         if input.attached.is_none() {
-            return Err(Error::actionset_not_attached("no action sets are attached to this session"));
+            return Err(Error::actionset_not_attached(
+                "no action sets are attached to this session",
+            ));
         }
         Ok(input.current_profile.get(user).copied().unwrap_or(0))
     }
@@ -415,22 +525,29 @@ impl Session {
     pub fn sync_actions(&self, active: &[(Raw, PathId)]) -> Result<bool> {
         let mut input = self.input.lock();
         let Some(attached) = input.attached.clone() else {
-            return Err(Error::actionset_not_attached("no action sets are attached to this session"));
+            return Err(Error::actionset_not_attached(
+                "no action sets are attached to this session",
+            ));
         };
         let mut active_sets = Vec::new();
         for &(set_raw, sub) in active {
             let set = handles::get::<ActionSet>(Kind::ActionSet, set_raw)?;
             if !attached.contains(&set_raw) {
-                return Err(Error::actionset_not_attached(format!("action set {} is not attached", set.name)));
+                return Err(Error::actionset_not_attached(format!(
+                    "action set {} is not attached",
+                    set.name
+                )));
             }
             if sub != 0 {
                 let s = self.instance.path_to_string(sub)?;
-                let used = input
-                    .actions
-                    .values()
-                    .any(|a| a.action.set_handle == set_raw && a.action.subaction_paths.contains(&sub));
+                let used = input.actions.values().any(|a| {
+                    a.action.set_handle == set_raw && a.action.subaction_paths.contains(&sub)
+                });
                 if !used {
-                    return Err(Error::path_unsupported(format!("no action of set {} has subaction path {s}", set.name)));
+                    return Err(Error::path_unsupported(format!(
+                        "no action of set {} has subaction path {s}",
+                        set.name
+                    )));
                 }
             }
             active_sets.push((set_raw, set.priority, sub));
@@ -449,7 +566,9 @@ impl Session {
         }
         // Highest priority among active sets for each bound source.
         let set_active = |set: Raw, b: &Bound| {
-            active_sets.iter().any(|&(s, _, sub)| s == set && (sub == 0 || sub == b.user_path))
+            active_sets
+                .iter()
+                .any(|&(s, _, sub)| s == set && (sub == 0 || sub == b.user_path))
         };
         let mut top_priority: HashMap<PathId, u32> = HashMap::new();
         for aa in input.actions.values() {
@@ -462,13 +581,21 @@ impl Session {
                 }
             }
         }
-        let InputState { actions, automation, thresholds, .. } = &mut *input;
+        let InputState {
+            actions,
+            automation,
+            thresholds,
+            ..
+        } = &mut *input;
         for aa in actions.values_mut() {
             let set = aa.action.set_handle;
             let prio = aa.action.set.priority;
             let mut values: Vec<(PathId, Value)> = Vec::new();
             for b in &aa.bound {
-                if !focused || !set_active(set, b) || top_priority.get(&b.source_path).copied() != Some(prio) {
+                if !focused
+                    || !set_active(set, b)
+                    || top_priority.get(&b.source_path).copied() != Some(prio)
+                {
                     continue;
                 }
                 let auto = automation.get(b.user);
@@ -483,7 +610,11 @@ impl Session {
             let mut keys: Vec<PathId> = vec![0];
             keys.extend(aa.action.subaction_paths.iter().copied());
             for key in keys {
-                let vs: Vec<Value> = values.iter().filter(|(u, _)| key == 0 || *u == key).map(|(_, v)| *v).collect();
+                let vs: Vec<Value> = values
+                    .iter()
+                    .filter(|(u, _)| key == 0 || *u == key)
+                    .map(|(_, v)| *v)
+                    .collect();
                 let new_active = !vs.is_empty();
                 let new_value = combine(aa.action.ty, &vs);
                 let prev = aa.states.get(&key).copied();
@@ -492,27 +623,47 @@ impl Session {
                     Some(p) if !changed && p.active == new_active => p.last_change,
                     _ => now,
                 };
-                aa.states.insert(key, State { value: new_value, changed, last_change, active: new_active });
+                aa.states.insert(
+                    key,
+                    State {
+                        value: new_value,
+                        changed,
+                        last_change,
+                        active: new_active,
+                    },
+                );
             }
         }
         Ok(focused)
     }
 
     /// The state of an action for `xrGetActionState*`.
-    pub fn action_state(&self, action: Raw, subaction: PathId, ty: xr::ActionType) -> Result<State> {
+    pub fn action_state(
+        &self,
+        action: Raw,
+        subaction: PathId,
+        ty: xr::ActionType,
+    ) -> Result<State> {
         let a = handles::get::<Action>(Kind::Action, action)?;
         if a.ty != ty {
-            return Err(Error::action_type_mismatch(format!("action {} is {:?}, not {ty:?}", a.name, a.ty)));
+            return Err(Error::action_type_mismatch(format!(
+                "action {} is {:?}, not {ty:?}",
+                a.name, a.ty
+            )));
         }
         let input = self.input.lock();
         self.attached_action(&input, action)?;
         check_subaction(&self.instance, &a, subaction)?;
-        Ok(input.actions[&action].states.get(&subaction).copied().unwrap_or(State {
-            value: combine(ty, &[]),
-            changed: false,
-            last_change: Time(0),
-            active: false,
-        }))
+        Ok(input.actions[&action]
+            .states
+            .get(&subaction)
+            .copied()
+            .unwrap_or(State {
+                value: combine(ty, &[]),
+                changed: false,
+                last_change: Time(0),
+                active: false,
+            }))
     }
 
     /// `xrEnumerateBoundSourcesForAction`.
@@ -530,14 +681,20 @@ impl Session {
     }
 
     /// `xrGetInputSourceLocalizedName`.
-    pub fn localized_source_name(&self, source: PathId, which: xr::InputSourceLocalizedNameFlags) -> Result<String> {
+    pub fn localized_source_name(
+        &self,
+        source: PathId,
+        which: xr::InputSourceLocalizedNameFlags,
+    ) -> Result<String> {
         if which.is_empty() {
             return Err(Error::validation("whichComponents must not be 0"));
         }
         let path = self.instance.path_to_string(source)?;
         let input = self.input.lock();
         if input.attached.is_none() {
-            return Err(Error::actionset_not_attached("no action sets are attached to this session"));
+            return Err(Error::actionset_not_attached(
+                "no action sets are attached to this session",
+            ));
         }
         let bound = input
             .actions
@@ -555,10 +712,18 @@ impl Session {
         }
         if which.contains(xr::InputSourceLocalizedNameFlags::INTERACTION_PROFILE) {
             let p = self.instance.path_to_string(bound.profile)?;
-            parts.push(self.instance.profile(&p).map(|p| p.localized_name.to_string()).unwrap_or(p));
+            parts.push(
+                self.instance
+                    .profile(&p)
+                    .map(|p| p.localized_name.to_string())
+                    .unwrap_or(p),
+            );
         }
         if which.contains(xr::InputSourceLocalizedNameFlags::COMPONENT) {
-            let comp = bound.component.trim_start_matches("input/").trim_start_matches("output/");
+            let comp = bound
+                .component
+                .trim_start_matches("input/")
+                .trim_start_matches("output/");
             parts.push(comp.split('/').map(title).collect::<Vec<_>>().join(" "));
         }
         Ok(parts.join(" "))
@@ -566,10 +731,18 @@ impl Session {
 
     /// `xrApplyHapticFeedback` / `xrStopHapticFeedback` (`None`); `Ok(false)`
     /// means `XR_SESSION_NOT_FOCUSED` (nothing played).
-    pub fn haptic(&self, action: Raw, subaction: PathId, vibration: Option<Vibration>) -> Result<bool> {
+    pub fn haptic(
+        &self,
+        action: Raw,
+        subaction: PathId,
+        vibration: Option<Vibration>,
+    ) -> Result<bool> {
         let a = handles::get::<Action>(Kind::Action, action)?;
         if a.ty != xr::ActionType::VIBRATION_OUTPUT {
-            return Err(Error::action_type_mismatch(format!("action {} is not a vibration output", a.name)));
+            return Err(Error::action_type_mismatch(format!(
+                "action {} is not a vibration output",
+                a.name
+            )));
         }
         let input = self.input.lock();
         self.attached_action(&input, action)?;
@@ -581,7 +754,10 @@ impl Session {
             if subaction != 0 && b.user_path != subaction {
                 continue;
             }
-            if let Source::Device { index, component, .. } = &b.source {
+            if let Source::Device {
+                index, component, ..
+            } = &b.source
+            {
                 let v = vibration.map(|mut v| {
                     if v.duration.0 <= 0 {
                         v.duration = Duration::from_nanos(10_000_000);
@@ -595,32 +771,65 @@ impl Session {
     }
 
     /// `stage_from_pose` of a pose action for an action space at `t`.
-    pub(crate) fn action_pose_in_stage(&self, action: Raw, subaction: PathId, t: Time) -> Option<StagePose> {
+    pub(crate) fn action_pose_in_stage(
+        &self,
+        action: Raw,
+        subaction: PathId,
+        t: Time,
+    ) -> Option<StagePose> {
         let input = self.input.lock();
         let aa = input.actions.get(&action)?;
         let active_state = aa.states.get(&subaction).copied()?;
         if !active_state.active {
             return None;
         }
-        let b = aa.bound.iter().find(|b| subaction == 0 || b.user_path == subaction)?.clone();
-        let auto = input.automation.get(b.user).and_then(|a| a.locations.get(&b.component)).copied();
+        let b = aa
+            .bound
+            .iter()
+            .find(|b| subaction == 0 || b.user_path == subaction)?
+            .clone();
+        let auto = input
+            .automation
+            .get(b.user)
+            .and_then(|a| a.locations.get(&b.component))
+            .copied();
         drop(input);
         if let Some((space_raw, pose)) = auto {
             let space = handles::get::<crate::space::Space>(Kind::Space, space_raw).ok()?;
             let s = space.in_stage(t)?;
-            return Some(StagePose { pose: s.pose.mul(&pose), velocity: Velocity::default(), tracked: true });
+            return Some(StagePose {
+                pose: s.pose.mul(&pose),
+                velocity: Velocity::default(),
+                tracked: true,
+            });
         }
-        let Source::Device { index, component, derivation } = &b.source else { return None };
+        let Source::Device {
+            index,
+            component,
+            derivation,
+        } = &b.source
+        else {
+            return None;
+        };
         let p = self.hub.pose(*index, component, t)?;
         let pose = match derivation {
             Derivation::PoseOffset(off) => p.pose.mul(off),
             _ => p.pose,
         };
-        Some(StagePose { pose, velocity: p.velocity, tracked: p.position_tracked && p.orientation_tracked })
+        Some(StagePose {
+            pose,
+            velocity: p.velocity,
+            tracked: p.position_tracked && p.orientation_tracked,
+        })
     }
 
     /// `xrSetInputDeviceActiveEXT`.
-    pub fn automation_set_active(&self, profile: PathId, top_level: PathId, active: bool) -> Result<()> {
+    pub fn automation_set_active(
+        &self,
+        profile: PathId,
+        top_level: PathId,
+        active: bool,
+    ) -> Result<()> {
         let user = self.automation_user(top_level)?;
         let p = self.instance.path_to_string(profile)?;
         self.instance.profile(&p)?;
@@ -645,17 +854,27 @@ impl Session {
             .strip_prefix(user)
             .and_then(|r| r.strip_prefix('/'))
             .ok_or_else(|| Error::path_unsupported(format!("{s} is not under {user}")))?;
-        let known = self.instance.profiles().iter().flat_map(|p| p.components.iter()).any(|c| {
-            c.user_path == user && c.path == comp && c.kind == ComponentKind::Input(kind)
-        });
+        let known = self
+            .instance
+            .profiles()
+            .iter()
+            .flat_map(|p| p.components.iter())
+            .any(|c| c.user_path == user && c.path == comp && c.kind == ComponentKind::Input(kind));
         if !known {
-            return Err(Error::path_unsupported(format!("{s} is not a {kind:?} input of any profile")));
+            return Err(Error::path_unsupported(format!(
+                "{s} is not a {kind:?} input of any profile"
+            )));
         }
         Ok(comp.to_owned())
     }
 
     /// `xrSetInputDeviceState*EXT`.
-    pub fn automation_set_value(&self, top_level: PathId, source: PathId, value: InputValue) -> Result<()> {
+    pub fn automation_set_value(
+        &self,
+        top_level: PathId,
+        source: PathId,
+        value: InputValue,
+    ) -> Result<()> {
         let user = self.automation_user(top_level)?;
         let kind = match value {
             InputValue::Boolean(_) => InputKind::Boolean,
@@ -663,16 +882,34 @@ impl Session {
             InputValue::Vector2(_) => InputKind::Vector2,
         };
         let comp = self.automation_component(user, source, kind)?;
-        self.input.lock().automation.entry(user).or_default().values.insert(comp, value);
+        self.input
+            .lock()
+            .automation
+            .entry(user)
+            .or_default()
+            .values
+            .insert(comp, value);
         Ok(())
     }
 
     /// `xrSetInputDeviceLocationEXT`.
-    pub fn automation_set_location(&self, top_level: PathId, source: PathId, space: Raw, pose: Pose) -> Result<()> {
+    pub fn automation_set_location(
+        &self,
+        top_level: PathId,
+        source: PathId,
+        space: Raw,
+        pose: Pose,
+    ) -> Result<()> {
         let user = self.automation_user(top_level)?;
         let comp = self.automation_component(user, source, InputKind::Pose)?;
         crate::space::check_pose(&pose)?;
-        self.input.lock().automation.entry(user).or_default().locations.insert(comp, (space, pose));
+        self.input
+            .lock()
+            .automation
+            .entry(user)
+            .or_default()
+            .locations
+            .insert(comp, (space, pose));
         Ok(())
     }
 }
@@ -683,7 +920,10 @@ fn check_subaction(instance: &Instance, a: &Action, subaction: PathId) -> Result
     }
     let s = instance.path_to_string(subaction)?;
     if !a.subaction_paths.contains(&subaction) {
-        return Err(Error::path_unsupported(format!("{s} is not a subaction path of action {}", a.name)));
+        return Err(Error::path_unsupported(format!(
+            "{s} is not a subaction path of action {}",
+            a.name
+        )));
     }
     Ok(())
 }
@@ -691,7 +931,11 @@ fn check_subaction(instance: &Instance, a: &Action, subaction: PathId) -> Result
 fn title(w: &str) -> String {
     let mut c = w.chars();
     match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect::<String>().replace('_', " "),
+        Some(f) => f
+            .to_uppercase()
+            .chain(c)
+            .collect::<String>()
+            .replace('_', " "),
         None => String::new(),
     }
 }
@@ -704,21 +948,34 @@ fn source_value(
     device_values: &HashMap<DeviceIndex, HashMap<String, InputValue>>,
     thresholds: &mut HashMap<(&'static str, String), bool>,
 ) -> Option<Value> {
-    if matches!(ty, xr::ActionType::POSE_INPUT | xr::ActionType::VIBRATION_OUTPUT) {
-        let fed = auto.is_some_and(|a| a.active.is_some_and(|(on, _)| on) || a.locations.contains_key(&b.component))
-            || matches!(b.source, Source::Device { .. });
+    if matches!(
+        ty,
+        xr::ActionType::POSE_INPUT | xr::ActionType::VIBRATION_OUTPUT
+    ) {
+        let fed = auto.is_some_and(|a| {
+            a.active.is_some_and(|(on, _)| on) || a.locations.contains_key(&b.component)
+        }) || matches!(b.source, Source::Device { .. });
         return fed.then_some(Value::None);
     }
     let raw = if let Some(v) = auto.and_then(|a| a.values.get(&b.component)) {
         *v
-    } else if auto.is_some_and(|a| a.active.is_some_and(|(on, _)| on)) && !matches!(b.source, Source::Device { .. }) {
+    } else if auto.is_some_and(|a| a.active.is_some_and(|(on, _)| on))
+        && !matches!(b.source, Source::Device { .. })
+    {
         InputValue::neutral(match ty {
             xr::ActionType::BOOLEAN_INPUT => InputKind::Boolean,
             xr::ActionType::FLOAT_INPUT => InputKind::Float,
             _ => InputKind::Vector2,
         })?
     } else {
-        let Source::Device { index, component, derivation } = &b.source else { return None };
+        let Source::Device {
+            index,
+            component,
+            derivation,
+        } = &b.source
+        else {
+            return None;
+        };
         let v = *device_values.get(index)?.get(component)?;
         match (derivation, v) {
             (Derivation::Axis(i), InputValue::Vector2(xy)) => InputValue::Float(xy[*i]),
@@ -729,7 +986,9 @@ fn source_value(
                 thresholds.insert(key, now);
                 InputValue::Boolean(now)
             }
-            (Derivation::BoolToFloat, InputValue::Boolean(x)) => InputValue::Float(if x { 1.0 } else { 0.0 }),
+            (Derivation::BoolToFloat, InputValue::Boolean(x)) => {
+                InputValue::Float(if x { 1.0 } else { 0.0 })
+            }
             (_, v) => v,
         }
     };
@@ -737,7 +996,9 @@ fn source_value(
         (xr::ActionType::BOOLEAN_INPUT, InputValue::Boolean(x)) => Value::Boolean(x),
         (xr::ActionType::BOOLEAN_INPUT, InputValue::Float(f)) => Value::Boolean(f >= 0.5),
         (xr::ActionType::FLOAT_INPUT, InputValue::Float(f)) => Value::Float(f),
-        (xr::ActionType::FLOAT_INPUT, InputValue::Boolean(x)) => Value::Float(if x { 1.0 } else { 0.0 }),
+        (xr::ActionType::FLOAT_INPUT, InputValue::Boolean(x)) => {
+            Value::Float(if x { 1.0 } else { 0.0 })
+        }
         (xr::ActionType::VECTOR2F_INPUT, InputValue::Vector2(v)) => Value::Vector2(v),
         _ => return None,
     })
@@ -747,16 +1008,33 @@ fn source_value(
 /// booleans, the largest magnitude for floats and vectors.
 fn combine(ty: xr::ActionType, vs: &[Value]) -> Value {
     match ty {
-        xr::ActionType::BOOLEAN_INPUT => Value::Boolean(vs.iter().any(|v| *v == Value::Boolean(true))),
+        xr::ActionType::BOOLEAN_INPUT => {
+            Value::Boolean(vs.iter().any(|v| *v == Value::Boolean(true)))
+        }
         xr::ActionType::FLOAT_INPUT => Value::Float(
             vs.iter()
-                .filter_map(|v| if let Value::Float(f) = v { Some(*f) } else { None })
+                .filter_map(|v| {
+                    if let Value::Float(f) = v {
+                        Some(*f)
+                    } else {
+                        None
+                    }
+                })
                 .fold(0.0f32, |a, f| if f.abs() > a.abs() { f } else { a }),
         ),
         xr::ActionType::VECTOR2F_INPUT => Value::Vector2(
             vs.iter()
-                .filter_map(|v| if let Value::Vector2(x) = v { Some(*x) } else { None })
-                .fold(Vec2::ZERO, |a, x| if x.length() > a.length() { x } else { a }),
+                .filter_map(|v| {
+                    if let Value::Vector2(x) = v {
+                        Some(*x)
+                    } else {
+                        None
+                    }
+                })
+                .fold(
+                    Vec2::ZERO,
+                    |a, x| if x.length() > a.length() { x } else { a },
+                ),
         ),
         _ => Value::None,
     }
@@ -768,13 +1046,34 @@ mod tests {
 
     #[test]
     fn combine_rules() {
-        assert_eq!(combine(xr::ActionType::BOOLEAN_INPUT, &[Value::Boolean(false), Value::Boolean(true)]), Value::Boolean(true));
-        assert_eq!(combine(xr::ActionType::FLOAT_INPUT, &[Value::Float(0.3), Value::Float(-0.7)]), Value::Float(-0.7));
         assert_eq!(
-            combine(xr::ActionType::VECTOR2F_INPUT, &[Value::Vector2(Vec2::new(0.1, 0.0)), Value::Vector2(Vec2::new(0.0, 0.5))]),
+            combine(
+                xr::ActionType::BOOLEAN_INPUT,
+                &[Value::Boolean(false), Value::Boolean(true)]
+            ),
+            Value::Boolean(true)
+        );
+        assert_eq!(
+            combine(
+                xr::ActionType::FLOAT_INPUT,
+                &[Value::Float(0.3), Value::Float(-0.7)]
+            ),
+            Value::Float(-0.7)
+        );
+        assert_eq!(
+            combine(
+                xr::ActionType::VECTOR2F_INPUT,
+                &[
+                    Value::Vector2(Vec2::new(0.1, 0.0)),
+                    Value::Vector2(Vec2::new(0.0, 0.5))
+                ]
+            ),
             Value::Vector2(Vec2::new(0.0, 0.5))
         );
-        assert_eq!(split_binding("/user/hand/left/input/x/click"), Some(("/user/hand/left", "input/x/click")));
+        assert_eq!(
+            split_binding("/user/hand/left/input/x/click"),
+            Some(("/user/hand/left", "input/x/click"))
+        );
         assert_eq!(split_binding("/user/hand/left"), None);
         assert_eq!(split_binding("/user/hand/leftx/input"), None);
     }

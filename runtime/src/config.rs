@@ -50,7 +50,10 @@ fn parse_motion(s: &str) -> Option<MotionKind> {
     if rest.is_empty() {
         return Some(MotionKind::Scripted { seed: 1 });
     }
-    rest.strip_prefix(':')?.parse().ok().map(|seed| MotionKind::Scripted { seed })
+    rest.strip_prefix(':')?
+        .parse()
+        .ok()
+        .map(|seed| MotionKind::Scripted { seed })
 }
 
 impl Config {
@@ -75,15 +78,23 @@ impl Config {
         if let Some(m) = get("PARALLAX_SIM_MOTION") {
             match parse_motion(&m) {
                 Some(k) => c.sim_motion = k,
-                None => tracing::warn!("ignoring PARALLAX_SIM_MOTION={m:?}: use `static` or `scripted[:SEED]`"),
+                None => tracing::warn!(
+                    "ignoring PARALLAX_SIM_MOTION={m:?}: use `static` or `scripted[:SEED]`"
+                ),
             }
         }
         c.refresh_hz = parsed("PARALLAX_REFRESH_HZ", get("PARALLAX_REFRESH_HZ"));
-        c.exit_after_frames = parsed("PARALLAX_EXIT_AFTER_FRAMES", get("PARALLAX_EXIT_AFTER_FRAMES"));
+        c.exit_after_frames = parsed(
+            "PARALLAX_EXIT_AFTER_FRAMES",
+            get("PARALLAX_EXIT_AFTER_FRAMES"),
+        );
         if let Some(q) = parsed::<usize>("PARALLAX_EVENT_QUEUE", get("PARALLAX_EVENT_QUEUE")) {
             c.event_queue = q.clamp(4, 1 << 16);
         }
-        c.sim_disconnect_after_ms = parsed("PARALLAX_SIM_DISCONNECT_AFTER_MS", get("PARALLAX_SIM_DISCONNECT_AFTER_MS"));
+        c.sim_disconnect_after_ms = parsed(
+            "PARALLAX_SIM_DISCONNECT_AFTER_MS",
+            get("PARALLAX_SIM_DISCONNECT_AFTER_MS"),
+        );
         c
     }
 }

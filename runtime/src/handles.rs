@@ -49,7 +49,11 @@ fn encode(kind: Kind, generation: u32, index: u32) -> Raw {
 }
 
 fn decode(raw: Raw) -> (u8, u32, u32) {
-    ((raw >> 56) as u8, ((raw >> 32) & 0xFF_FFFF) as u32, raw as u32)
+    (
+        (raw >> 56) as u8,
+        ((raw >> 32) & 0xFF_FFFF) as u32,
+        raw as u32,
+    )
 }
 
 static REGISTRY: OnceLock<Mutex<Registry>> = OnceLock::new();
@@ -90,7 +94,9 @@ pub fn insert<T: Any + Send + Sync>(kind: Kind, parent: Raw, object: Arc<T>) -> 
 pub fn get<T: Any + Send + Sync>(kind: Kind, raw: Raw) -> Result<Arc<T>> {
     let (k, generation, index) = decode(raw);
     if raw == 0 || k != kind as u8 {
-        return Err(Error::handle_invalid(format!("{raw:#x} is not a valid {kind:?} handle")));
+        return Err(Error::handle_invalid(format!(
+            "{raw:#x} is not a valid {kind:?} handle"
+        )));
     }
     let r = registry().lock();
     let slot = r
@@ -99,7 +105,11 @@ pub fn get<T: Any + Send + Sync>(kind: Kind, raw: Raw) -> Result<Arc<T>> {
         .filter(|s| s.generation == generation)
         .and_then(|s| s.entry.as_ref())
         .filter(|e| e.kind == kind)
-        .ok_or_else(|| Error::handle_invalid(format!("{kind:?} handle {raw:#x} was destroyed or never existed")))?;
+        .ok_or_else(|| {
+            Error::handle_invalid(format!(
+                "{kind:?} handle {raw:#x} was destroyed or never existed"
+            ))
+        })?;
     slot.object
         .clone()
         .downcast::<T>()
@@ -123,15 +133,18 @@ pub fn parent_of(raw: Raw) -> Option<Raw> {
 pub fn remove(kind: Kind, raw: Raw) -> Result<Vec<(Kind, Raw, Arc<dyn Any + Send + Sync>)>> {
     let (k, generation, index) = decode(raw);
     if raw == 0 || k != kind as u8 {
-        return Err(Error::handle_invalid(format!("{raw:#x} is not a valid {kind:?} handle")));
+        return Err(Error::handle_invalid(format!(
+            "{raw:#x} is not a valid {kind:?} handle"
+        )));
     }
     let mut r = registry().lock();
-    let live = r
-        .slots
-        .get(index as usize)
-        .is_some_and(|s| s.generation == generation && s.entry.as_ref().is_some_and(|e| e.kind == kind));
+    let live = r.slots.get(index as usize).is_some_and(|s| {
+        s.generation == generation && s.entry.as_ref().is_some_and(|e| e.kind == kind)
+    });
     if !live {
-        return Err(Error::handle_invalid(format!("{kind:?} handle {raw:#x} was destroyed or never existed")));
+        return Err(Error::handle_invalid(format!(
+            "{kind:?} handle {raw:#x} was destroyed or never existed"
+        )));
     }
     let mut removed = Vec::new();
     let mut stack = vec![raw];

@@ -7,7 +7,9 @@
 use crate::config::Config;
 use parallax_driver_simulated::SimulatedBuilder;
 use parallax_sdk::types::{DisplayInfo, Duration, Time, TrackedPose};
-use parallax_sdk::{sanitize, Builder, Device, DriverError, Hmd, InputValue, SystemDevices, Vibration};
+use parallax_sdk::{
+    sanitize, Builder, Device, DriverError, Hmd, InputValue, SystemDevices, Vibration,
+};
 use parking_lot::Mutex;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -26,17 +28,24 @@ impl DeviceHub {
     /// the only builder; the vendor ABI adds discovered ones.
     pub fn open(config: &Config) -> Result<Self, DriverError> {
         let mut sim = SimulatedBuilder::new(config.sim_motion);
-        sim.disconnect_after = config.sim_disconnect_after_ms.map(|ms| Duration::from_nanos(ms as i64 * 1_000_000));
+        sim.disconnect_after = config
+            .sim_disconnect_after_ms
+            .map(|ms| Duration::from_nanos(ms as i64 * 1_000_000));
         let builders: Vec<Box<dyn Builder>> = vec![Box::new(sim)];
         let best = builders
             .iter()
             .filter(|b| b.estimate().hmd)
             .max_by_key(|b| b.estimate().score)
-            .ok_or_else(|| DriverError::OpenFailed("no driver offers a head-mounted display".into()))?;
+            .ok_or_else(|| {
+                DriverError::OpenFailed("no driver offers a head-mounted display".into())
+            })?;
         let system = best.open()?;
         if let Some(hz) = config.refresh_hz {
             if let Err(e) = system.hmd.set_refresh_rate(hz) {
-                tracing::warn!("PARALLAX_REFRESH_HZ={hz}: {e}; keeping {} Hz", system.hmd.refresh_rate());
+                tracing::warn!(
+                    "PARALLAX_REFRESH_HZ={hz}: {e}; keeping {} Hz",
+                    system.hmd.refresh_rate()
+                );
             }
         }
         tracing::info!(driver = best.name(), system = %system.system_name, "opened device system");
@@ -86,7 +95,11 @@ impl DeviceHub {
 
     /// Devices other than the HMD, with their indices.
     pub fn devices(&self) -> impl Iterator<Item = (DeviceIndex, &Arc<dyn Device>)> {
-        self.system.devices.iter().enumerate().map(|(i, d)| (i + 1, d))
+        self.system
+            .devices
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (i + 1, d))
     }
 
     /// The device that feeds a top-level user path.
@@ -108,12 +121,12 @@ impl DeviceHub {
             // Queries may ask for any time (prediction), so sample order is
             // not checked here; streaming drivers are checked where they push.
             Ok(p) => match sanitize::tracked_pose(p, None) {
-                    Ok(p) => Some(p),
-                    Err(e) => {
-                        self.warn_once(format!("{name} {component}: rejected pose: {e}"));
-                        None
-                    }
-                },
+                Ok(p) => Some(p),
+                Err(e) => {
+                    self.warn_once(format!("{name} {component}: rejected pose: {e}"));
+                    None
+                }
+            },
             Err(DriverError::Disconnected) => None,
             Err(e) => {
                 self.warn_once(format!("{name} {component}: {e}"));

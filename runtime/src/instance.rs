@@ -45,11 +45,25 @@ pub const MAX_MINOR: u16 = 1;
 /// An event waiting in an instance's queue.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
-    SessionStateChanged { session: Raw, state: xr::SessionState, time: Time },
-    InteractionProfileChanged { session: Raw },
-    ReferenceSpaceChangePending { session: Raw, space_type: xr::ReferenceSpaceType, change_time: Time },
-    InstanceLossPending { loss_time: Time },
-    EventsLost { count: u32 },
+    SessionStateChanged {
+        session: Raw,
+        state: xr::SessionState,
+        time: Time,
+    },
+    InteractionProfileChanged {
+        session: Raw,
+    },
+    ReferenceSpaceChangePending {
+        session: Raw,
+        space_type: xr::ReferenceSpaceType,
+        change_time: Time,
+    },
+    InstanceLossPending {
+        loss_time: Time,
+    },
+    EventsLost {
+        count: u32,
+    },
 }
 
 impl Event {
@@ -171,7 +185,9 @@ pub fn create(info: InstanceInfo, create_messengers: Vec<Arc<Messenger>>) -> Res
     }
     for e in &info.extensions {
         if !EXTENSIONS.iter().any(|(n, _)| n == e) {
-            return Err(Error::extension_not_present(format!("extension {e} is not supported")));
+            return Err(Error::extension_not_present(format!(
+                "extension {e} is not supported"
+            )));
         }
     }
     let config = Config::from_env();
@@ -273,7 +289,10 @@ impl Instance {
 
     /// Drops queued events about a destroyed session.
     pub(crate) fn forget_session_events(&self, session: Raw) {
-        self.events.lock().queue.retain(|e| e.session() != Some(session));
+        self.events
+            .lock()
+            .queue
+            .retain(|e| e.session() != Some(session));
         self.labels.lock().remove(&session);
     }
 
@@ -295,13 +314,21 @@ impl Instance {
         match form_factor {
             xr::FormFactor::HEAD_MOUNTED_DISPLAY => {}
             xr::FormFactor::HANDHELD_DISPLAY => {
-                return Err(Error::form_factor_unsupported("only head-mounted displays are supported"))
+                return Err(Error::form_factor_unsupported(
+                    "only head-mounted displays are supported",
+                ))
             }
-            other => return Err(Error::validation(format!("{other:?} is not a valid XrFormFactor"))),
+            other => {
+                return Err(Error::validation(format!(
+                    "{other:?} is not a valid XrFormFactor"
+                )))
+            }
         }
         let hub = self.hub()?;
         if !hub.is_connected() {
-            return Err(Error::form_factor_unavailable("the head-mounted display is disconnected"));
+            return Err(Error::form_factor_unavailable(
+                "the head-mounted display is disconnected",
+            ));
         }
         Ok(SYSTEM_ID)
     }
@@ -309,7 +336,9 @@ impl Instance {
     /// Checks a system id handed back by the app.
     pub fn check_system(&self, id: u64) -> Result<Arc<DeviceHub>> {
         if id != SYSTEM_ID || self.hub.lock().is_none() {
-            return Err(Error::system_invalid(format!("system id {id} was not returned by xrGetSystem")));
+            return Err(Error::system_invalid(format!(
+                "system id {id} was not returned by xrGetSystem"
+            )));
         }
         self.hub()
     }
@@ -323,15 +352,24 @@ impl Instance {
         if let Some(p) = self.profiles.iter().find(|p| p.path == path) {
             if let Some(ext) = p.extension {
                 if !self.has_extension(ext) {
-                    return Err(Error::path_unsupported(format!("{path} needs {ext}, which is not enabled")));
+                    return Err(Error::path_unsupported(format!(
+                        "{path} needs {ext}, which is not enabled"
+                    )));
                 }
             }
             return Ok(p);
         }
-        if let Some((_, ext)) = profiles::EXTENSION_PROFILES.iter().find(|(p, _)| *p == path) {
-            return Err(Error::path_unsupported(format!("{path} belongs to {ext}, which this runtime does not offer")));
+        if let Some((_, ext)) = profiles::EXTENSION_PROFILES
+            .iter()
+            .find(|(p, _)| *p == path)
+        {
+            return Err(Error::path_unsupported(format!(
+                "{path} belongs to {ext}, which this runtime does not offer"
+            )));
         }
-        Err(Error::path_unsupported(format!("{path} is not an interaction profile this runtime knows")))
+        Err(Error::path_unsupported(format!(
+            "{path} is not an interaction profile this runtime knows"
+        )))
     }
 
     pub(crate) fn set_bindings(&self, profile: PathId, bindings: Vec<(Raw, PathId)>) {
@@ -383,20 +421,26 @@ impl Instance {
         objects: Vec<(xr::ObjectType, u64)>,
         include_create_messengers: bool,
     ) {
-        let types = if severity.intersects(xr::DebugUtilsMessageSeverityFlagsEXT::WARNING | xr::DebugUtilsMessageSeverityFlagsEXT::ERROR) {
+        let types = if severity.intersects(
+            xr::DebugUtilsMessageSeverityFlagsEXT::WARNING
+                | xr::DebugUtilsMessageSeverityFlagsEXT::ERROR,
+        ) {
             xr::DebugUtilsMessageTypeFlagsEXT::VALIDATION
         } else {
             xr::DebugUtilsMessageTypeFlagsEXT::GENERAL
         };
-        self.send(DebugMessage {
-            severity,
-            types,
-            message_id: "parallax".into(),
-            function_name: function.into(),
-            message,
-            objects: objects.into_iter().map(|(t, h)| (t, h, None)).collect(),
-            session_labels: vec![],
-        }, include_create_messengers);
+        self.send(
+            DebugMessage {
+                severity,
+                types,
+                message_id: "parallax".into(),
+                function_name: function.into(),
+                message,
+                objects: objects.into_iter().map(|(t, h)| (t, h, None)).collect(),
+                session_labels: vec![],
+            },
+            include_create_messengers,
+        );
     }
 
     /// Delivers a message (from the runtime or `xrSubmitDebugUtilsMessageEXT`).
@@ -458,12 +502,21 @@ mod tests {
             api_version: xr::Version::new(2, 0, 0),
             ..Default::default()
         };
-        assert_eq!(create(info.clone(), vec![]).unwrap_err().code, xr::Result::ERROR_API_VERSION_UNSUPPORTED);
+        assert_eq!(
+            create(info.clone(), vec![]).unwrap_err().code,
+            xr::Result::ERROR_API_VERSION_UNSUPPORTED
+        );
         info.api_version = xr::Version::new(1, 2, 0);
-        assert_eq!(create(info.clone(), vec![]).unwrap_err().code, xr::Result::ERROR_API_VERSION_UNSUPPORTED);
+        assert_eq!(
+            create(info.clone(), vec![]).unwrap_err().code,
+            xr::Result::ERROR_API_VERSION_UNSUPPORTED
+        );
         info.api_version = xr::Version::new(1, 0, 0);
         info.extensions = vec!["XR_FOO_bar".into()];
-        assert_eq!(create(info.clone(), vec![]).unwrap_err().code, xr::Result::ERROR_EXTENSION_NOT_PRESENT);
+        assert_eq!(
+            create(info.clone(), vec![]).unwrap_err().code,
+            xr::Result::ERROR_EXTENSION_NOT_PRESENT
+        );
         info.extensions = vec!["XR_MND_headless".into()];
         let h = create(info, vec![]).unwrap();
         destroy(h).unwrap();

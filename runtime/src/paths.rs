@@ -29,7 +29,11 @@ fn is_name_char(c: u8) -> bool {
 /// ASCII letters, digits, `-`, `_` and `.` in components, and no component
 /// made only of dots.
 pub fn validate_path(s: &str) -> Result<()> {
-    let bad = |why: &str| Err(Error::path_format_invalid(format!("path \"{s}\" is not well-formed: {why}")));
+    let bad = |why: &str| {
+        Err(Error::path_format_invalid(format!(
+            "path \"{s}\" is not well-formed: {why}"
+        )))
+    };
     if s.len() + 1 > MAX_PATH_LENGTH {
         return bad("too long");
     }
@@ -71,7 +75,9 @@ impl PathTable {
             return Ok(id);
         }
         if self.strings.len() >= MAX_PATHS {
-            return Err(Error::path_count_exceeded("too many distinct paths in this instance"));
+            return Err(Error::path_count_exceeded(
+                "too many distinct paths in this instance",
+            ));
         }
         self.strings.push(s.to_owned());
         let id = self.strings.len() as PathId;
@@ -102,10 +108,27 @@ mod tests {
 
     #[test]
     fn well_formed_paths() {
-        for ok in ["/user/hand/left", "/a", "/interaction_profiles/khr/simple_controller", "/x.y/z-1_"] {
+        for ok in [
+            "/user/hand/left",
+            "/a",
+            "/interaction_profiles/khr/simple_controller",
+            "/x.y/z-1_",
+        ] {
             assert!(validate_path(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "/", "user", "/user/", "//user", "/User", "/a//b", "/a/../b", "/a/./b", "/a b", "/a/\u{e9}"] {
+        for bad in [
+            "",
+            "/",
+            "user",
+            "/user/",
+            "//user",
+            "/User",
+            "/a//b",
+            "/a/../b",
+            "/a/./b",
+            "/a b",
+            "/a/\u{e9}",
+        ] {
             assert!(validate_path(bad).is_err(), "{bad:?}");
         }
         assert!(validate_path(&format!("/{}", "a".repeat(254))).is_ok());

@@ -4,8 +4,8 @@
 //! a device really has (so a Touch controller can drive an app that only
 //! suggested bindings for the Index or Vive profile).
 
-use parallax_sdk::InputKind;
 use parallax_sdk::types::Pose;
+use parallax_sdk::InputKind;
 
 /// The type of a profile component.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -67,7 +67,13 @@ const SPECS: &[Spec] = &[
     Spec {
         path: "/interaction_profiles/khr/simple_controller",
         name: "Simple Controller",
-        both: &[("input/select/click", B), ("input/menu/click", B), ("input/grip/pose", P), ("input/aim/pose", P), ("output/haptic", H)],
+        both: &[
+            ("input/select/click", B),
+            ("input/menu/click", B),
+            ("input/grip/pose", P),
+            ("input/aim/pose", P),
+            ("output/haptic", H),
+        ],
         left: &[],
         right: &[],
     },
@@ -86,8 +92,20 @@ const SPECS: &[Spec] = &[
             ("input/aim/pose", P),
             ("output/haptic", H),
         ],
-        left: &[("input/x/click", B), ("input/x/touch", B), ("input/y/click", B), ("input/y/touch", B), ("input/menu/click", B)],
-        right: &[("input/a/click", B), ("input/a/touch", B), ("input/b/click", B), ("input/b/touch", B), ("input/system/click", B)],
+        left: &[
+            ("input/x/click", B),
+            ("input/x/touch", B),
+            ("input/y/click", B),
+            ("input/y/touch", B),
+            ("input/menu/click", B),
+        ],
+        right: &[
+            ("input/a/click", B),
+            ("input/a/touch", B),
+            ("input/b/click", B),
+            ("input/b/touch", B),
+            ("input/system/click", B),
+        ],
     },
     Spec {
         path: "/interaction_profiles/valve/index_controller",
@@ -189,7 +207,11 @@ pub fn all() -> Vec<Profile> {
                 for &(p, ty) in s.both {
                     push(&mut components, user, p, ty);
                 }
-                let own = if user.ends_with("left") { s.left } else { s.right };
+                let own = if user.ends_with("left") {
+                    s.left
+                } else {
+                    s.right
+                };
                 for &(p, ty) in own {
                     push(&mut components, user, p, ty);
                 }
@@ -217,13 +239,34 @@ pub fn all() -> Vec<Profile> {
 /// not offer: binding to them gives `XR_ERROR_PATH_UNSUPPORTED` (not
 /// `XR_ERROR_PATH_INVALID`), since they are valid profile paths.
 pub const EXTENSION_PROFILES: &[(&str, &str)] = &[
-    ("/interaction_profiles/ext/hand_interaction_ext", "XR_EXT_hand_interaction"),
-    ("/interaction_profiles/bytedance/pico4_controller", "XR_BD_controller_interaction"),
-    ("/interaction_profiles/htc/vive_cosmos_controller", "XR_HTC_vive_cosmos_controller_interaction"),
-    ("/interaction_profiles/hp/mixed_reality_controller", "XR_EXT_hp_mixed_reality_controller"),
-    ("/interaction_profiles/samsung/odyssey_controller", "XR_EXT_samsung_odyssey_controller"),
-    ("/interaction_profiles/ml/ml2_controller", "XR_ML_ml2_controller_interaction"),
-    ("/interaction_profiles/microsoft/hand_interaction", "XR_MSFT_hand_interaction"),
+    (
+        "/interaction_profiles/ext/hand_interaction_ext",
+        "XR_EXT_hand_interaction",
+    ),
+    (
+        "/interaction_profiles/bytedance/pico4_controller",
+        "XR_BD_controller_interaction",
+    ),
+    (
+        "/interaction_profiles/htc/vive_cosmos_controller",
+        "XR_HTC_vive_cosmos_controller_interaction",
+    ),
+    (
+        "/interaction_profiles/hp/mixed_reality_controller",
+        "XR_EXT_hp_mixed_reality_controller",
+    ),
+    (
+        "/interaction_profiles/samsung/odyssey_controller",
+        "XR_EXT_samsung_odyssey_controller",
+    ),
+    (
+        "/interaction_profiles/ml/ml2_controller",
+        "XR_ML_ml2_controller_interaction",
+    ),
+    (
+        "/interaction_profiles/microsoft/hand_interaction",
+        "XR_MSFT_hand_interaction",
+    ),
 ];
 
 /// How a profile component's value is made from a device's components.
@@ -289,12 +332,20 @@ pub fn source_candidates(component: &str) -> Vec<(String, Derivation)> {
 /// Resolves a binding's component for a profile: a full component path, or
 /// an identifier path (`input/trigger`) that the runtime completes by the
 /// action's needs, as the spec allows.
-pub fn resolve_identifier<'a>(profile: &'a Profile, user_path: &str, component: &str, want: ComponentKind) -> Option<&'a Component> {
-    let mut candidates = profile
+pub fn resolve_identifier<'a>(
+    profile: &'a Profile,
+    user_path: &str,
+    component: &str,
+    want: ComponentKind,
+) -> Option<&'a Component> {
+    let mut candidates = profile.components.iter().filter(|c| {
+        c.user_path == user_path
+            && (c.path == component || c.path.starts_with(&format!("{component}/")))
+    });
+    let exact = profile
         .components
         .iter()
-        .filter(|c| c.user_path == user_path && (c.path == component || c.path.starts_with(&format!("{component}/"))));
-    let exact = profile.components.iter().find(|c| c.user_path == user_path && c.path == component);
+        .find(|c| c.user_path == user_path && c.path == component);
     if let Some(e) = exact {
         return Some(e);
     }
@@ -307,11 +358,15 @@ pub fn resolve_identifier<'a>(profile: &'a Profile, user_path: &str, component: 
     };
     let list: Vec<&Component> = candidates.by_ref().collect();
     for suffix in order {
-        if let Some(c) = list.iter().find(|c| c.path == format!("{component}/{suffix}")) {
+        if let Some(c) = list
+            .iter()
+            .find(|c| c.path == format!("{component}/{suffix}"))
+        {
             return Some(c);
         }
     }
-    list.into_iter().find(|c| !c.path.ends_with("/x") && !c.path.ends_with("/y"))
+    list.into_iter()
+        .find(|c| !c.path.ends_with("/x") && !c.path.ends_with("/y"))
 }
 
 #[cfg(test)]
@@ -321,12 +376,26 @@ mod tests {
     #[test]
     fn touch_profile_has_per_hand_buttons() {
         let all = all();
-        let touch = all.iter().find(|p| p.path.ends_with("touch_controller")).unwrap();
-        let has = |u: &str, p: &str| touch.components.iter().any(|c| c.user_path == u && c.path == p);
+        let touch = all
+            .iter()
+            .find(|p| p.path.ends_with("touch_controller"))
+            .unwrap();
+        let has = |u: &str, p: &str| {
+            touch
+                .components
+                .iter()
+                .any(|c| c.user_path == u && c.path == p)
+        };
         assert!(has("/user/hand/left", "input/x/click"));
         assert!(!has("/user/hand/right", "input/x/click"));
         assert!(has("/user/hand/right", "input/thumbstick/y"));
-        let trig = resolve_identifier(touch, "/user/hand/left", "input/trigger", ComponentKind::Input(InputKind::Boolean)).unwrap();
+        let trig = resolve_identifier(
+            touch,
+            "/user/hand/left",
+            "input/trigger",
+            ComponentKind::Input(InputKind::Boolean),
+        )
+        .unwrap();
         assert_eq!(trig.path, "input/trigger/value");
     }
 }

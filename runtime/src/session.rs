@@ -80,16 +80,22 @@ pub fn create(instance: &Arc<Instance>, system: u64, has_graphics_binding: bool)
         ));
     }
     if has_graphics_binding {
-        return Err(Error::graphics_device_invalid("graphics bindings are not supported yet by this runtime"));
+        return Err(Error::graphics_device_invalid(
+            "graphics bindings are not supported yet by this runtime",
+        ));
     }
     let mut slot = instance.session.lock();
     if let Some(existing) = *slot {
         if handles::get::<Session>(Kind::Session, existing).is_ok() {
-            return Err(Error::limit_reached("this runtime serves one session per instance at a time"));
+            return Err(Error::limit_reached(
+                "this runtime serves one session per instance at a time",
+            ));
         }
     }
     if !hub.is_connected() {
-        return Err(Error::session_lost("the head-mounted display is disconnected"));
+        return Err(Error::session_lost(
+            "the head-mounted display is disconnected",
+        ));
     }
     let period = Duration::from_secs_f64(1.0 / hub.hmd().refresh_rate() as f64);
     let compositor: Arc<dyn Compositor> = Arc::new(NullCompositor::new(period));
@@ -209,7 +215,10 @@ impl Session {
             return Err(Error::session_running("xrBeginSession was already called"));
         }
         if inner.state != xr::SessionState::READY {
-            return Err(Error::session_not_ready(format!("the session is {:?}, not READY", inner.state)));
+            return Err(Error::session_not_ready(format!(
+                "the session is {:?}, not READY",
+                inner.state
+            )));
         }
         inner.running = true;
         inner.view_configuration = Some(view_configuration);
@@ -259,7 +268,10 @@ impl Session {
             return Err(Error::session_not_running("the session is not running"));
         }
         if inner.state != xr::SessionState::STOPPING {
-            return Err(Error::session_not_stopping(format!("the session is {:?}, not STOPPING", inner.state)));
+            return Err(Error::session_not_stopping(format!(
+                "the session is {:?}, not STOPPING",
+                inner.state
+            )));
         }
         inner.running = false;
         inner.frame.waited = None;
@@ -288,7 +300,9 @@ impl Session {
             self.frame_cv.wait(&mut inner);
         }
         if !inner.running {
-            return Err(Error::session_not_running("the session stopped running while waiting"));
+            return Err(Error::session_not_running(
+                "the session stopped running while waiting",
+            ));
         }
         let prediction = clock.predict(Time::now(), inner.frame.last_display);
         inner.frame.last_display = Some(prediction.display_time);
@@ -324,7 +338,9 @@ impl Session {
             return Err(Error::session_not_running("the session is not running"));
         }
         let Some(display) = inner.frame.waited.take() else {
-            return Err(Error::call_order_invalid("xrBeginFrame without a preceding xrWaitFrame"));
+            return Err(Error::call_order_invalid(
+                "xrBeginFrame without a preceding xrWaitFrame",
+            ));
         };
         let discarded = inner.frame.begun.replace(display).is_some();
         self.frame_cv.notify_all();
@@ -338,19 +354,28 @@ impl Session {
             return Err(Error::session_not_running("the session is not running"));
         }
         if inner.frame.begun.is_none() {
-            return Err(Error::call_order_invalid("xrEndFrame without a matching xrBeginFrame"));
+            return Err(Error::call_order_invalid(
+                "xrEndFrame without a matching xrBeginFrame",
+            ));
         }
         Ok(())
     }
 
     /// `xrEndFrame` after the FFI layer has validated and resolved the layers.
-    pub fn end_frame(&self, display_time: Time, blend_mode: xr::EnvironmentBlendMode, layers: Vec<Layer>) -> Result<()> {
+    pub fn end_frame(
+        &self,
+        display_time: Time,
+        blend_mode: xr::EnvironmentBlendMode,
+        layers: Vec<Layer>,
+    ) -> Result<()> {
         let mut inner = self.inner.lock();
         if !inner.running {
             return Err(Error::session_not_running("the session is not running"));
         }
         if inner.frame.begun.is_none() {
-            return Err(Error::call_order_invalid("xrEndFrame without a matching xrBeginFrame"));
+            return Err(Error::call_order_invalid(
+                "xrEndFrame without a matching xrBeginFrame",
+            ));
         }
         if display_time.0 <= 0 || !inner.frame.predicted.contains(&display_time) {
             return Err(Error::time_invalid(format!(
@@ -359,20 +384,28 @@ impl Session {
             )));
         }
         if !BLEND_MODES.contains(&blend_mode) {
-            return Err(Error::environment_blend_mode_unsupported(format!("{blend_mode:?} is not supported")));
+            return Err(Error::environment_blend_mode_unsupported(format!(
+                "{blend_mode:?} is not supported"
+            )));
         }
         inner.frame.begun = None;
         inner.frame.frames_ended += 1;
         let ended = inner.frame.frames_ended;
         if let Some(n) = self.instance.config.exit_after_frames {
             if ended >= n && !inner.exit_requested {
-                tracing::info!(frames = ended, "PARALLAX_EXIT_AFTER_FRAMES reached: ending the session");
+                tracing::info!(
+                    frames = ended,
+                    "PARALLAX_EXIT_AFTER_FRAMES reached: ending the session"
+                );
                 inner.exit_requested = true;
                 self.stop_locked(&mut inner);
             }
         }
         drop(inner);
-        if let Err(e) = self.compositor.submit(Frame { display_time, layers }) {
+        if let Err(e) = self.compositor.submit(Frame {
+            display_time,
+            layers,
+        }) {
             return Err(Error::session_lost(format!("compositor: {e}")));
         }
         Ok(())

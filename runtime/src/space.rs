@@ -45,14 +45,20 @@ pub(crate) struct StagePose {
 /// Checks that a pose is finite with a unit quaternion (`XR_ERROR_POSE_INVALID`).
 pub fn check_pose(p: &Pose) -> Result<()> {
     if !p.is_finite() || (p.orientation.length_squared() - 1.0).abs() > 0.01 {
-        return Err(Error::pose_invalid(format!("pose {p:?} is not finite with a unit quaternion")));
+        return Err(Error::pose_invalid(format!(
+            "pose {p:?} is not finite with a unit quaternion"
+        )));
     }
     Ok(())
 }
 
 /// Reference spaces offered to this session's instance.
 pub fn reference_space_types(session: &Session) -> Vec<xr::ReferenceSpaceType> {
-    let mut v = vec![xr::ReferenceSpaceType::VIEW, xr::ReferenceSpaceType::LOCAL, xr::ReferenceSpaceType::STAGE];
+    let mut v = vec![
+        xr::ReferenceSpaceType::VIEW,
+        xr::ReferenceSpaceType::LOCAL,
+        xr::ReferenceSpaceType::STAGE,
+    ];
     if session.instance.is_1_1() || session.instance.has_extension("XR_EXT_local_floor") {
         v.push(xr::ReferenceSpaceType::LOCAL_FLOOR);
     }
@@ -60,9 +66,15 @@ pub fn reference_space_types(session: &Session) -> Vec<xr::ReferenceSpaceType> {
 }
 
 /// `xrCreateReferenceSpace`.
-pub fn create_reference(session: &Arc<Session>, ty: xr::ReferenceSpaceType, offset: Pose) -> Result<Raw> {
+pub fn create_reference(
+    session: &Arc<Session>,
+    ty: xr::ReferenceSpaceType,
+    offset: Pose,
+) -> Result<Raw> {
     if !reference_space_types(session).contains(&ty) {
-        return Err(Error::reference_space_unsupported(format!("{ty:?} is not offered")));
+        return Err(Error::reference_space_unsupported(format!(
+            "{ty:?} is not offered"
+        )));
     }
     check_pose(&offset)?;
     let space = Arc::new(Space {
@@ -74,7 +86,12 @@ pub fn create_reference(session: &Arc<Session>, ty: xr::ReferenceSpaceType, offs
 }
 
 /// `xrCreateActionSpace` (the action is checked by the caller).
-pub fn create_action_space(session: &Arc<Session>, action: Raw, subaction: PathId, offset: Pose) -> Result<Raw> {
+pub fn create_action_space(
+    session: &Arc<Session>,
+    action: Raw,
+    subaction: PathId,
+    offset: Pose,
+) -> Result<Raw> {
     check_pose(&offset)?;
     let space = Arc::new(Space {
         session: session.clone(),
@@ -87,7 +104,9 @@ pub fn create_action_space(session: &Arc<Session>, action: Raw, subaction: PathI
 /// `xrGetReferenceSpaceBoundsRect`: `Ok(None)` is `XR_SPACE_BOUNDS_UNAVAILABLE`.
 pub fn bounds(session: &Session, ty: xr::ReferenceSpaceType) -> Result<Option<(f32, f32)>> {
     if !reference_space_types(session).contains(&ty) {
-        return Err(Error::reference_space_unsupported(format!("{ty:?} is not offered")));
+        return Err(Error::reference_space_unsupported(format!(
+            "{ty:?} is not offered"
+        )));
     }
     Ok(match ty {
         xr::ReferenceSpaceType::STAGE => session.hub.play_area().map(|a| (a.width, a.depth)),
@@ -98,7 +117,14 @@ pub fn bounds(session: &Session, ty: xr::ReferenceSpaceType) -> Result<Option<(f
 impl Session {
     /// `stage_from_local_floor`: LOCAL's x/z and yaw, at the floor.
     pub fn stage_from_local_floor(&self) -> Pose {
-        Pose::new(self.stage_from_local.orientation, Vec3::new(self.stage_from_local.position.x, 0.0, self.stage_from_local.position.z))
+        Pose::new(
+            self.stage_from_local.orientation,
+            Vec3::new(
+                self.stage_from_local.position.x,
+                0.0,
+                self.stage_from_local.position.z,
+            ),
+        )
     }
 
     /// The head in the stage at `t`.
@@ -116,10 +142,16 @@ impl Space {
     pub(crate) fn in_stage(&self, t: Time) -> Option<StagePose> {
         let origin = match self.kind {
             SpaceKind::Reference(xr::ReferenceSpaceType::VIEW) => self.session.head_in_stage(t)?,
-            SpaceKind::Reference(xr::ReferenceSpaceType::LOCAL) => fixed(self.session.stage_from_local),
-            SpaceKind::Reference(xr::ReferenceSpaceType::LOCAL_FLOOR) => fixed(self.session.stage_from_local_floor()),
+            SpaceKind::Reference(xr::ReferenceSpaceType::LOCAL) => {
+                fixed(self.session.stage_from_local)
+            }
+            SpaceKind::Reference(xr::ReferenceSpaceType::LOCAL_FLOOR) => {
+                fixed(self.session.stage_from_local_floor())
+            }
             SpaceKind::Reference(_) => fixed(Pose::IDENTITY),
-            SpaceKind::Action { action, subaction } => self.session.action_pose_in_stage(action, subaction, t)?,
+            SpaceKind::Action { action, subaction } => {
+                self.session.action_pose_in_stage(action, subaction, t)?
+            }
         };
         Some(compose(&origin, &self.offset))
     }
@@ -152,27 +184,36 @@ fn relate(a: &StagePose, b: &StagePose) -> Location {
     let a_inv = a.pose.inverse();
     let pose = a_inv.mul(&b.pose);
     let lever = b.pose.position - a.pose.position;
-    let linear = a_inv.orientation * (b.velocity.linear - a.velocity.linear - a.velocity.angular.cross(lever));
+    let linear = a_inv.orientation
+        * (b.velocity.linear - a.velocity.linear - a.velocity.angular.cross(lever));
     let angular = a_inv.orientation * (b.velocity.angular - a.velocity.angular);
-    let mut flags = xr::SpaceLocationFlags::ORIENTATION_VALID | xr::SpaceLocationFlags::POSITION_VALID;
+    let mut flags =
+        xr::SpaceLocationFlags::ORIENTATION_VALID | xr::SpaceLocationFlags::POSITION_VALID;
     if a.tracked && b.tracked {
-        flags |= xr::SpaceLocationFlags::ORIENTATION_TRACKED | xr::SpaceLocationFlags::POSITION_TRACKED;
+        flags |=
+            xr::SpaceLocationFlags::ORIENTATION_TRACKED | xr::SpaceLocationFlags::POSITION_TRACKED;
     }
     Location {
         pose,
         velocity: Velocity { linear, angular },
         flags,
-        velocity_flags: xr::SpaceVelocityFlags::LINEAR_VALID | xr::SpaceVelocityFlags::ANGULAR_VALID,
+        velocity_flags: xr::SpaceVelocityFlags::LINEAR_VALID
+            | xr::SpaceVelocityFlags::ANGULAR_VALID,
     }
 }
 
 /// `xrLocateSpace`: `space` in `base` at `t`.
 pub fn locate(space: &Space, base: &Space, t: Time) -> Result<Location> {
     if t.0 <= 0 {
-        return Err(Error::time_invalid(format!("time {} is not a valid XrTime", t.0)));
+        return Err(Error::time_invalid(format!(
+            "time {} is not a valid XrTime",
+            t.0
+        )));
     }
     if !Arc::ptr_eq(&space.session, &base.session) {
-        return Err(Error::validation("space and baseSpace belong to different sessions"));
+        return Err(Error::validation(
+            "space and baseSpace belong to different sessions",
+        ));
     }
     match (base.in_stage(t), space.in_stage(t)) {
         (Some(a), Some(b)) => Ok(relate(&a, &b)),
@@ -188,20 +229,36 @@ pub struct View {
 }
 
 /// `xrLocateViews`: both eyes in `base` at `t`, with the view state flags.
-pub fn locate_views(session: &Session, view_configuration: xr::ViewConfigurationType, base: &Space, t: Time) -> Result<(xr::ViewStateFlags, [View; 2])> {
+pub fn locate_views(
+    session: &Session,
+    view_configuration: xr::ViewConfigurationType,
+    base: &Space,
+    t: Time,
+) -> Result<(xr::ViewStateFlags, [View; 2])> {
     if view_configuration != xr::ViewConfigurationType::PRIMARY_STEREO {
-        return Err(Error::view_configuration_type_unsupported(format!("{view_configuration:?} is not supported")));
+        return Err(Error::view_configuration_type_unsupported(format!(
+            "{view_configuration:?} is not supported"
+        )));
     }
     if t.0 <= 0 {
-        return Err(Error::time_invalid(format!("displayTime {} is not a valid XrTime", t.0)));
+        return Err(Error::time_invalid(format!(
+            "displayTime {} is not a valid XrTime",
+            t.0
+        )));
     }
     if !std::ptr::eq(&*base.session, session) {
         return Err(Error::validation("space belongs to another session"));
     }
     let eyes = &session.hub.display().eyes;
     let unknown = [
-        View { pose: Pose::IDENTITY, fov: eyes[0].fov },
-        View { pose: Pose::IDENTITY, fov: eyes[1].fov },
+        View {
+            pose: Pose::IDENTITY,
+            fov: eyes[0].fov,
+        },
+        View {
+            pose: Pose::IDENTITY,
+            fov: eyes[1].fov,
+        },
     ];
     let (Some(head), Some(b)) = (session.head_in_stage(t), base.in_stage(t)) else {
         return Ok((xr::ViewStateFlags::EMPTY, unknown));
@@ -229,12 +286,19 @@ mod tests {
         // moves at 1 m/s sideways as seen from the base.
         let base = StagePose {
             pose: Pose::IDENTITY,
-            velocity: Velocity { linear: Vec3::ZERO, angular: Vec3::Y },
+            velocity: Velocity {
+                linear: Vec3::ZERO,
+                angular: Vec3::Y,
+            },
             tracked: true,
         };
         let point = fixed(Pose::from_position(Vec3::new(0.0, 0.0, -1.0)));
         let loc = relate(&base, &point);
-        assert!((loc.velocity.linear - Vec3::new(1.0, 0.0, 0.0)).length() < 1e-6, "{:?}", loc.velocity);
+        assert!(
+            (loc.velocity.linear - Vec3::new(1.0, 0.0, 0.0)).length() < 1e-6,
+            "{:?}",
+            loc.velocity
+        );
         assert!((loc.velocity.angular + Vec3::Y).length() < 1e-6);
     }
 

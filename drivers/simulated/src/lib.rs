@@ -41,7 +41,9 @@ pub const EYE_HEIGHT: f32 = 1.6;
 impl Motion {
     fn phase(seed: u64, k: u64) -> f32 {
         // A small integer hash, so each seed gives different but fixed phases.
-        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(k.wrapping_mul(0xBF58_476D_1CE4_E5B9));
+        let mut x = seed
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .wrapping_add(k.wrapping_mul(0xBF58_476D_1CE4_E5B9));
         x ^= x >> 31;
         x = x.wrapping_mul(0x94D0_49BB_1331_11EB);
         x ^= x >> 29;
@@ -51,21 +53,42 @@ impl Motion {
     /// `stage_from_head` at `t`, with its velocity.
     pub fn head(&self, t: Time) -> (Pose, Velocity) {
         match self.kind {
-            MotionKind::Static => (Pose::from_position(Vec3::new(0.0, EYE_HEIGHT, 0.0)), Velocity::default()),
+            MotionKind::Static => (
+                Pose::from_position(Vec3::new(0.0, EYE_HEIGHT, 0.0)),
+                Velocity::default(),
+            ),
             MotionKind::Scripted { seed } => {
                 let s = t.as_secs_f64() as f32;
                 let (w1, w2, w3) = (0.5f32, 0.37f32, 0.23f32);
-                let (p1, p2, p3) = (Self::phase(seed, 1), Self::phase(seed, 2), Self::phase(seed, 3));
+                let (p1, p2, p3) = (
+                    Self::phase(seed, 1),
+                    Self::phase(seed, 2),
+                    Self::phase(seed, 3),
+                );
                 let yaw = 0.4 * (w1 * s + p1).sin();
                 let pitch = 0.15 * (w2 * s + p2).sin();
-                let pos = Vec3::new(0.1 * (w3 * s + p3).sin(), EYE_HEIGHT + 0.02 * (w2 * s + p1).sin(), 0.05 * (w1 * s + p2).cos());
-                let lin = Vec3::new(0.1 * w3 * (w3 * s + p3).cos(), 0.02 * w2 * (w2 * s + p1).cos(), -0.05 * w1 * (w1 * s + p2).sin());
+                let pos = Vec3::new(
+                    0.1 * (w3 * s + p3).sin(),
+                    EYE_HEIGHT + 0.02 * (w2 * s + p1).sin(),
+                    0.05 * (w1 * s + p2).cos(),
+                );
+                let lin = Vec3::new(
+                    0.1 * w3 * (w3 * s + p3).cos(),
+                    0.02 * w2 * (w2 * s + p1).cos(),
+                    -0.05 * w1 * (w1 * s + p2).sin(),
+                );
                 let yaw_rate = 0.4 * w1 * (w1 * s + p1).cos();
                 let pitch_rate = 0.15 * w2 * (w2 * s + p2).cos();
                 let q = Quat::from_euler(EulerRot::YXZ, yaw, pitch, 0.0);
                 // Angular velocity in the base space: yaw about world Y, pitch about the yawed X.
                 let ang = Vec3::Y * yaw_rate + (Quat::from_rotation_y(yaw) * Vec3::X) * pitch_rate;
-                (Pose::new(q, pos), Velocity { linear: lin, angular: ang })
+                (
+                    Pose::new(q, pos),
+                    Velocity {
+                        linear: lin,
+                        angular: ang,
+                    },
+                )
             }
         }
     }
@@ -81,11 +104,21 @@ impl Motion {
                 let w = 0.8 + 0.1 * hand as f32;
                 let p = Self::phase(seed, 10 + hand as u64);
                 let pos = base + Vec3::new(0.05 * (w * s + p).sin(), 0.08 * (w * s + p).cos(), 0.0);
-                let lin = Vec3::new(0.05 * w * (w * s + p).cos(), -0.08 * w * (w * s + p).sin(), 0.0);
+                let lin = Vec3::new(
+                    0.05 * w * (w * s + p).cos(),
+                    -0.08 * w * (w * s + p).sin(),
+                    0.0,
+                );
                 let roll = 0.3 * (w * s + p).sin();
                 let q = Quat::from_rotation_z(roll);
                 let ang = Vec3::Z * 0.3 * w * (w * s + p).cos();
-                (Pose::new(q, pos), Velocity { linear: lin, angular: ang })
+                (
+                    Pose::new(q, pos),
+                    Velocity {
+                        linear: lin,
+                        angular: ang,
+                    },
+                )
             }
         }
     }
@@ -93,7 +126,10 @@ impl Motion {
 
 /// `grip_from_aim` of the touch controller: the aim ray tilts 30° down from the grip.
 pub fn grip_from_aim() -> Pose {
-    Pose::new(Quat::from_rotation_x(-30f32.to_radians()), Vec3::new(0.0, 0.0, -0.05))
+    Pose::new(
+        Quat::from_rotation_x(-30f32.to_radians()),
+        Vec3::new(0.0, 0.0, -0.05),
+    )
 }
 
 /// Shared input state of the simulated controllers, settable from outside.
@@ -128,9 +164,17 @@ impl Controls {
 
 fn controller_description(hand: usize) -> DeviceDescription {
     let (role, letters, name) = if hand == 0 {
-        (DeviceRole::LeftHand, ["x", "y"], "Simulated Touch Controller (left)")
+        (
+            DeviceRole::LeftHand,
+            ["x", "y"],
+            "Simulated Touch Controller (left)",
+        )
     } else {
-        (DeviceRole::RightHand, ["a", "b"], "Simulated Touch Controller (right)")
+        (
+            DeviceRole::RightHand,
+            ["a", "b"],
+            "Simulated Touch Controller (right)",
+        )
     };
     let mut inputs = Vec::new();
     let mut add = |p: String, kind| inputs.push(InputComponent { path: p, kind });
@@ -411,12 +455,22 @@ mod tests {
     fn controls_feed_inputs() {
         let b = SimulatedBuilder::new(MotionKind::Static);
         let sys = b.open().unwrap();
-        b.controls.set(1, "input/trigger/value", InputValue::Float(0.75)).unwrap();
+        b.controls
+            .set(1, "input/trigger/value", InputValue::Float(0.75))
+            .unwrap();
         let dev = &sys.devices[1];
         let mut vals = vec![None; dev.description().inputs.len()];
         dev.read_inputs(&mut vals).unwrap();
-        let i = dev.description().inputs.iter().position(|c| c.path == "input/trigger/value").unwrap();
+        let i = dev
+            .description()
+            .inputs
+            .iter()
+            .position(|c| c.path == "input/trigger/value")
+            .unwrap();
         assert_eq!(vals[i], Some(InputValue::Float(0.75)));
-        assert!(b.controls.set(0, "input/a/click", InputValue::Boolean(true)).is_err());
+        assert!(b
+            .controls
+            .set(0, "input/a/click", InputValue::Boolean(true))
+            .is_err());
     }
 }

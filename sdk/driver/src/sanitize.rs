@@ -12,9 +12,14 @@ const MAX_QUAT_NORM_ERROR: f32 = 0.1;
 
 /// Checks a tracked pose; renormalises slightly off quaternions, rejects
 /// non-finite values and wildly non-unit quaternions.
-pub fn tracked_pose(mut p: TrackedPose, last_time: Option<Time>) -> Result<TrackedPose, DriverError> {
+pub fn tracked_pose(
+    mut p: TrackedPose,
+    last_time: Option<Time>,
+) -> Result<TrackedPose, DriverError> {
     if !p.pose.is_finite() || !p.velocity.linear.is_finite() || !p.velocity.angular.is_finite() {
-        return Err(DriverError::InvalidData("non-finite pose or velocity".into()));
+        return Err(DriverError::InvalidData(
+            "non-finite pose or velocity".into(),
+        ));
     }
     p.pose = pose(p.pose)?;
     if let Some(last) = last_time {
@@ -51,9 +56,9 @@ pub fn input(v: InputValue) -> Result<InputValue, DriverError> {
     match v {
         InputValue::Boolean(_) => Ok(v),
         InputValue::Float(f) if f.is_finite() => Ok(InputValue::Float(f.clamp(-1.0, 1.0))),
-        InputValue::Vector2(xy) if xy.is_finite() => {
-            Ok(InputValue::Vector2(xy.clamp(glam::Vec2::splat(-1.0), glam::Vec2::splat(1.0))))
-        }
+        InputValue::Vector2(xy) if xy.is_finite() => Ok(InputValue::Vector2(
+            xy.clamp(glam::Vec2::splat(-1.0), glam::Vec2::splat(1.0)),
+        )),
         _ => Err(DriverError::InvalidData("non-finite input value".into())),
     }
 }
@@ -82,7 +87,10 @@ mod tests {
         };
         assert!(tracked_pose(p, Some(Time(6))).is_err());
         assert!(tracked_pose(p, Some(Time(5))).is_ok());
-        assert_eq!(input(InputValue::Float(3.0)).unwrap(), InputValue::Float(1.0));
+        assert_eq!(
+            input(InputValue::Float(3.0)).unwrap(),
+            InputValue::Float(1.0)
+        );
         assert!(input(InputValue::Float(f32::INFINITY)).is_err());
     }
 }

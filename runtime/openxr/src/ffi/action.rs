@@ -13,7 +13,11 @@ use parallax_sdk::{InputValue, Vibration};
 use std::ffi::c_char;
 
 /// [xrCreateActionSet](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrCreateActionSet)
-pub unsafe extern "system" fn xrCreateActionSet(h: xr::Instance, info: *const xr::ActionSetCreateInfo, out: *mut xr::ActionSet) -> xr::Result {
+pub unsafe extern "system" fn xrCreateActionSet(
+    h: xr::Instance,
+    info: *const xr::ActionSetCreateInfo,
+    out: *mut xr::ActionSet,
+) -> xr::Result {
     guard("xrCreateActionSet", |ctx| {
         let i = instance(ctx, h)?;
         // SAFETY: contract of this function.
@@ -37,7 +41,11 @@ pub unsafe extern "system" fn xrDestroyActionSet(h: xr::ActionSet) -> xr::Result
 }
 
 /// [xrCreateAction](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrCreateAction)
-pub unsafe extern "system" fn xrCreateAction(h: xr::ActionSet, info: *const xr::ActionCreateInfo, out: *mut xr::Action) -> xr::Result {
+pub unsafe extern "system" fn xrCreateAction(
+    h: xr::ActionSet,
+    info: *const xr::ActionCreateInfo,
+    out: *mut xr::Action,
+) -> xr::Result {
     guard("xrCreateAction", |ctx| {
         let set = handles::get::<act::ActionSet>(Kind::ActionSet, h.into_raw())?;
         ctx.instance = Some(set.instance.clone());
@@ -48,10 +56,16 @@ pub unsafe extern "system" fn xrCreateAction(h: xr::ActionSet, info: *const xr::
         let name = fixed_str(&info.action_name, "actionName")?;
         let localized = fixed_str(&info.localized_action_name, "localizedActionName")?;
         // SAFETY: count_subaction_paths paths by contract.
-        let subs: Vec<u64> = unsafe { slice(info.subaction_paths, info.count_subaction_paths, "subactionPaths")? }
-            .iter()
-            .map(|p| p.into_raw())
-            .collect();
+        let subs: Vec<u64> = unsafe {
+            slice(
+                info.subaction_paths,
+                info.count_subaction_paths,
+                "subactionPaths",
+            )?
+        }
+        .iter()
+        .map(|p| p.into_raw())
+        .collect();
         let raw = act::create_action(h.into_raw(), name, localized, info.action_type, &subs)?;
         *out = xr::Action::from_raw(raw);
         Ok(xr::Result::SUCCESS)
@@ -67,41 +81,74 @@ pub unsafe extern "system" fn xrDestroyAction(h: xr::Action) -> xr::Result {
 }
 
 /// [xrSuggestInteractionProfileBindings](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrSuggestInteractionProfileBindings)
-pub unsafe extern "system" fn xrSuggestInteractionProfileBindings(h: xr::Instance, info: *const xr::InteractionProfileSuggestedBinding) -> xr::Result {
+pub unsafe extern "system" fn xrSuggestInteractionProfileBindings(
+    h: xr::Instance,
+    info: *const xr::InteractionProfileSuggestedBinding,
+) -> xr::Result {
     guard("xrSuggestInteractionProfileBindings", |ctx| {
         let i = instance(ctx, h)?;
         // SAFETY: contract of this function.
-        let info = unsafe { input(info, xr::InteractionProfileSuggestedBinding::TYPE, "suggestedBindings")? };
+        let info = unsafe {
+            input(
+                info,
+                xr::InteractionProfileSuggestedBinding::TYPE,
+                "suggestedBindings",
+            )?
+        };
         // SAFETY: count_suggested_bindings elements by contract.
-        let b: Vec<(u64, u64)> = unsafe { slice(info.suggested_bindings, info.count_suggested_bindings, "suggestedBindings")? }
-            .iter()
-            .map(|b| (b.action.into_raw(), b.binding.into_raw()))
-            .collect();
+        let b: Vec<(u64, u64)> = unsafe {
+            slice(
+                info.suggested_bindings,
+                info.count_suggested_bindings,
+                "suggestedBindings",
+            )?
+        }
+        .iter()
+        .map(|b| (b.action.into_raw(), b.binding.into_raw()))
+        .collect();
         act::suggest_bindings(&i, info.interaction_profile.into_raw(), &b)?;
         Ok(xr::Result::SUCCESS)
     })
 }
 
 /// [xrAttachSessionActionSets](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrAttachSessionActionSets)
-pub unsafe extern "system" fn xrAttachSessionActionSets(h: xr::Session, info: *const xr::SessionActionSetsAttachInfo) -> xr::Result {
+pub unsafe extern "system" fn xrAttachSessionActionSets(
+    h: xr::Session,
+    info: *const xr::SessionActionSetsAttachInfo,
+) -> xr::Result {
     guard("xrAttachSessionActionSets", |ctx| {
         let s = session(ctx, h)?;
         // SAFETY: contract of this function.
         let info = unsafe { input(info, xr::SessionActionSetsAttachInfo::TYPE, "attachInfo")? };
         // SAFETY: count_action_sets handles by contract.
-        let sets: Vec<u64> = unsafe { slice(info.action_sets, info.count_action_sets, "actionSets")? }.iter().map(|a| a.into_raw()).collect();
+        let sets: Vec<u64> =
+            unsafe { slice(info.action_sets, info.count_action_sets, "actionSets")? }
+                .iter()
+                .map(|a| a.into_raw())
+                .collect();
         s.attach(&sets)?;
         Ok(xr::Result::SUCCESS)
     })
 }
 
 /// [xrGetCurrentInteractionProfile](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrGetCurrentInteractionProfile)
-pub unsafe extern "system" fn xrGetCurrentInteractionProfile(h: xr::Session, top: xr::Path, state: *mut xr::InteractionProfileState) -> xr::Result {
+pub unsafe extern "system" fn xrGetCurrentInteractionProfile(
+    h: xr::Session,
+    top: xr::Path,
+    state: *mut xr::InteractionProfileState,
+) -> xr::Result {
     guard("xrGetCurrentInteractionProfile", |ctx| {
         let s = session(ctx, h)?;
         // SAFETY: contract of this function.
-        let out = unsafe { output(state, xr::InteractionProfileState::TYPE, "interactionProfile")? };
-        out.interaction_profile = xr::Path::from_raw(s.current_interaction_profile(top.into_raw())?);
+        let out = unsafe {
+            output(
+                state,
+                xr::InteractionProfileState::TYPE,
+                "interactionProfile",
+            )?
+        };
+        out.interaction_profile =
+            xr::Path::from_raw(s.current_interaction_profile(top.into_raw())?);
         Ok(xr::Result::SUCCESS)
     })
 }
@@ -124,57 +171,110 @@ macro_rules! state_getter {
     };
 }
 
-state_getter!(xrGetActionStateBoolean, xr::ActionStateBoolean, xr::ActionType::BOOLEAN_INPUT, |o, st| {
-    o.current_state = (st.value == Value::Boolean(true)).into();
-    o.changed_since_last_sync = st.changed.into();
-    o.last_change_time = xr::Time::from_nanos(st.last_change.0);
-    o.is_active = st.active.into();
-});
+state_getter!(
+    xrGetActionStateBoolean,
+    xr::ActionStateBoolean,
+    xr::ActionType::BOOLEAN_INPUT,
+    |o, st| {
+        o.current_state = (st.value == Value::Boolean(true)).into();
+        o.changed_since_last_sync = st.changed.into();
+        o.last_change_time = xr::Time::from_nanos(st.last_change.0);
+        o.is_active = st.active.into();
+    }
+);
 
-state_getter!(xrGetActionStateFloat, xr::ActionStateFloat, xr::ActionType::FLOAT_INPUT, |o, st| {
-    o.current_state = if let Value::Float(f) = st.value { f } else { 0.0 };
-    o.changed_since_last_sync = st.changed.into();
-    o.last_change_time = xr::Time::from_nanos(st.last_change.0);
-    o.is_active = st.active.into();
-});
+state_getter!(
+    xrGetActionStateFloat,
+    xr::ActionStateFloat,
+    xr::ActionType::FLOAT_INPUT,
+    |o, st| {
+        o.current_state = if let Value::Float(f) = st.value {
+            f
+        } else {
+            0.0
+        };
+        o.changed_since_last_sync = st.changed.into();
+        o.last_change_time = xr::Time::from_nanos(st.last_change.0);
+        o.is_active = st.active.into();
+    }
+);
 
-state_getter!(xrGetActionStateVector2f, xr::ActionStateVector2f, xr::ActionType::VECTOR2F_INPUT, |o, st| {
-    let v = if let Value::Vector2(v) = st.value { v } else { glam::Vec2::ZERO };
-    o.current_state = xr::Vector2f { x: v.x, y: v.y };
-    o.changed_since_last_sync = st.changed.into();
-    o.last_change_time = xr::Time::from_nanos(st.last_change.0);
-    o.is_active = st.active.into();
-});
+state_getter!(
+    xrGetActionStateVector2f,
+    xr::ActionStateVector2f,
+    xr::ActionType::VECTOR2F_INPUT,
+    |o, st| {
+        let v = if let Value::Vector2(v) = st.value {
+            v
+        } else {
+            glam::Vec2::ZERO
+        };
+        o.current_state = xr::Vector2f { x: v.x, y: v.y };
+        o.changed_since_last_sync = st.changed.into();
+        o.last_change_time = xr::Time::from_nanos(st.last_change.0);
+        o.is_active = st.active.into();
+    }
+);
 
-state_getter!(xrGetActionStatePose, xr::ActionStatePose, xr::ActionType::POSE_INPUT, |o, st| {
-    o.is_active = st.active.into();
-});
+state_getter!(
+    xrGetActionStatePose,
+    xr::ActionStatePose,
+    xr::ActionType::POSE_INPUT,
+    |o, st| {
+        o.is_active = st.active.into();
+    }
+);
 
 /// [xrSyncActions](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrSyncActions)
-pub unsafe extern "system" fn xrSyncActions(h: xr::Session, info: *const xr::ActionsSyncInfo) -> xr::Result {
+pub unsafe extern "system" fn xrSyncActions(
+    h: xr::Session,
+    info: *const xr::ActionsSyncInfo,
+) -> xr::Result {
     guard("xrSyncActions", |ctx| {
         let s = session(ctx, h)?;
         // SAFETY: contract of this function.
         let info = unsafe { input(info, xr::ActionsSyncInfo::TYPE, "syncInfo")? };
         // SAFETY: count_active_action_sets elements by contract.
-        let active: Vec<(u64, u64)> = unsafe { slice(info.active_action_sets, info.count_active_action_sets, "activeActionSets")? }
-            .iter()
-            .map(|a| (a.action_set.into_raw(), a.subaction_path.into_raw()))
-            .collect();
+        let active: Vec<(u64, u64)> = unsafe {
+            slice(
+                info.active_action_sets,
+                info.count_active_action_sets,
+                "activeActionSets",
+            )?
+        }
+        .iter()
+        .map(|a| (a.action_set.into_raw(), a.subaction_path.into_raw()))
+        .collect();
         let focused = s.sync_actions(&active)?;
         if s.state() == xr::SessionState::LOSS_PENDING {
             return Ok(xr::Result::SESSION_LOSS_PENDING);
         }
-        Ok(if focused { xr::Result::SUCCESS } else { xr::Result::SESSION_NOT_FOCUSED })
+        Ok(if focused {
+            xr::Result::SUCCESS
+        } else {
+            xr::Result::SESSION_NOT_FOCUSED
+        })
     })
 }
 
 /// [xrEnumerateBoundSourcesForAction](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrEnumerateBoundSourcesForAction)
-pub unsafe extern "system" fn xrEnumerateBoundSourcesForAction(h: xr::Session, info: *const xr::BoundSourcesForActionEnumerateInfo, capacity: u32, count: *mut u32, sources: *mut xr::Path) -> xr::Result {
+pub unsafe extern "system" fn xrEnumerateBoundSourcesForAction(
+    h: xr::Session,
+    info: *const xr::BoundSourcesForActionEnumerateInfo,
+    capacity: u32,
+    count: *mut u32,
+    sources: *mut xr::Path,
+) -> xr::Result {
     guard("xrEnumerateBoundSourcesForAction", |ctx| {
         let s = session(ctx, h)?;
         // SAFETY: contract of this function.
-        let info = unsafe { input(info, xr::BoundSourcesForActionEnumerateInfo::TYPE, "enumerateInfo")? };
+        let info = unsafe {
+            input(
+                info,
+                xr::BoundSourcesForActionEnumerateInfo::TYPE,
+                "enumerateInfo",
+            )?
+        };
         let list = s.bound_sources(info.action.into_raw())?;
         // SAFETY: two-call contract of this function.
         unsafe {
@@ -187,7 +287,13 @@ pub unsafe extern "system" fn xrEnumerateBoundSourcesForAction(h: xr::Session, i
 }
 
 /// [xrGetInputSourceLocalizedName](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrGetInputSourceLocalizedName)
-pub unsafe extern "system" fn xrGetInputSourceLocalizedName(h: xr::Session, info: *const xr::InputSourceLocalizedNameGetInfo, capacity: u32, count: *mut u32, buffer: *mut c_char) -> xr::Result {
+pub unsafe extern "system" fn xrGetInputSourceLocalizedName(
+    h: xr::Session,
+    info: *const xr::InputSourceLocalizedNameGetInfo,
+    capacity: u32,
+    count: *mut u32,
+    buffer: *mut c_char,
+) -> xr::Result {
     guard("xrGetInputSourceLocalizedName", |ctx| {
         let s = session(ctx, h)?;
         // SAFETY: contract of this function.
@@ -205,28 +311,51 @@ pub unsafe extern "system" fn xrGetInputSourceLocalizedName(h: xr::Session, info
 }
 
 /// [xrApplyHapticFeedback](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrApplyHapticFeedback)
-pub unsafe extern "system" fn xrApplyHapticFeedback(h: xr::Session, info: *const xr::HapticActionInfo, feedback: *const xr::HapticBaseHeader) -> xr::Result {
+pub unsafe extern "system" fn xrApplyHapticFeedback(
+    h: xr::Session,
+    info: *const xr::HapticActionInfo,
+    feedback: *const xr::HapticBaseHeader,
+) -> xr::Result {
     guard("xrApplyHapticFeedback", |ctx| {
         let s = session(ctx, h)?;
         // SAFETY: contract of this function.
         let info = unsafe { input(info, xr::HapticActionInfo::TYPE, "hapticActionInfo")? };
         // SAFETY: contract of this function; the type is checked before the cast.
-        let v = unsafe { input(feedback as *const xr::HapticVibration, xr::HapticVibration::TYPE, "hapticFeedback")? };
+        let v = unsafe {
+            input(
+                feedback as *const xr::HapticVibration,
+                xr::HapticVibration::TYPE,
+                "hapticFeedback",
+            )?
+        };
         if !(v.amplitude.is_finite() && v.frequency.is_finite()) || v.frequency < 0.0 {
-            return Err(Error::validation("haptic amplitude and frequency must be finite, frequency non-negative"));
+            return Err(Error::validation(
+                "haptic amplitude and frequency must be finite, frequency non-negative",
+            ));
         }
         let vib = Vibration {
             duration: Duration::from_nanos(v.duration.as_nanos()),
             frequency: v.frequency,
             amplitude: v.amplitude.clamp(0.0, 1.0),
         };
-        let played = s.haptic(info.action.into_raw(), info.subaction_path.into_raw(), Some(vib))?;
-        Ok(if played { xr::Result::SUCCESS } else { xr::Result::SESSION_NOT_FOCUSED })
+        let played = s.haptic(
+            info.action.into_raw(),
+            info.subaction_path.into_raw(),
+            Some(vib),
+        )?;
+        Ok(if played {
+            xr::Result::SUCCESS
+        } else {
+            xr::Result::SESSION_NOT_FOCUSED
+        })
     })
 }
 
 /// [xrStopHapticFeedback](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrStopHapticFeedback)
-pub unsafe extern "system" fn xrStopHapticFeedback(h: xr::Session, info: *const xr::HapticActionInfo) -> xr::Result {
+pub unsafe extern "system" fn xrStopHapticFeedback(
+    h: xr::Session,
+    info: *const xr::HapticActionInfo,
+) -> xr::Result {
     guard("xrStopHapticFeedback", |ctx| {
         let s = session(ctx, h)?;
         // SAFETY: contract of this function.
@@ -237,7 +366,12 @@ pub unsafe extern "system" fn xrStopHapticFeedback(h: xr::Session, info: *const 
 }
 
 /// [xrSetInputDeviceActiveEXT](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrSetInputDeviceActiveEXT)
-pub unsafe extern "system" fn xrSetInputDeviceActiveEXT(h: xr::Session, profile: xr::Path, top: xr::Path, active: xr::Bool32) -> xr::Result {
+pub unsafe extern "system" fn xrSetInputDeviceActiveEXT(
+    h: xr::Session,
+    profile: xr::Path,
+    top: xr::Path,
+    active: xr::Bool32,
+) -> xr::Result {
     guard("xrSetInputDeviceActiveEXT", |ctx| {
         let s = session(ctx, h)?;
         s.automation_set_active(profile.into_raw(), top.into_raw(), active.into())?;
@@ -246,16 +380,30 @@ pub unsafe extern "system" fn xrSetInputDeviceActiveEXT(h: xr::Session, profile:
 }
 
 /// [xrSetInputDeviceStateBoolEXT](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrSetInputDeviceStateBoolEXT)
-pub unsafe extern "system" fn xrSetInputDeviceStateBoolEXT(h: xr::Session, top: xr::Path, source: xr::Path, state: xr::Bool32) -> xr::Result {
+pub unsafe extern "system" fn xrSetInputDeviceStateBoolEXT(
+    h: xr::Session,
+    top: xr::Path,
+    source: xr::Path,
+    state: xr::Bool32,
+) -> xr::Result {
     guard("xrSetInputDeviceStateBoolEXT", |ctx| {
         let s = session(ctx, h)?;
-        s.automation_set_value(top.into_raw(), source.into_raw(), InputValue::Boolean(state.into()))?;
+        s.automation_set_value(
+            top.into_raw(),
+            source.into_raw(),
+            InputValue::Boolean(state.into()),
+        )?;
         Ok(xr::Result::SUCCESS)
     })
 }
 
 /// [xrSetInputDeviceStateFloatEXT](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrSetInputDeviceStateFloatEXT)
-pub unsafe extern "system" fn xrSetInputDeviceStateFloatEXT(h: xr::Session, top: xr::Path, source: xr::Path, state: f32) -> xr::Result {
+pub unsafe extern "system" fn xrSetInputDeviceStateFloatEXT(
+    h: xr::Session,
+    top: xr::Path,
+    source: xr::Path,
+    state: f32,
+) -> xr::Result {
     guard("xrSetInputDeviceStateFloatEXT", |ctx| {
         let s = session(ctx, h)?;
         if !state.is_finite() {
@@ -267,7 +415,12 @@ pub unsafe extern "system" fn xrSetInputDeviceStateFloatEXT(h: xr::Session, top:
 }
 
 /// [xrSetInputDeviceStateVector2fEXT](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrSetInputDeviceStateVector2fEXT)
-pub unsafe extern "system" fn xrSetInputDeviceStateVector2fEXT(h: xr::Session, top: xr::Path, source: xr::Path, state: xr::Vector2f) -> xr::Result {
+pub unsafe extern "system" fn xrSetInputDeviceStateVector2fEXT(
+    h: xr::Session,
+    top: xr::Path,
+    source: xr::Path,
+    state: xr::Vector2f,
+) -> xr::Result {
     guard("xrSetInputDeviceStateVector2fEXT", |ctx| {
         let s = session(ctx, h)?;
         let v = glam::Vec2::new(state.x, state.y);
@@ -280,14 +433,25 @@ pub unsafe extern "system" fn xrSetInputDeviceStateVector2fEXT(h: xr::Session, t
 }
 
 /// [xrSetInputDeviceLocationEXT](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrSetInputDeviceLocationEXT)
-pub unsafe extern "system" fn xrSetInputDeviceLocationEXT(h: xr::Session, top: xr::Path, source: xr::Path, space: xr::Space, pose: xr::Posef) -> xr::Result {
+pub unsafe extern "system" fn xrSetInputDeviceLocationEXT(
+    h: xr::Session,
+    top: xr::Path,
+    source: xr::Path,
+    space: xr::Space,
+    pose: xr::Posef,
+) -> xr::Result {
     guard("xrSetInputDeviceLocationEXT", |ctx| {
         let s = session(ctx, h)?;
         let sp = handles::get::<parallax_runtime::space::Space>(Kind::Space, space.into_raw())?;
         if !std::sync::Arc::ptr_eq(&sp.session, &s) {
             return Err(Error::validation("space belongs to another session"));
         }
-        s.automation_set_location(top.into_raw(), source.into_raw(), space.into_raw(), to_pose(&pose))?;
+        s.automation_set_location(
+            top.into_raw(),
+            source.into_raw(),
+            space.into_raw(),
+            to_pose(&pose),
+        )?;
         Ok(xr::Result::SUCCESS)
     })
 }

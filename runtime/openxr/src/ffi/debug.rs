@@ -17,14 +17,20 @@ const ALL_TYPES: u64 = 0xF;
 
 /// Builds a messenger from its create info.
 fn messenger(ci: &xr::DebugUtilsMessengerCreateInfoEXT) -> Result<Arc<Messenger>> {
-    let callback = ci.user_callback.ok_or_else(|| Error::validation("userCallback is NULL"))?;
+    let callback = ci
+        .user_callback
+        .ok_or_else(|| Error::validation("userCallback is NULL"))?;
     let sev = ci.message_severities.into_raw();
     let types = ci.message_types.into_raw();
     if sev == 0 || sev & !ALL_SEVERITIES != 0 {
-        return Err(Error::validation("messageSeverities must be a non-zero set of valid bits"));
+        return Err(Error::validation(
+            "messageSeverities must be a non-zero set of valid bits",
+        ));
     }
     if types == 0 || types & !ALL_TYPES != 0 {
-        return Err(Error::validation("messageTypes must be a non-zero set of valid bits"));
+        return Err(Error::validation(
+            "messageTypes must be a non-zero set of valid bits",
+        ));
     }
     // Kept as an integer so the closure is Send + Sync; it is only handed back to the app.
     let user_data = ci.user_data as usize;
@@ -36,7 +42,8 @@ fn messenger(ci: &xr::DebugUtilsMessengerCreateInfoEXT) -> Result<Arc<Messenger>
             let id = cs(&m.message_id);
             let func = cs(&m.function_name);
             let msg = cs(&m.message);
-            let names: Vec<Option<CString>> = m.objects.iter().map(|o| o.2.as_deref().map(cs)).collect();
+            let names: Vec<Option<CString>> =
+                m.objects.iter().map(|o| o.2.as_deref().map(cs)).collect();
             let mut objects: Vec<xr::DebugUtilsObjectNameInfoEXT> = m
                 .objects
                 .iter()
@@ -52,7 +59,11 @@ fn messenger(ci: &xr::DebugUtilsMessengerCreateInfoEXT) -> Result<Arc<Messenger>
             let label_strings: Vec<CString> = m.session_labels.iter().map(|l| cs(l)).collect();
             let mut labels: Vec<xr::DebugUtilsLabelEXT> = label_strings
                 .iter()
-                .map(|l| xr::DebugUtilsLabelEXT { ty: xr::DebugUtilsLabelEXT::TYPE, next: std::ptr::null(), label_name: l.as_ptr() })
+                .map(|l| xr::DebugUtilsLabelEXT {
+                    ty: xr::DebugUtilsLabelEXT::TYPE,
+                    next: std::ptr::null(),
+                    label_name: l.as_ptr(),
+                })
                 .collect();
             let data = xr::DebugUtilsMessengerCallbackDataEXT {
                 ty: xr::DebugUtilsMessengerCallbackDataEXT::TYPE,
@@ -85,7 +96,9 @@ pub unsafe fn chained_messengers(mut next: *const c_void) -> Result<Vec<Arc<Mess
         let base = unsafe { &*(next as *const xr::BaseInStructure) };
         if base.ty == xr::DebugUtilsMessengerCreateInfoEXT::TYPE {
             // SAFETY: the type says what it is.
-            out.push(messenger(unsafe { &*(next as *const xr::DebugUtilsMessengerCreateInfoEXT) })?);
+            out.push(messenger(unsafe {
+                &*(next as *const xr::DebugUtilsMessengerCreateInfoEXT)
+            })?);
         }
         next = base.next as *const c_void;
     }
@@ -93,21 +106,34 @@ pub unsafe fn chained_messengers(mut next: *const c_void) -> Result<Vec<Arc<Mess
 }
 
 /// [xrCreateDebugUtilsMessengerEXT](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrCreateDebugUtilsMessengerEXT)
-pub unsafe extern "system" fn xrCreateDebugUtilsMessengerEXT(h: xr::Instance, info: *const xr::DebugUtilsMessengerCreateInfoEXT, out: *mut xr::DebugUtilsMessengerEXT) -> xr::Result {
+pub unsafe extern "system" fn xrCreateDebugUtilsMessengerEXT(
+    h: xr::Instance,
+    info: *const xr::DebugUtilsMessengerCreateInfoEXT,
+    out: *mut xr::DebugUtilsMessengerEXT,
+) -> xr::Result {
     guard("xrCreateDebugUtilsMessengerEXT", |ctx| {
         let i = instance(ctx, h)?;
         // SAFETY: contract of this function.
-        let info = unsafe { input(info, xr::DebugUtilsMessengerCreateInfoEXT::TYPE, "createInfo")? };
+        let info = unsafe {
+            input(
+                info,
+                xr::DebugUtilsMessengerCreateInfoEXT::TYPE,
+                "createInfo",
+            )?
+        };
         // SAFETY: contract of this function.
         let out = unsafe { out_ptr(out, "messenger")? };
         let m = messenger(info)?;
-        *out = xr::DebugUtilsMessengerEXT::from_raw(handles::insert(Kind::Messenger, i.handle(), m));
+        *out =
+            xr::DebugUtilsMessengerEXT::from_raw(handles::insert(Kind::Messenger, i.handle(), m));
         Ok(xr::Result::SUCCESS)
     })
 }
 
 /// [xrDestroyDebugUtilsMessengerEXT](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrDestroyDebugUtilsMessengerEXT)
-pub unsafe extern "system" fn xrDestroyDebugUtilsMessengerEXT(h: xr::DebugUtilsMessengerEXT) -> xr::Result {
+pub unsafe extern "system" fn xrDestroyDebugUtilsMessengerEXT(
+    h: xr::DebugUtilsMessengerEXT,
+) -> xr::Result {
     guard("xrDestroyDebugUtilsMessengerEXT", |_| {
         handles::remove(Kind::Messenger, h.into_raw())?;
         Ok(xr::Result::SUCCESS)
@@ -115,14 +141,31 @@ pub unsafe extern "system" fn xrDestroyDebugUtilsMessengerEXT(h: xr::DebugUtilsM
 }
 
 /// [xrSubmitDebugUtilsMessageEXT](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrSubmitDebugUtilsMessageEXT)
-pub unsafe extern "system" fn xrSubmitDebugUtilsMessageEXT(h: xr::Instance, severity: xr::DebugUtilsMessageSeverityFlagsEXT, types: xr::DebugUtilsMessageTypeFlagsEXT, data: *const xr::DebugUtilsMessengerCallbackDataEXT) -> xr::Result {
+pub unsafe extern "system" fn xrSubmitDebugUtilsMessageEXT(
+    h: xr::Instance,
+    severity: xr::DebugUtilsMessageSeverityFlagsEXT,
+    types: xr::DebugUtilsMessageTypeFlagsEXT,
+    data: *const xr::DebugUtilsMessengerCallbackDataEXT,
+) -> xr::Result {
     guard("xrSubmitDebugUtilsMessageEXT", |ctx| {
         let i = instance(ctx, h)?;
         // SAFETY: contract of this function.
-        let d = unsafe { input(data, xr::DebugUtilsMessengerCallbackDataEXT::TYPE, "callbackData")? };
+        let d = unsafe {
+            input(
+                data,
+                xr::DebugUtilsMessengerCallbackDataEXT::TYPE,
+                "callbackData",
+            )?
+        };
         let sev = severity.into_raw();
-        if sev == 0 || sev & !ALL_SEVERITIES != 0 || types.into_raw() == 0 || types.into_raw() & !ALL_TYPES != 0 {
-            return Err(Error::validation("messageSeverity and messageTypes must be non-zero sets of valid bits"));
+        if sev == 0
+            || sev & !ALL_SEVERITIES != 0
+            || types.into_raw() == 0
+            || types.into_raw() & !ALL_TYPES != 0
+        {
+            return Err(Error::validation(
+                "messageSeverity and messageTypes must be non-zero sets of valid bits",
+            ));
         }
         let opt = |p, what| -> Result<String> {
             if p == std::ptr::null() {
@@ -137,7 +180,11 @@ pub unsafe extern "system" fn xrSubmitDebugUtilsMessageEXT(h: xr::Instance, seve
         let mut objects = Vec::new();
         // SAFETY: object_count elements by contract.
         for o in unsafe { slice(d.objects, d.object_count, "objects")? } {
-            let name = if o.object_name.is_null() { None } else { Some(opt(o.object_name, "objectName")?) };
+            let name = if o.object_name.is_null() {
+                None
+            } else {
+                Some(opt(o.object_name, "objectName")?)
+            };
             objects.push((o.object_type, o.object_handle, name));
         }
         i.send(
@@ -157,13 +204,18 @@ pub unsafe extern "system" fn xrSubmitDebugUtilsMessageEXT(h: xr::Instance, seve
 }
 
 /// [xrSetDebugUtilsObjectNameEXT](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrSetDebugUtilsObjectNameEXT)
-pub unsafe extern "system" fn xrSetDebugUtilsObjectNameEXT(h: xr::Instance, info: *const xr::DebugUtilsObjectNameInfoEXT) -> xr::Result {
+pub unsafe extern "system" fn xrSetDebugUtilsObjectNameEXT(
+    h: xr::Instance,
+    info: *const xr::DebugUtilsObjectNameInfoEXT,
+) -> xr::Result {
     guard("xrSetDebugUtilsObjectNameEXT", |ctx| {
         let i = instance(ctx, h)?;
         // SAFETY: contract of this function.
         let info = unsafe { input(info, xr::DebugUtilsObjectNameInfoEXT::TYPE, "nameInfo")? };
         if info.object_type == xr::ObjectType::UNKNOWN {
-            return Err(Error::validation("objectType must not be XR_OBJECT_TYPE_UNKNOWN"));
+            return Err(Error::validation(
+                "objectType must not be XR_OBJECT_TYPE_UNKNOWN",
+            ));
         }
         let name = if info.object_name.is_null() {
             None
@@ -177,7 +229,10 @@ pub unsafe extern "system" fn xrSetDebugUtilsObjectNameEXT(h: xr::Instance, info
 }
 
 /// [xrSessionBeginDebugUtilsLabelRegionEXT](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrSessionBeginDebugUtilsLabelRegionEXT)
-pub unsafe extern "system" fn xrSessionBeginDebugUtilsLabelRegionEXT(h: xr::Session, label: *const xr::DebugUtilsLabelEXT) -> xr::Result {
+pub unsafe extern "system" fn xrSessionBeginDebugUtilsLabelRegionEXT(
+    h: xr::Session,
+    label: *const xr::DebugUtilsLabelEXT,
+) -> xr::Result {
     guard("xrSessionBeginDebugUtilsLabelRegionEXT", |ctx| {
         let s = session(ctx, h)?;
         // SAFETY: contract of this function.
@@ -201,7 +256,10 @@ pub unsafe extern "system" fn xrSessionEndDebugUtilsLabelRegionEXT(h: xr::Sessio
 }
 
 /// [xrSessionInsertDebugUtilsLabelEXT](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrSessionInsertDebugUtilsLabelEXT)
-pub unsafe extern "system" fn xrSessionInsertDebugUtilsLabelEXT(h: xr::Session, label: *const xr::DebugUtilsLabelEXT) -> xr::Result {
+pub unsafe extern "system" fn xrSessionInsertDebugUtilsLabelEXT(
+    h: xr::Session,
+    label: *const xr::DebugUtilsLabelEXT,
+) -> xr::Result {
     guard("xrSessionInsertDebugUtilsLabelEXT", |ctx| {
         let s = session(ctx, h)?;
         // SAFETY: contract of this function.

@@ -125,7 +125,11 @@ table! {
 }
 
 /// Functions that may be looked up with `XR_NULL_HANDLE`.
-const NULL_INSTANCE_OK: &[&str] = &["xrEnumerateInstanceExtensionProperties", "xrEnumerateApiLayerProperties", "xrCreateInstance"];
+const NULL_INSTANCE_OK: &[&str] = &[
+    "xrEnumerateInstanceExtensionProperties",
+    "xrEnumerateApiLayerProperties",
+    "xrCreateInstance",
+];
 
 /// Whether an instance may call a gated entry point.
 pub fn enabled(inst: &Instance, gate: Gate) -> bool {
@@ -140,7 +144,11 @@ pub fn enabled(inst: &Instance, gate: Gate) -> bool {
 ///
 /// # Safety
 /// `name` is null or a NUL-terminated string; `function` null or writable.
-pub unsafe extern "system" fn xrGetInstanceProcAddr(instance: xr::Instance, name: *const c_char, function: *mut Option<xr::pfn::VoidFunction>) -> xr::Result {
+pub unsafe extern "system" fn xrGetInstanceProcAddr(
+    instance: xr::Instance,
+    name: *const c_char,
+    function: *mut Option<xr::pfn::VoidFunction>,
+) -> xr::Result {
     guard("xrGetInstanceProcAddr", |ctx| {
         // SAFETY: contract of this function.
         let out = unsafe { out_ptr(function, "function")? };
@@ -149,7 +157,9 @@ pub unsafe extern "system" fn xrGetInstanceProcAddr(instance: xr::Instance, name
         let name = unsafe { super::c_str(name, "name")? };
         let inst = if instance == <xr::Instance as xr::Handle>::NULL {
             if !NULL_INSTANCE_OK.contains(&name) {
-                return Err(Error::handle_invalid(format!("{name} needs a valid XrInstance")));
+                return Err(Error::handle_invalid(format!(
+                    "{name} needs a valid XrInstance"
+                )));
             }
             None
         } else {
@@ -157,16 +167,20 @@ pub unsafe extern "system" fn xrGetInstanceProcAddr(instance: xr::Instance, name
             ctx.instance = Some(i.clone());
             Some(i)
         };
-        let entry = table()
-            .iter()
-            .find(|e| e.name == name)
-            .ok_or_else(|| Error::function_unsupported(format!("{name} is not provided by this runtime")))?;
+        let entry = table().iter().find(|e| e.name == name).ok_or_else(|| {
+            Error::function_unsupported(format!("{name} is not provided by this runtime"))
+        })?;
         if let Some(i) = &inst {
             if !enabled(i, entry.gate) {
-                return Err(Error::function_unsupported(format!("{name} needs {:?}, which this instance did not enable", entry.gate)));
+                return Err(Error::function_unsupported(format!(
+                    "{name} needs {:?}, which this instance did not enable",
+                    entry.gate
+                )));
             }
         } else if entry.gate != Core10 {
-            return Err(Error::function_unsupported(format!("{name} needs an instance")));
+            return Err(Error::function_unsupported(format!(
+                "{name} needs an instance"
+            )));
         }
         *out = Some(entry.function);
         Ok(xr::Result::SUCCESS)
@@ -187,7 +201,13 @@ mod tests {
         for e in t {
             assert!(e.name.starts_with("xr"));
             if let Extension(ext) = e.gate {
-                assert!(parallax_runtime::instance::EXTENSIONS.iter().any(|(n, _)| *n == ext), "{} gated by unknown {ext}", e.name);
+                assert!(
+                    parallax_runtime::instance::EXTENSIONS
+                        .iter()
+                        .any(|(n, _)| *n == ext),
+                    "{} gated by unknown {ext}",
+                    e.name
+                );
             }
         }
     }

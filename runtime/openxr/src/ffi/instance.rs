@@ -1,10 +1,15 @@
 //! Instance-level entry points: creation, properties, events, paths, the
 //! system and its view configurations, time conversion.
 
-use super::{c_str, fixed_str, guard, input, out_ptr, output, slice, two_call_string, two_call_typed, write_fixed, Ctx};
+use super::{
+    c_str, fixed_str, guard, input, out_ptr, output, slice, two_call_string, two_call_typed,
+    write_fixed, Ctx,
+};
 use openxr_sys as xr;
 use openxr_sys::Handle;
-use parallax_runtime::instance::{self as inst, Event, Instance, InstanceInfo, EXTENSIONS, SYSTEM_ID};
+use parallax_runtime::instance::{
+    self as inst, Event, Instance, InstanceInfo, EXTENSIONS, SYSTEM_ID,
+};
 use parallax_runtime::session::{BLEND_MODES, MAX_LAYERS};
 use parallax_runtime::{handles, handles::Kind, Error, Result};
 use std::ffi::c_char;
@@ -20,34 +25,64 @@ pub fn instance(ctx: &mut Ctx, h: xr::Instance) -> Result<Arc<Instance>> {
 
 /// [xrEnumerateApiLayerProperties](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrEnumerateApiLayerProperties):
 /// the runtime itself provides no API layers (the loader lists its own).
-pub unsafe extern "system" fn xrEnumerateApiLayerProperties(capacity: u32, count: *mut u32, props: *mut xr::ApiLayerProperties) -> xr::Result {
+pub unsafe extern "system" fn xrEnumerateApiLayerProperties(
+    capacity: u32,
+    count: *mut u32,
+    props: *mut xr::ApiLayerProperties,
+) -> xr::Result {
     guard("xrEnumerateApiLayerProperties", |_| {
         // SAFETY: two-call contract of this function.
-        unsafe { two_call_typed(capacity, count, props, 0, xr::StructureType::API_LAYER_PROPERTIES, |_, _| Ok(())) }
+        unsafe {
+            two_call_typed(
+                capacity,
+                count,
+                props,
+                0,
+                xr::StructureType::API_LAYER_PROPERTIES,
+                |_, _| Ok(()),
+            )
+        }
     })
 }
 
 /// [xrEnumerateInstanceExtensionProperties](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrEnumerateInstanceExtensionProperties)
-pub unsafe extern "system" fn xrEnumerateInstanceExtensionProperties(layer_name: *const c_char, capacity: u32, count: *mut u32, props: *mut xr::ExtensionProperties) -> xr::Result {
+pub unsafe extern "system" fn xrEnumerateInstanceExtensionProperties(
+    layer_name: *const c_char,
+    capacity: u32,
+    count: *mut u32,
+    props: *mut xr::ExtensionProperties,
+) -> xr::Result {
     guard("xrEnumerateInstanceExtensionProperties", |_| {
         if !layer_name.is_null() {
             // SAFETY: non-null, NUL-terminated by contract.
             let layer = unsafe { c_str(layer_name, "layerName")? };
-            return Err(Error::api_layer_not_present(format!("API layer {layer} is not provided by the runtime")));
+            return Err(Error::api_layer_not_present(format!(
+                "API layer {layer} is not provided by the runtime"
+            )));
         }
         // SAFETY: two-call contract of this function.
         unsafe {
-            two_call_typed(capacity, count, props, EXTENSIONS.len(), xr::StructureType::EXTENSION_PROPERTIES, |p, i| {
-                write_fixed(&mut p.extension_name, EXTENSIONS[i].0);
-                p.extension_version = EXTENSIONS[i].1;
-                Ok(())
-            })
+            two_call_typed(
+                capacity,
+                count,
+                props,
+                EXTENSIONS.len(),
+                xr::StructureType::EXTENSION_PROPERTIES,
+                |p, i| {
+                    write_fixed(&mut p.extension_name, EXTENSIONS[i].0);
+                    p.extension_version = EXTENSIONS[i].1;
+                    Ok(())
+                },
+            )
         }
     })
 }
 
 /// [xrCreateInstance](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrCreateInstance)
-pub unsafe extern "system" fn xrCreateInstance(create_info: *const xr::InstanceCreateInfo, out: *mut xr::Instance) -> xr::Result {
+pub unsafe extern "system" fn xrCreateInstance(
+    create_info: *const xr::InstanceCreateInfo,
+    out: *mut xr::Instance,
+) -> xr::Result {
     guard("xrCreateInstance", |_| {
         // SAFETY: contract of this function.
         let ci = unsafe { input(create_info, xr::InstanceCreateInfo::TYPE, "createInfo")? };
@@ -64,13 +99,25 @@ pub unsafe extern "system" fn xrCreateInstance(create_info: *const xr::InstanceC
         let engine = fixed_str(&app.engine_name, "engineName")?;
         // API layers are resolved by the loader; the names must still be readable.
         // SAFETY: array of `enabled_api_layer_count` string pointers by contract.
-        for &l in unsafe { slice(ci.enabled_api_layer_names, ci.enabled_api_layer_count, "enabledApiLayerNames")? } {
+        for &l in unsafe {
+            slice(
+                ci.enabled_api_layer_names,
+                ci.enabled_api_layer_count,
+                "enabledApiLayerNames",
+            )?
+        } {
             // SAFETY: each a NUL-terminated string by contract.
             unsafe { c_str(l, "enabledApiLayerNames[i]")? };
         }
         let mut extensions = Vec::new();
         // SAFETY: array of `enabled_extension_count` string pointers by contract.
-        for &e in unsafe { slice(ci.enabled_extension_names, ci.enabled_extension_count, "enabledExtensionNames")? } {
+        for &e in unsafe {
+            slice(
+                ci.enabled_extension_names,
+                ci.enabled_extension_count,
+                "enabledExtensionNames",
+            )?
+        } {
             // SAFETY: each a NUL-terminated string by contract.
             let e = unsafe { c_str(e, "enabledExtensionNames[i]")? };
             if !extensions.iter().any(|x: &String| x == e) {
@@ -92,7 +139,13 @@ pub unsafe extern "system" fn xrCreateInstance(create_info: *const xr::InstanceC
         };
         let raw = inst::create(info, messengers)?;
         if let Ok(i) = handles::get::<Instance>(Kind::Instance, raw) {
-            i.debug_message(xr::DebugUtilsMessageSeverityFlagsEXT::INFO, "xrCreateInstance", format!("Parallax instance created for {name}"), vec![(xr::ObjectType::INSTANCE, raw)], true);
+            i.debug_message(
+                xr::DebugUtilsMessageSeverityFlagsEXT::INFO,
+                "xrCreateInstance",
+                format!("Parallax instance created for {name}"),
+                vec![(xr::ObjectType::INSTANCE, raw)],
+                true,
+            );
         }
         *out = xr::Instance::from_raw(raw);
         Ok(xr::Result::SUCCESS)
@@ -108,7 +161,10 @@ pub unsafe extern "system" fn xrDestroyInstance(h: xr::Instance) -> xr::Result {
 }
 
 /// [xrGetInstanceProperties](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrGetInstanceProperties)
-pub unsafe extern "system" fn xrGetInstanceProperties(h: xr::Instance, props: *mut xr::InstanceProperties) -> xr::Result {
+pub unsafe extern "system" fn xrGetInstanceProperties(
+    h: xr::Instance,
+    props: *mut xr::InstanceProperties,
+) -> xr::Result {
     guard("xrGetInstanceProperties", |ctx| {
         instance(ctx, h)?;
         // SAFETY: contract of this function.
@@ -130,42 +186,68 @@ fn write_event(buf: &mut xr::EventDataBuffer, e: &Event) {
     }
     let null = std::ptr::null();
     match *e {
-        Event::SessionStateChanged { session, state, time } => put(buf, xr::EventDataSessionStateChanged {
-            ty: xr::EventDataSessionStateChanged::TYPE,
-            next: null,
-            session: xr::Session::from_raw(session),
+        Event::SessionStateChanged {
+            session,
             state,
-            time: xr::Time::from_nanos(time.0),
-        }),
-        Event::InteractionProfileChanged { session } => put(buf, xr::EventDataInteractionProfileChanged {
-            ty: xr::EventDataInteractionProfileChanged::TYPE,
-            next: null,
-            session: xr::Session::from_raw(session),
-        }),
-        Event::ReferenceSpaceChangePending { session, space_type, change_time } => put(buf, xr::EventDataReferenceSpaceChangePending {
-            ty: xr::EventDataReferenceSpaceChangePending::TYPE,
-            next: null,
-            session: xr::Session::from_raw(session),
-            reference_space_type: space_type,
-            change_time: xr::Time::from_nanos(change_time.0),
-            pose_valid: xr::FALSE,
-            pose_in_previous_space: super::from_pose(&Default::default()),
-        }),
-        Event::InstanceLossPending { loss_time } => put(buf, xr::EventDataInstanceLossPending {
-            ty: xr::EventDataInstanceLossPending::TYPE,
-            next: null,
-            loss_time: xr::Time::from_nanos(loss_time.0),
-        }),
-        Event::EventsLost { count } => put(buf, xr::EventDataEventsLost {
-            ty: xr::EventDataEventsLost::TYPE,
-            next: null,
-            lost_event_count: count,
-        }),
+            time,
+        } => put(
+            buf,
+            xr::EventDataSessionStateChanged {
+                ty: xr::EventDataSessionStateChanged::TYPE,
+                next: null,
+                session: xr::Session::from_raw(session),
+                state,
+                time: xr::Time::from_nanos(time.0),
+            },
+        ),
+        Event::InteractionProfileChanged { session } => put(
+            buf,
+            xr::EventDataInteractionProfileChanged {
+                ty: xr::EventDataInteractionProfileChanged::TYPE,
+                next: null,
+                session: xr::Session::from_raw(session),
+            },
+        ),
+        Event::ReferenceSpaceChangePending {
+            session,
+            space_type,
+            change_time,
+        } => put(
+            buf,
+            xr::EventDataReferenceSpaceChangePending {
+                ty: xr::EventDataReferenceSpaceChangePending::TYPE,
+                next: null,
+                session: xr::Session::from_raw(session),
+                reference_space_type: space_type,
+                change_time: xr::Time::from_nanos(change_time.0),
+                pose_valid: xr::FALSE,
+                pose_in_previous_space: super::from_pose(&Default::default()),
+            },
+        ),
+        Event::InstanceLossPending { loss_time } => put(
+            buf,
+            xr::EventDataInstanceLossPending {
+                ty: xr::EventDataInstanceLossPending::TYPE,
+                next: null,
+                loss_time: xr::Time::from_nanos(loss_time.0),
+            },
+        ),
+        Event::EventsLost { count } => put(
+            buf,
+            xr::EventDataEventsLost {
+                ty: xr::EventDataEventsLost::TYPE,
+                next: null,
+                lost_event_count: count,
+            },
+        ),
     }
 }
 
 /// [xrPollEvent](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrPollEvent)
-pub unsafe extern "system" fn xrPollEvent(h: xr::Instance, buffer: *mut xr::EventDataBuffer) -> xr::Result {
+pub unsafe extern "system" fn xrPollEvent(
+    h: xr::Instance,
+    buffer: *mut xr::EventDataBuffer,
+) -> xr::Result {
     guard("xrPollEvent", |ctx| {
         let i = instance(ctx, h)?;
         // SAFETY: contract of this function.
@@ -202,29 +284,51 @@ fn structure_name(t: xr::StructureType) -> String {
 }
 
 /// [xrResultToString](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrResultToString)
-pub unsafe extern "system" fn xrResultToString(h: xr::Instance, value: xr::Result, buffer: *mut c_char) -> xr::Result {
+pub unsafe extern "system" fn xrResultToString(
+    h: xr::Instance,
+    value: xr::Result,
+    buffer: *mut c_char,
+) -> xr::Result {
     guard("xrResultToString", |ctx| {
         instance(ctx, h)?;
         // SAFETY: contract: a buffer of XR_MAX_RESULT_STRING_SIZE chars.
-        let out = unsafe { out_ptr(buffer as *mut [c_char; xr::MAX_RESULT_STRING_SIZE], "buffer")? };
+        let out = unsafe {
+            out_ptr(
+                buffer as *mut [c_char; xr::MAX_RESULT_STRING_SIZE],
+                "buffer",
+            )?
+        };
         write_fixed(out, &result_name(value));
         Ok(xr::Result::SUCCESS)
     })
 }
 
 /// [xrStructureTypeToString](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrStructureTypeToString)
-pub unsafe extern "system" fn xrStructureTypeToString(h: xr::Instance, value: xr::StructureType, buffer: *mut c_char) -> xr::Result {
+pub unsafe extern "system" fn xrStructureTypeToString(
+    h: xr::Instance,
+    value: xr::StructureType,
+    buffer: *mut c_char,
+) -> xr::Result {
     guard("xrStructureTypeToString", |ctx| {
         instance(ctx, h)?;
         // SAFETY: contract: a buffer of XR_MAX_STRUCTURE_NAME_SIZE chars.
-        let out = unsafe { out_ptr(buffer as *mut [c_char; xr::MAX_STRUCTURE_NAME_SIZE], "buffer")? };
+        let out = unsafe {
+            out_ptr(
+                buffer as *mut [c_char; xr::MAX_STRUCTURE_NAME_SIZE],
+                "buffer",
+            )?
+        };
         write_fixed(out, &structure_name(value));
         Ok(xr::Result::SUCCESS)
     })
 }
 
 /// [xrStringToPath](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrStringToPath)
-pub unsafe extern "system" fn xrStringToPath(h: xr::Instance, s: *const c_char, path: *mut xr::Path) -> xr::Result {
+pub unsafe extern "system" fn xrStringToPath(
+    h: xr::Instance,
+    s: *const c_char,
+    path: *mut xr::Path,
+) -> xr::Result {
     guard("xrStringToPath", |ctx| {
         let i = instance(ctx, h)?;
         // SAFETY: contract of this function.
@@ -237,7 +341,13 @@ pub unsafe extern "system" fn xrStringToPath(h: xr::Instance, s: *const c_char, 
 }
 
 /// [xrPathToString](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrPathToString)
-pub unsafe extern "system" fn xrPathToString(h: xr::Instance, path: xr::Path, capacity: u32, count: *mut u32, buffer: *mut c_char) -> xr::Result {
+pub unsafe extern "system" fn xrPathToString(
+    h: xr::Instance,
+    path: xr::Path,
+    capacity: u32,
+    count: *mut u32,
+    buffer: *mut c_char,
+) -> xr::Result {
     guard("xrPathToString", |ctx| {
         let i = instance(ctx, h)?;
         let s = i.path_to_string(path.into_raw())?;
@@ -247,7 +357,11 @@ pub unsafe extern "system" fn xrPathToString(h: xr::Instance, path: xr::Path, ca
 }
 
 /// [xrGetSystem](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrGetSystem)
-pub unsafe extern "system" fn xrGetSystem(h: xr::Instance, info: *const xr::SystemGetInfo, system: *mut xr::SystemId) -> xr::Result {
+pub unsafe extern "system" fn xrGetSystem(
+    h: xr::Instance,
+    info: *const xr::SystemGetInfo,
+    system: *mut xr::SystemId,
+) -> xr::Result {
     guard("xrGetSystem", |ctx| {
         let i = instance(ctx, h)?;
         // SAFETY: contract of this function.
@@ -260,7 +374,11 @@ pub unsafe extern "system" fn xrGetSystem(h: xr::Instance, info: *const xr::Syst
 }
 
 /// [xrGetSystemProperties](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrGetSystemProperties)
-pub unsafe extern "system" fn xrGetSystemProperties(h: xr::Instance, system: xr::SystemId, props: *mut xr::SystemProperties) -> xr::Result {
+pub unsafe extern "system" fn xrGetSystemProperties(
+    h: xr::Instance,
+    system: xr::SystemId,
+    props: *mut xr::SystemProperties,
+) -> xr::Result {
     guard("xrGetSystemProperties", |ctx| {
         let i = instance(ctx, h)?;
         let hub = i.check_system(system.into_raw())?;
@@ -274,7 +392,10 @@ pub unsafe extern "system" fn xrGetSystemProperties(h: xr::Instance, system: xr:
             max_swapchain_image_width: 8192,
             max_layer_count: MAX_LAYERS,
         };
-        p.tracking_properties = xr::SystemTrackingProperties { orientation_tracking: xr::TRUE, position_tracking: xr::TRUE };
+        p.tracking_properties = xr::SystemTrackingProperties {
+            orientation_tracking: xr::TRUE,
+            position_tracking: xr::TRUE,
+        };
         Ok(xr::Result::SUCCESS)
     })
 }
@@ -284,15 +405,23 @@ fn check_view_configuration(v: xr::ViewConfigurationType) -> Result<()> {
         xr::ViewConfigurationType::PRIMARY_STEREO => Ok(()),
         xr::ViewConfigurationType::PRIMARY_MONO
         | xr::ViewConfigurationType::PRIMARY_QUAD_VARJO
-        | xr::ViewConfigurationType::SECONDARY_MONO_FIRST_PERSON_OBSERVER_MSFT => {
-            Err(Error::view_configuration_type_unsupported(format!("{v:?} is not supported")))
-        }
-        other => Err(Error::validation(format!("{other:?} is not a valid XrViewConfigurationType"))),
+        | xr::ViewConfigurationType::SECONDARY_MONO_FIRST_PERSON_OBSERVER_MSFT => Err(
+            Error::view_configuration_type_unsupported(format!("{v:?} is not supported")),
+        ),
+        other => Err(Error::validation(format!(
+            "{other:?} is not a valid XrViewConfigurationType"
+        ))),
     }
 }
 
 /// [xrEnumerateViewConfigurations](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrEnumerateViewConfigurations)
-pub unsafe extern "system" fn xrEnumerateViewConfigurations(h: xr::Instance, system: xr::SystemId, capacity: u32, count: *mut u32, out: *mut xr::ViewConfigurationType) -> xr::Result {
+pub unsafe extern "system" fn xrEnumerateViewConfigurations(
+    h: xr::Instance,
+    system: xr::SystemId,
+    capacity: u32,
+    count: *mut u32,
+    out: *mut xr::ViewConfigurationType,
+) -> xr::Result {
     guard("xrEnumerateViewConfigurations", |ctx| {
         let i = instance(ctx, h)?;
         i.check_system(system.into_raw())?;
@@ -307,12 +436,23 @@ pub unsafe extern "system" fn xrEnumerateViewConfigurations(h: xr::Instance, sys
 }
 
 /// [xrGetViewConfigurationProperties](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrGetViewConfigurationProperties)
-pub unsafe extern "system" fn xrGetViewConfigurationProperties(h: xr::Instance, system: xr::SystemId, ty: xr::ViewConfigurationType, props: *mut xr::ViewConfigurationProperties) -> xr::Result {
+pub unsafe extern "system" fn xrGetViewConfigurationProperties(
+    h: xr::Instance,
+    system: xr::SystemId,
+    ty: xr::ViewConfigurationType,
+    props: *mut xr::ViewConfigurationProperties,
+) -> xr::Result {
     guard("xrGetViewConfigurationProperties", |ctx| {
         let i = instance(ctx, h)?;
         i.check_system(system.into_raw())?;
         // SAFETY: contract of this function.
-        let p = unsafe { output(props, xr::ViewConfigurationProperties::TYPE, "configurationProperties")? };
+        let p = unsafe {
+            output(
+                props,
+                xr::ViewConfigurationProperties::TYPE,
+                "configurationProperties",
+            )?
+        };
         check_view_configuration(ty)?;
         p.view_configuration_type = ty;
         p.fov_mutable = xr::TRUE;
@@ -321,7 +461,14 @@ pub unsafe extern "system" fn xrGetViewConfigurationProperties(h: xr::Instance, 
 }
 
 /// [xrEnumerateViewConfigurationViews](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrEnumerateViewConfigurationViews)
-pub unsafe extern "system" fn xrEnumerateViewConfigurationViews(h: xr::Instance, system: xr::SystemId, ty: xr::ViewConfigurationType, capacity: u32, count: *mut u32, views: *mut xr::ViewConfigurationView) -> xr::Result {
+pub unsafe extern "system" fn xrEnumerateViewConfigurationViews(
+    h: xr::Instance,
+    system: xr::SystemId,
+    ty: xr::ViewConfigurationType,
+    capacity: u32,
+    count: *mut u32,
+    views: *mut xr::ViewConfigurationView,
+) -> xr::Result {
     guard("xrEnumerateViewConfigurationViews", |ctx| {
         let i = instance(ctx, h)?;
         let hub = i.check_system(system.into_raw())?;
@@ -329,21 +476,35 @@ pub unsafe extern "system" fn xrEnumerateViewConfigurationViews(h: xr::Instance,
         let d = hub.display();
         // SAFETY: two-call contract of this function.
         unsafe {
-            two_call_typed(capacity, count, views, 2, xr::ViewConfigurationView::TYPE, |v, _| {
-                v.recommended_image_rect_width = d.width_per_eye;
-                v.recommended_image_rect_height = d.height_per_eye;
-                v.max_image_rect_width = (d.width_per_eye * 2).min(8192);
-                v.max_image_rect_height = (d.height_per_eye * 2).min(8192);
-                v.recommended_swapchain_sample_count = 1;
-                v.max_swapchain_sample_count = 4;
-                Ok(())
-            })
+            two_call_typed(
+                capacity,
+                count,
+                views,
+                2,
+                xr::ViewConfigurationView::TYPE,
+                |v, _| {
+                    v.recommended_image_rect_width = d.width_per_eye;
+                    v.recommended_image_rect_height = d.height_per_eye;
+                    v.max_image_rect_width = (d.width_per_eye * 2).min(8192);
+                    v.max_image_rect_height = (d.height_per_eye * 2).min(8192);
+                    v.recommended_swapchain_sample_count = 1;
+                    v.max_swapchain_sample_count = 4;
+                    Ok(())
+                },
+            )
         }
     })
 }
 
 /// [xrEnumerateEnvironmentBlendModes](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrEnumerateEnvironmentBlendModes)
-pub unsafe extern "system" fn xrEnumerateEnvironmentBlendModes(h: xr::Instance, system: xr::SystemId, ty: xr::ViewConfigurationType, capacity: u32, count: *mut u32, modes: *mut xr::EnvironmentBlendMode) -> xr::Result {
+pub unsafe extern "system" fn xrEnumerateEnvironmentBlendModes(
+    h: xr::Instance,
+    system: xr::SystemId,
+    ty: xr::ViewConfigurationType,
+    capacity: u32,
+    count: *mut u32,
+    modes: *mut xr::EnvironmentBlendMode,
+) -> xr::Result {
     guard("xrEnumerateEnvironmentBlendModes", |ctx| {
         let i = instance(ctx, h)?;
         i.check_system(system.into_raw())?;
@@ -360,7 +521,11 @@ pub unsafe extern "system" fn xrEnumerateEnvironmentBlendModes(h: xr::Instance, 
 
 /// [xrConvertTimespecTimeToTimeKHR](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrConvertTimespecTimeToTimeKHR):
 /// `XrTime` is `CLOCK_MONOTONIC` in nanoseconds.
-pub unsafe extern "system" fn xrConvertTimespecTimeToTimeKHR(h: xr::Instance, ts: *const libc::timespec, time: *mut xr::Time) -> xr::Result {
+pub unsafe extern "system" fn xrConvertTimespecTimeToTimeKHR(
+    h: xr::Instance,
+    ts: *const libc::timespec,
+    time: *mut xr::Time,
+) -> xr::Result {
     guard("xrConvertTimespecTimeToTimeKHR", |ctx| {
         instance(ctx, h)?;
         if ts.is_null() {
@@ -370,19 +535,27 @@ pub unsafe extern "system" fn xrConvertTimespecTimeToTimeKHR(h: xr::Instance, ts
         let ts = unsafe { *ts };
         // SAFETY: contract of this function.
         let out = unsafe { out_ptr(time, "time")? };
-        let ns = (ts.tv_sec as i64).checked_mul(1_000_000_000).and_then(|s| s.checked_add(ts.tv_nsec as i64));
+        let ns = (ts.tv_sec as i64)
+            .checked_mul(1_000_000_000)
+            .and_then(|s| s.checked_add(ts.tv_nsec as i64));
         match ns {
             Some(ns) if ns > 0 && (0..1_000_000_000).contains(&(ts.tv_nsec as i64)) => {
                 *out = xr::Time::from_nanos(ns);
                 Ok(xr::Result::SUCCESS)
             }
-            _ => Err(Error::time_invalid("timespec is not a valid positive monotonic time")),
+            _ => Err(Error::time_invalid(
+                "timespec is not a valid positive monotonic time",
+            )),
         }
     })
 }
 
 /// [xrConvertTimeToTimespecTimeKHR](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrConvertTimeToTimespecTimeKHR)
-pub unsafe extern "system" fn xrConvertTimeToTimespecTimeKHR(h: xr::Instance, time: xr::Time, ts: *mut libc::timespec) -> xr::Result {
+pub unsafe extern "system" fn xrConvertTimeToTimespecTimeKHR(
+    h: xr::Instance,
+    time: xr::Time,
+    ts: *mut libc::timespec,
+) -> xr::Result {
     guard("xrConvertTimeToTimespecTimeKHR", |ctx| {
         instance(ctx, h)?;
         // SAFETY: contract of this function.
@@ -403,10 +576,25 @@ mod tests {
 
     #[test]
     fn names_of_results_and_types() {
-        assert_eq!(result_name(xr::Result::ERROR_HANDLE_INVALID), "XR_ERROR_HANDLE_INVALID");
-        assert_eq!(result_name(xr::Result::from_raw(-999_999)), "XR_UNKNOWN_FAILURE_-999999");
-        assert_eq!(result_name(xr::Result::from_raw(999_999)), "XR_UNKNOWN_SUCCESS_999999");
-        assert_eq!(structure_name(xr::StructureType::INSTANCE_CREATE_INFO), "XR_TYPE_INSTANCE_CREATE_INFO");
-        assert_eq!(structure_name(xr::StructureType::from_raw(999_999_999)), "XR_UNKNOWN_STRUCTURE_TYPE_999999999");
+        assert_eq!(
+            result_name(xr::Result::ERROR_HANDLE_INVALID),
+            "XR_ERROR_HANDLE_INVALID"
+        );
+        assert_eq!(
+            result_name(xr::Result::from_raw(-999_999)),
+            "XR_UNKNOWN_FAILURE_-999999"
+        );
+        assert_eq!(
+            result_name(xr::Result::from_raw(999_999)),
+            "XR_UNKNOWN_SUCCESS_999999"
+        );
+        assert_eq!(
+            structure_name(xr::StructureType::INSTANCE_CREATE_INFO),
+            "XR_TYPE_INSTANCE_CREATE_INFO"
+        );
+        assert_eq!(
+            structure_name(xr::StructureType::from_raw(999_999_999)),
+            "XR_UNKNOWN_STRUCTURE_TYPE_999999999"
+        );
     }
 }

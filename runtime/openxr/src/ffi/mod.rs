@@ -31,7 +31,10 @@ pub struct Ctx {
 /// Runs a thunk body: catches panics (`XR_ERROR_RUNTIME_FAILURE`, logged with
 /// the function name), maps errors, and reports failures to `tracing` and to
 /// the instance's debug messengers.
-pub fn guard(function: &'static str, body: impl FnOnce(&mut Ctx) -> Result<xr::Result>) -> xr::Result {
+pub fn guard(
+    function: &'static str,
+    body: impl FnOnce(&mut Ctx) -> Result<xr::Result>,
+) -> xr::Result {
     let mut ctx = Ctx::default();
     let outcome = catch_unwind(AssertUnwindSafe(|| body(&mut ctx)));
     match outcome {
@@ -62,7 +65,13 @@ fn report(ctx: &Ctx, function: &'static str, e: &Error) {
         } else {
             xr::DebugUtilsMessageSeverityFlagsEXT::WARNING
         };
-        inst.debug_message(severity, function, format!("{function}: {}", e), ctx.objects.clone(), false);
+        inst.debug_message(
+            severity,
+            function,
+            format!("{function}: {}", e),
+            ctx.objects.clone(),
+            false,
+        );
     }
 }
 
@@ -79,7 +88,9 @@ pub unsafe fn input<'a, T>(p: *const T, ty: xr::StructureType, what: &str) -> Re
     // that starts with its structure type.
     let actual = unsafe { *(p as *const xr::StructureType) };
     if actual != ty {
-        return Err(Error::validation(format!("{what}->type is {actual:?}, expected {ty:?}")));
+        return Err(Error::validation(format!(
+            "{what}->type is {actual:?}, expected {ty:?}"
+        )));
     }
     // SAFETY: as above; the app keeps it alive for the call.
     Ok(unsafe { &*p })
@@ -126,11 +137,14 @@ pub unsafe fn c_str<'a>(p: *const c_char, what: &str) -> Result<&'a str> {
 pub fn fixed_str<'a>(a: &'a [c_char], what: &str) -> Result<&'a str> {
     // SAFETY: reinterpreting c_char (i8 or u8) as u8 of the same size.
     let bytes: &[u8] = unsafe { std::slice::from_raw_parts(a.as_ptr() as *const u8, a.len()) };
-    let end = bytes
-        .iter()
-        .position(|&b| b == 0)
-        .ok_or_else(|| Error::validation(format!("{what} is not NUL-terminated within its {} bytes", a.len())))?;
-    std::str::from_utf8(&bytes[..end]).map_err(|_| Error::validation(format!("{what} is not valid UTF-8")))
+    let end = bytes.iter().position(|&b| b == 0).ok_or_else(|| {
+        Error::validation(format!(
+            "{what} is not NUL-terminated within its {} bytes",
+            a.len()
+        ))
+    })?;
+    std::str::from_utf8(&bytes[..end])
+        .map_err(|_| Error::validation(format!("{what} is not valid UTF-8")))
 }
 
 /// Writes a string into a fixed-size `char` array, truncating and terminating.
@@ -153,7 +167,9 @@ pub unsafe fn slice<'a, T>(p: *const T, count: u32, what: &str) -> Result<&'a [T
         return Ok(&[]);
     }
     if p.is_null() {
-        return Err(Error::validation(format!("{what} is NULL with a count of {count}")));
+        return Err(Error::validation(format!(
+            "{what} is NULL with a count of {count}"
+        )));
     }
     // SAFETY: non-null, `count` elements readable by contract.
     Ok(unsafe { std::slice::from_raw_parts(p, count as usize) })
@@ -165,7 +181,13 @@ pub unsafe fn slice<'a, T>(p: *const T, count: u32, what: &str) -> Result<&'a [T
 ///
 /// # Safety
 /// `count_out` null or writable; `out` null or `capacity` writable `T`s.
-pub unsafe fn two_call<T>(capacity: u32, count_out: *mut u32, out: *mut T, len: usize, mut write: impl FnMut(&mut T, usize) -> Result<()>) -> Result<xr::Result> {
+pub unsafe fn two_call<T>(
+    capacity: u32,
+    count_out: *mut u32,
+    out: *mut T,
+    len: usize,
+    mut write: impl FnMut(&mut T, usize) -> Result<()>,
+) -> Result<xr::Result> {
     // SAFETY: forwarded contract.
     let count = unsafe { out_ptr(count_out, "count output")? };
     *count = len as u32;
@@ -176,7 +198,9 @@ pub unsafe fn two_call<T>(capacity: u32, count_out: *mut u32, out: *mut T, len: 
         return Err(Error::validation("array is NULL with a non-zero capacity"));
     }
     if (capacity as usize) < len {
-        return Err(Error::size_insufficient(format!("capacity {capacity} < {len} needed")));
+        return Err(Error::size_insufficient(format!(
+            "capacity {capacity} < {len} needed"
+        )));
     }
     for i in 0..len {
         // SAFETY: i < len <= capacity elements, writable by contract.
@@ -190,13 +214,22 @@ pub unsafe fn two_call<T>(capacity: u32, count_out: *mut u32, out: *mut T, len: 
 ///
 /// # Safety
 /// As [`two_call`], and each `T` starts with an `XrStructureType`.
-pub unsafe fn two_call_typed<T>(capacity: u32, count_out: *mut u32, out: *mut T, len: usize, ty: xr::StructureType, write: impl FnMut(&mut T, usize) -> Result<()>) -> Result<xr::Result> {
+pub unsafe fn two_call_typed<T>(
+    capacity: u32,
+    count_out: *mut u32,
+    out: *mut T,
+    len: usize,
+    ty: xr::StructureType,
+    write: impl FnMut(&mut T, usize) -> Result<()>,
+) -> Result<xr::Result> {
     if capacity as usize >= len && !out.is_null() {
         for i in 0..len {
             // SAFETY: i < len <= capacity elements, each a typed structure.
             let actual = unsafe { *(out.add(i) as *const xr::StructureType) };
             if actual != ty {
-                return Err(Error::validation(format!("element {i} has type {actual:?}, expected {ty:?}")));
+                return Err(Error::validation(format!(
+                    "element {i} has type {actual:?}, expected {ty:?}"
+                )));
             }
         }
     }
@@ -208,7 +241,12 @@ pub unsafe fn two_call_typed<T>(capacity: u32, count_out: *mut u32, out: *mut T,
 ///
 /// # Safety
 /// As [`two_call`] with `c_char` elements.
-pub unsafe fn two_call_string(capacity: u32, count_out: *mut u32, buffer: *mut c_char, s: &str) -> Result<xr::Result> {
+pub unsafe fn two_call_string(
+    capacity: u32,
+    count_out: *mut u32,
+    buffer: *mut c_char,
+    s: &str,
+) -> Result<xr::Result> {
     let bytes = s.as_bytes();
     // SAFETY: forwarded contract.
     unsafe {
@@ -221,22 +259,45 @@ pub unsafe fn two_call_string(capacity: u32, count_out: *mut u32, buffer: *mut c
 
 pub fn to_pose(p: &xr::Posef) -> parallax_sdk::types::Pose {
     parallax_sdk::types::Pose::new(
-        glam::Quat::from_xyzw(p.orientation.x, p.orientation.y, p.orientation.z, p.orientation.w),
+        glam::Quat::from_xyzw(
+            p.orientation.x,
+            p.orientation.y,
+            p.orientation.z,
+            p.orientation.w,
+        ),
         glam::Vec3::new(p.position.x, p.position.y, p.position.z),
     )
 }
 
 pub fn from_pose(p: &parallax_sdk::types::Pose) -> xr::Posef {
     xr::Posef {
-        orientation: xr::Quaternionf { x: p.orientation.x, y: p.orientation.y, z: p.orientation.z, w: p.orientation.w },
-        position: xr::Vector3f { x: p.position.x, y: p.position.y, z: p.position.z },
+        orientation: xr::Quaternionf {
+            x: p.orientation.x,
+            y: p.orientation.y,
+            z: p.orientation.z,
+            w: p.orientation.w,
+        },
+        position: xr::Vector3f {
+            x: p.position.x,
+            y: p.position.y,
+            z: p.position.z,
+        },
     }
 }
 
 pub fn from_vec3(v: glam::Vec3) -> xr::Vector3f {
-    xr::Vector3f { x: v.x, y: v.y, z: v.z }
+    xr::Vector3f {
+        x: v.x,
+        y: v.y,
+        z: v.z,
+    }
 }
 
 pub fn from_fov(f: &parallax_sdk::types::Fov) -> xr::Fovf {
-    xr::Fovf { angle_left: f.left, angle_right: f.right, angle_up: f.up, angle_down: f.down }
+    xr::Fovf {
+        angle_left: f.left,
+        angle_right: f.right,
+        angle_up: f.up,
+        angle_down: f.down,
+    }
 }

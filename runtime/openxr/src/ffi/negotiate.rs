@@ -11,10 +11,16 @@ const MAX_API: (u16, u16) = (1, 1);
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("PARALLAX_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
-fn negotiate(loader: &xr::NegotiateLoaderInfo, request: &mut xr::NegotiateRuntimeRequest) -> Result<(), String> {
+fn negotiate(
+    loader: &xr::NegotiateLoaderInfo,
+    request: &mut xr::NegotiateRuntimeRequest,
+) -> Result<(), String> {
     if loader.struct_type != xr::NegotiateLoaderInfo::TYPE
         || loader.struct_version != xr::NegotiateLoaderInfo::VERSION
         || loader.struct_size != std::mem::size_of::<xr::NegotiateLoaderInfo>()
@@ -128,7 +134,10 @@ mod tests {
         assert_eq!(call(&loader(), &mut r), xr::Result::SUCCESS);
         assert_eq!(r.runtime_interface_version, 1);
         assert!(r.get_instance_proc_addr.is_some());
-        assert_eq!((r.runtime_api_version.major(), r.runtime_api_version.minor()), (1, 1));
+        assert_eq!(
+            (r.runtime_api_version.major(), r.runtime_api_version.minor()),
+            (1, 1)
+        );
 
         let mut old = loader();
         old.max_api_version = xr::Version::new(1, 0, 20);
@@ -138,19 +147,34 @@ mod tests {
 
         let mut bad = loader();
         bad.struct_size -= 1;
-        assert_eq!(call(&bad, &mut request()), xr::Result::ERROR_INITIALIZATION_FAILED);
+        assert_eq!(
+            call(&bad, &mut request()),
+            xr::Result::ERROR_INITIALIZATION_FAILED
+        );
         let mut bad = loader();
         bad.min_interface_version = 2;
         bad.max_interface_version = 3;
-        assert_eq!(call(&bad, &mut request()), xr::Result::ERROR_INITIALIZATION_FAILED);
+        assert_eq!(
+            call(&bad, &mut request()),
+            xr::Result::ERROR_INITIALIZATION_FAILED
+        );
         let mut bad = loader();
         bad.min_api_version = xr::Version::new(2, 0, 0);
         bad.max_api_version = xr::Version::new(2, 0, 0);
-        assert_eq!(call(&bad, &mut request()), xr::Result::ERROR_INITIALIZATION_FAILED);
+        assert_eq!(
+            call(&bad, &mut request()),
+            xr::Result::ERROR_INITIALIZATION_FAILED
+        );
         let mut r = request();
         r.struct_version = 9;
-        assert_eq!(call(&loader(), &mut r), xr::Result::ERROR_INITIALIZATION_FAILED);
+        assert_eq!(
+            call(&loader(), &mut r),
+            xr::Result::ERROR_INITIALIZATION_FAILED
+        );
         // SAFETY: null pointers are rejected before use.
-        assert_eq!(unsafe { xrNegotiateLoaderRuntimeInterface(std::ptr::null(), std::ptr::null_mut()) }, xr::Result::ERROR_INITIALIZATION_FAILED);
+        assert_eq!(
+            unsafe { xrNegotiateLoaderRuntimeInterface(std::ptr::null(), std::ptr::null_mut()) },
+            xr::Result::ERROR_INITIALIZATION_FAILED
+        );
     }
 }

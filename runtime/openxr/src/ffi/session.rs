@@ -37,7 +37,11 @@ unsafe fn has_graphics_binding(mut next: *const c_void) -> bool {
 }
 
 /// [xrCreateSession](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrCreateSession)
-pub unsafe extern "system" fn xrCreateSession(h: xr::Instance, info: *const xr::SessionCreateInfo, out: *mut xr::Session) -> xr::Result {
+pub unsafe extern "system" fn xrCreateSession(
+    h: xr::Instance,
+    info: *const xr::SessionCreateInfo,
+    out: *mut xr::Session,
+) -> xr::Result {
     guard("xrCreateSession", |ctx| {
         let i = instance(ctx, h)?;
         // SAFETY: contract of this function.
@@ -72,14 +76,19 @@ fn loss_or(s: &Session, ok: xr::Result) -> xr::Result {
 }
 
 /// [xrBeginSession](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrBeginSession)
-pub unsafe extern "system" fn xrBeginSession(h: xr::Session, info: *const xr::SessionBeginInfo) -> xr::Result {
+pub unsafe extern "system" fn xrBeginSession(
+    h: xr::Session,
+    info: *const xr::SessionBeginInfo,
+) -> xr::Result {
     guard("xrBeginSession", |ctx| {
         let s = session(ctx, h)?;
         // SAFETY: contract of this function.
         let info = unsafe { input(info, xr::SessionBeginInfo::TYPE, "beginInfo")? };
         let v = info.primary_view_configuration_type;
         if !matches!(v.into_raw(), 1..=3 | 1_000_037_000 | 1_000_054_000) {
-            return Err(Error::validation(format!("{v:?} is not a valid XrViewConfigurationType")));
+            return Err(Error::validation(format!(
+                "{v:?} is not a valid XrViewConfigurationType"
+            )));
         }
         s.begin(v)?;
         Ok(xr::Result::SUCCESS)
@@ -106,7 +115,11 @@ pub unsafe extern "system" fn xrRequestExitSession(h: xr::Session) -> xr::Result
 
 /// [xrWaitFrame](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrWaitFrame):
 /// blocks until the app should start its frame.
-pub unsafe extern "system" fn xrWaitFrame(h: xr::Session, info: *const xr::FrameWaitInfo, state: *mut xr::FrameState) -> xr::Result {
+pub unsafe extern "system" fn xrWaitFrame(
+    h: xr::Session,
+    info: *const xr::FrameWaitInfo,
+    state: *mut xr::FrameState,
+) -> xr::Result {
     guard("xrWaitFrame", |ctx| {
         let s = session(ctx, h)?;
         if !info.is_null() {
@@ -119,12 +132,19 @@ pub unsafe extern "system" fn xrWaitFrame(h: xr::Session, info: *const xr::Frame
         out.predicted_display_time = xr::Time::from_nanos(f.predicted_display_time.0);
         out.predicted_display_period = xr::Duration::from_nanos(f.predicted_display_period.0);
         out.should_render = f.should_render.into();
-        Ok(if f.loss_pending { xr::Result::SESSION_LOSS_PENDING } else { xr::Result::SUCCESS })
+        Ok(if f.loss_pending {
+            xr::Result::SESSION_LOSS_PENDING
+        } else {
+            xr::Result::SUCCESS
+        })
     })
 }
 
 /// [xrBeginFrame](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrBeginFrame)
-pub unsafe extern "system" fn xrBeginFrame(h: xr::Session, info: *const xr::FrameBeginInfo) -> xr::Result {
+pub unsafe extern "system" fn xrBeginFrame(
+    h: xr::Session,
+    info: *const xr::FrameBeginInfo,
+) -> xr::Result {
     guard("xrBeginFrame", |ctx| {
         let s = session(ctx, h)?;
         if !info.is_null() {
@@ -132,14 +152,20 @@ pub unsafe extern "system" fn xrBeginFrame(h: xr::Session, info: *const xr::Fram
             unsafe { input(info, xr::FrameBeginInfo::TYPE, "frameBeginInfo")? };
         }
         let discarded = s.begin_frame()?;
-        Ok(if discarded { xr::Result::FRAME_DISCARDED } else { loss_or(&s, xr::Result::SUCCESS) })
+        Ok(if discarded {
+            xr::Result::FRAME_DISCARDED
+        } else {
+            loss_or(&s, xr::Result::SUCCESS)
+        })
     })
 }
 
 fn space_of(s: &Arc<Session>, h: xr::Space) -> Result<Arc<Space>> {
     let sp = handles::get::<Space>(Kind::Space, h.into_raw())?;
     if !Arc::ptr_eq(&sp.session, s) {
-        return Err(Error::handle_invalid("the layer's space belongs to another session"));
+        return Err(Error::handle_invalid(
+            "the layer's space belongs to another session",
+        ));
     }
     Ok(sp)
 }
@@ -154,14 +180,19 @@ fn swapchain_of(h: xr::Swapchain) -> Result<()> {
 /// headless: any handle is invalid, because none can be created.
 fn no_swapchain(h: xr::Swapchain) -> Result<xr::Result> {
     swapchain_of(h)?;
-    Err(Error::runtime_failure("swapchains are not available in headless sessions"))
+    Err(Error::runtime_failure(
+        "swapchains are not available in headless sessions",
+    ))
 }
 
 /// Validates one submitted layer.
 ///
 /// # Safety
 /// `layer` is null or points to a composition layer structure.
-unsafe fn check_layer(s: &Arc<Session>, layer: *const xr::CompositionLayerBaseHeader) -> Result<()> {
+unsafe fn check_layer(
+    s: &Arc<Session>,
+    layer: *const xr::CompositionLayerBaseHeader,
+) -> Result<()> {
     if layer.is_null() {
         return Err(Error::layer_invalid("a layer pointer is NULL"));
     }
@@ -180,7 +211,10 @@ unsafe fn check_layer(s: &Arc<Session>, layer: *const xr::CompositionLayerBaseHe
             let p = unsafe { &*(layer as *const xr::CompositionLayerProjection) };
             space_of(s, p.space)?;
             if p.view_count != 2 {
-                return Err(Error::validation(format!("a projection layer needs 2 views for PRIMARY_STEREO, got {}", p.view_count)));
+                return Err(Error::validation(format!(
+                    "a projection layer needs 2 views for PRIMARY_STEREO, got {}",
+                    p.view_count
+                )));
             }
             // SAFETY: view_count views by contract.
             for v in unsafe { slice(p.views, p.view_count, "views")? } {
@@ -197,17 +231,24 @@ unsafe fn check_layer(s: &Arc<Session>, layer: *const xr::CompositionLayerBaseHe
             let q = unsafe { &*(layer as *const xr::CompositionLayerQuad) };
             space_of(s, q.space)?;
             if !matches!(q.eye_visibility.into_raw(), 0..=2) {
-                return Err(Error::validation("eyeVisibility is not a valid XrEyeVisibility"));
+                return Err(Error::validation(
+                    "eyeVisibility is not a valid XrEyeVisibility",
+                ));
             }
             check_pose(&to_pose(&q.pose))?;
             swapchain_of(q.sub_image.swapchain)
         }
-        other => Err(Error::layer_invalid(format!("{other:?} is not a layer type this session can take"))),
+        other => Err(Error::layer_invalid(format!(
+            "{other:?} is not a layer type this session can take"
+        ))),
     }
 }
 
 /// [xrEndFrame](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrEndFrame)
-pub unsafe extern "system" fn xrEndFrame(h: xr::Session, info: *const xr::FrameEndInfo) -> xr::Result {
+pub unsafe extern "system" fn xrEndFrame(
+    h: xr::Session,
+    info: *const xr::FrameEndInfo,
+) -> xr::Result {
     guard("xrEndFrame", |ctx| {
         let s = session(ctx, h)?;
         // SAFETY: contract of this function.
@@ -215,13 +256,20 @@ pub unsafe extern "system" fn xrEndFrame(h: xr::Session, info: *const xr::FrameE
         s.check_can_end_frame()?;
         let mode = info.environment_blend_mode;
         if !matches!(mode.into_raw(), 1..=3) {
-            return Err(Error::validation(format!("{mode:?} is not a valid XrEnvironmentBlendMode")));
+            return Err(Error::validation(format!(
+                "{mode:?} is not a valid XrEnvironmentBlendMode"
+            )));
         }
         if info.layer_count > MAX_LAYERS {
-            return Err(Error::layer_limit_exceeded(format!("{} layers; at most {MAX_LAYERS}", info.layer_count)));
+            return Err(Error::layer_limit_exceeded(format!(
+                "{} layers; at most {MAX_LAYERS}",
+                info.layer_count
+            )));
         }
         if info.layer_count > 0 && info.layers.is_null() {
-            return Err(Error::layer_invalid("layers is NULL with a non-zero layerCount"));
+            return Err(Error::layer_invalid(
+                "layers is NULL with a non-zero layerCount",
+            ));
         }
         // SAFETY: layer_count pointers by contract.
         for &l in unsafe { slice(info.layers, info.layer_count, "layers")? } {
@@ -235,7 +283,12 @@ pub unsafe extern "system" fn xrEndFrame(h: xr::Session, info: *const xr::FrameE
 
 /// [xrEnumerateSwapchainFormats](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrEnumerateSwapchainFormats):
 /// a session without graphics has no formats.
-pub unsafe extern "system" fn xrEnumerateSwapchainFormats(h: xr::Session, capacity: u32, count: *mut u32, formats: *mut i64) -> xr::Result {
+pub unsafe extern "system" fn xrEnumerateSwapchainFormats(
+    h: xr::Session,
+    capacity: u32,
+    count: *mut u32,
+    formats: *mut i64,
+) -> xr::Result {
     guard("xrEnumerateSwapchainFormats", |ctx| {
         session(ctx, h)?;
         // Sessions are headless until graphics bindings arrive: no formats.
@@ -245,7 +298,11 @@ pub unsafe extern "system" fn xrEnumerateSwapchainFormats(h: xr::Session, capaci
 }
 
 /// [xrCreateSwapchain](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrCreateSwapchain)
-pub unsafe extern "system" fn xrCreateSwapchain(h: xr::Session, info: *const xr::SwapchainCreateInfo, out: *mut xr::Swapchain) -> xr::Result {
+pub unsafe extern "system" fn xrCreateSwapchain(
+    h: xr::Session,
+    info: *const xr::SwapchainCreateInfo,
+    out: *mut xr::Swapchain,
+) -> xr::Result {
     guard("xrCreateSwapchain", |ctx| {
         session(ctx, h)?;
         // SAFETY: contract of this function.
@@ -261,35 +318,40 @@ pub unsafe extern "system" fn xrCreateSwapchain(h: xr::Session, info: *const xr:
 
 /// [xrDestroySwapchain](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrDestroySwapchain)
 pub unsafe extern "system" fn xrDestroySwapchain(h: xr::Swapchain) -> xr::Result {
-    guard("xrDestroySwapchain", |_| {
-        no_swapchain(h)
-    })
+    guard("xrDestroySwapchain", |_| no_swapchain(h))
 }
 
 /// [xrEnumerateSwapchainImages](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrEnumerateSwapchainImages)
-pub unsafe extern "system" fn xrEnumerateSwapchainImages(h: xr::Swapchain, _capacity: u32, _count: *mut u32, _images: *mut xr::SwapchainImageBaseHeader) -> xr::Result {
-    guard("xrEnumerateSwapchainImages", |_| {
-        no_swapchain(h)
-    })
+pub unsafe extern "system" fn xrEnumerateSwapchainImages(
+    h: xr::Swapchain,
+    _capacity: u32,
+    _count: *mut u32,
+    _images: *mut xr::SwapchainImageBaseHeader,
+) -> xr::Result {
+    guard("xrEnumerateSwapchainImages", |_| no_swapchain(h))
 }
 
 /// [xrAcquireSwapchainImage](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrAcquireSwapchainImage)
-pub unsafe extern "system" fn xrAcquireSwapchainImage(h: xr::Swapchain, _info: *const xr::SwapchainImageAcquireInfo, _index: *mut u32) -> xr::Result {
-    guard("xrAcquireSwapchainImage", |_| {
-        no_swapchain(h)
-    })
+pub unsafe extern "system" fn xrAcquireSwapchainImage(
+    h: xr::Swapchain,
+    _info: *const xr::SwapchainImageAcquireInfo,
+    _index: *mut u32,
+) -> xr::Result {
+    guard("xrAcquireSwapchainImage", |_| no_swapchain(h))
 }
 
 /// [xrWaitSwapchainImage](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrWaitSwapchainImage)
-pub unsafe extern "system" fn xrWaitSwapchainImage(h: xr::Swapchain, _info: *const xr::SwapchainImageWaitInfo) -> xr::Result {
-    guard("xrWaitSwapchainImage", |_| {
-        no_swapchain(h)
-    })
+pub unsafe extern "system" fn xrWaitSwapchainImage(
+    h: xr::Swapchain,
+    _info: *const xr::SwapchainImageWaitInfo,
+) -> xr::Result {
+    guard("xrWaitSwapchainImage", |_| no_swapchain(h))
 }
 
 /// [xrReleaseSwapchainImage](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrReleaseSwapchainImage)
-pub unsafe extern "system" fn xrReleaseSwapchainImage(h: xr::Swapchain, _info: *const xr::SwapchainImageReleaseInfo) -> xr::Result {
-    guard("xrReleaseSwapchainImage", |_| {
-        no_swapchain(h)
-    })
+pub unsafe extern "system" fn xrReleaseSwapchainImage(
+    h: xr::Swapchain,
+    _info: *const xr::SwapchainImageReleaseInfo,
+) -> xr::Result {
+    guard("xrReleaseSwapchainImage", |_| no_swapchain(h))
 }

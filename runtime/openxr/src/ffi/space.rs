@@ -1,7 +1,10 @@
 //! Space entry points: reference and action spaces, locating spaces and views.
 
 use super::session::session;
-use super::{from_fov, from_pose, from_vec3, guard, input, out_ptr, output, slice, to_pose, two_call, two_call_typed, Ctx};
+use super::{
+    from_fov, from_pose, from_vec3, guard, input, out_ptr, output, slice, to_pose, two_call,
+    two_call_typed, Ctx,
+};
 use openxr_sys as xr;
 use openxr_sys::Handle;
 use parallax_runtime::action::Action;
@@ -21,12 +24,19 @@ fn get_space(ctx: &mut Ctx, h: xr::Space) -> Result<Arc<Space>> {
 fn check_reference_type(t: xr::ReferenceSpaceType) -> Result<()> {
     match t.into_raw() {
         1..=3 | 1_000_426_000 | 1_000_038_000 | 1_000_121_000 | 1_000_139_000 => Ok(()),
-        _ => Err(Error::validation(format!("{t:?} is not a valid XrReferenceSpaceType"))),
+        _ => Err(Error::validation(format!(
+            "{t:?} is not a valid XrReferenceSpaceType"
+        ))),
     }
 }
 
 /// [xrEnumerateReferenceSpaces](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrEnumerateReferenceSpaces)
-pub unsafe extern "system" fn xrEnumerateReferenceSpaces(h: xr::Session, capacity: u32, count: *mut u32, out: *mut xr::ReferenceSpaceType) -> xr::Result {
+pub unsafe extern "system" fn xrEnumerateReferenceSpaces(
+    h: xr::Session,
+    capacity: u32,
+    count: *mut u32,
+    out: *mut xr::ReferenceSpaceType,
+) -> xr::Result {
     guard("xrEnumerateReferenceSpaces", |ctx| {
         let s = session(ctx, h)?;
         let types = space::reference_space_types(&s);
@@ -41,7 +51,11 @@ pub unsafe extern "system" fn xrEnumerateReferenceSpaces(h: xr::Session, capacit
 }
 
 /// [xrCreateReferenceSpace](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrCreateReferenceSpace)
-pub unsafe extern "system" fn xrCreateReferenceSpace(h: xr::Session, info: *const xr::ReferenceSpaceCreateInfo, out: *mut xr::Space) -> xr::Result {
+pub unsafe extern "system" fn xrCreateReferenceSpace(
+    h: xr::Session,
+    info: *const xr::ReferenceSpaceCreateInfo,
+    out: *mut xr::Space,
+) -> xr::Result {
     guard("xrCreateReferenceSpace", |ctx| {
         let s = session(ctx, h)?;
         // SAFETY: contract of this function.
@@ -49,14 +63,22 @@ pub unsafe extern "system" fn xrCreateReferenceSpace(h: xr::Session, info: *cons
         // SAFETY: contract of this function.
         let out = unsafe { out_ptr(out, "space")? };
         check_reference_type(info.reference_space_type)?;
-        let raw = space::create_reference(&s, info.reference_space_type, to_pose(&info.pose_in_reference_space))?;
+        let raw = space::create_reference(
+            &s,
+            info.reference_space_type,
+            to_pose(&info.pose_in_reference_space),
+        )?;
         *out = xr::Space::from_raw(raw);
         Ok(xr::Result::SUCCESS)
     })
 }
 
 /// [xrGetReferenceSpaceBoundsRect](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrGetReferenceSpaceBoundsRect)
-pub unsafe extern "system" fn xrGetReferenceSpaceBoundsRect(h: xr::Session, ty: xr::ReferenceSpaceType, bounds: *mut xr::Extent2Df) -> xr::Result {
+pub unsafe extern "system" fn xrGetReferenceSpaceBoundsRect(
+    h: xr::Session,
+    ty: xr::ReferenceSpaceType,
+    bounds: *mut xr::Extent2Df,
+) -> xr::Result {
     guard("xrGetReferenceSpaceBoundsRect", |ctx| {
         let s = session(ctx, h)?;
         // SAFETY: contract of this function.
@@ -64,11 +86,17 @@ pub unsafe extern "system" fn xrGetReferenceSpaceBoundsRect(h: xr::Session, ty: 
         check_reference_type(ty)?;
         match space::bounds(&s, ty)? {
             Some((w, d)) => {
-                *out = xr::Extent2Df { width: w, height: d };
+                *out = xr::Extent2Df {
+                    width: w,
+                    height: d,
+                };
                 Ok(xr::Result::SUCCESS)
             }
             None => {
-                *out = xr::Extent2Df { width: 0.0, height: 0.0 };
+                *out = xr::Extent2Df {
+                    width: 0.0,
+                    height: 0.0,
+                };
                 Ok(xr::Result::SPACE_BOUNDS_UNAVAILABLE)
             }
         }
@@ -76,7 +104,11 @@ pub unsafe extern "system" fn xrGetReferenceSpaceBoundsRect(h: xr::Session, ty: 
 }
 
 /// [xrCreateActionSpace](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrCreateActionSpace)
-pub unsafe extern "system" fn xrCreateActionSpace(h: xr::Session, info: *const xr::ActionSpaceCreateInfo, out: *mut xr::Space) -> xr::Result {
+pub unsafe extern "system" fn xrCreateActionSpace(
+    h: xr::Session,
+    info: *const xr::ActionSpaceCreateInfo,
+    out: *mut xr::Space,
+) -> xr::Result {
     guard("xrCreateActionSpace", |ctx| {
         let s = session(ctx, h)?;
         // SAFETY: contract of this function.
@@ -85,19 +117,32 @@ pub unsafe extern "system" fn xrCreateActionSpace(h: xr::Session, info: *const x
         let out = unsafe { out_ptr(out, "space")? };
         let action = handles::get::<Action>(Kind::Action, info.action.into_raw())?;
         if !Arc::ptr_eq(&action.set.instance, &s.instance) {
-            return Err(Error::handle_invalid("the action belongs to another instance"));
+            return Err(Error::handle_invalid(
+                "the action belongs to another instance",
+            ));
         }
         if action.ty != xr::ActionType::POSE_INPUT {
-            return Err(Error::action_type_mismatch(format!("action {} is not a pose action", action.name)));
+            return Err(Error::action_type_mismatch(format!(
+                "action {} is not a pose action",
+                action.name
+            )));
         }
         let sub = info.subaction_path.into_raw();
         if sub != 0 {
             let p = s.instance.path_to_string(sub)?;
             if !action.subaction_paths.contains(&sub) {
-                return Err(Error::path_unsupported(format!("{p} is not a subaction path of action {}", action.name)));
+                return Err(Error::path_unsupported(format!(
+                    "{p} is not a subaction path of action {}",
+                    action.name
+                )));
             }
         }
-        let raw = space::create_action_space(&s, info.action.into_raw(), sub, to_pose(&info.pose_in_action_space))?;
+        let raw = space::create_action_space(
+            &s,
+            info.action.into_raw(),
+            sub,
+            to_pose(&info.pose_in_action_space),
+        )?;
         *out = xr::Space::from_raw(raw);
         Ok(xr::Result::SUCCESS)
     })
@@ -131,7 +176,12 @@ unsafe fn write_velocity(mut next: *mut c_void, loc: &Location) {
 }
 
 /// [xrLocateSpace](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrLocateSpace)
-pub unsafe extern "system" fn xrLocateSpace(h: xr::Space, base: xr::Space, time: xr::Time, location: *mut xr::SpaceLocation) -> xr::Result {
+pub unsafe extern "system" fn xrLocateSpace(
+    h: xr::Space,
+    base: xr::Space,
+    time: xr::Time,
+    location: *mut xr::SpaceLocation,
+) -> xr::Result {
     guard("xrLocateSpace", |ctx| {
         let sp = get_space(ctx, h)?;
         let b = get_space(ctx, base)?;
@@ -148,7 +198,11 @@ pub unsafe extern "system" fn xrLocateSpace(h: xr::Space, base: xr::Space, time:
 
 /// [xrLocateSpaces](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrLocateSpaces)
 /// (also `xrLocateSpacesKHR`).
-pub unsafe extern "system" fn xrLocateSpaces(h: xr::Session, info: *const xr::SpacesLocateInfo, locations: *mut xr::SpaceLocations) -> xr::Result {
+pub unsafe extern "system" fn xrLocateSpaces(
+    h: xr::Session,
+    info: *const xr::SpacesLocateInfo,
+    locations: *mut xr::SpaceLocations,
+) -> xr::Result {
     guard("xrLocateSpaces", |ctx| {
         let s = session(ctx, h)?;
         // SAFETY: contract of this function.
@@ -159,7 +213,10 @@ pub unsafe extern "system" fn xrLocateSpaces(h: xr::Session, info: *const xr::Sp
             return Err(Error::validation("spaceCount must be greater than 0"));
         }
         if out.location_count != info.space_count {
-            return Err(Error::validation(format!("locationCount {} != spaceCount {}", out.location_count, info.space_count)));
+            return Err(Error::validation(format!(
+                "locationCount {} != spaceCount {}",
+                out.location_count, info.space_count
+            )));
         }
         let base = get_space(ctx, info.base_space)?;
         if !Arc::ptr_eq(&base.session, &s) {
@@ -169,7 +226,10 @@ pub unsafe extern "system" fn xrLocateSpaces(h: xr::Session, info: *const xr::Sp
         let spaces = unsafe { slice(info.spaces, info.space_count, "spaces")? };
         let t = Time(info.time.as_nanos());
         if t.0 <= 0 {
-            return Err(Error::time_invalid(format!("time {} is not a valid XrTime", t.0)));
+            return Err(Error::time_invalid(format!(
+                "time {} is not a valid XrTime",
+                t.0
+            )));
         }
         let mut locs = Vec::with_capacity(spaces.len());
         for &h in spaces {
@@ -220,7 +280,14 @@ pub unsafe extern "system" fn xrLocateSpaces(h: xr::Session, info: *const xr::Sp
 }
 
 /// [xrLocateViews](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrLocateViews)
-pub unsafe extern "system" fn xrLocateViews(h: xr::Session, info: *const xr::ViewLocateInfo, state: *mut xr::ViewState, capacity: u32, count: *mut u32, views: *mut xr::View) -> xr::Result {
+pub unsafe extern "system" fn xrLocateViews(
+    h: xr::Session,
+    info: *const xr::ViewLocateInfo,
+    state: *mut xr::ViewState,
+    capacity: u32,
+    count: *mut u32,
+    views: *mut xr::View,
+) -> xr::Result {
     guard("xrLocateViews", |ctx| {
         let s = session(ctx, h)?;
         // SAFETY: contract of this function.
@@ -230,16 +297,26 @@ pub unsafe extern "system" fn xrLocateViews(h: xr::Session, info: *const xr::Vie
         let base = get_space(ctx, info.space)?;
         let vc = info.view_configuration_type;
         if !matches!(vc.into_raw(), 1..=3 | 1_000_037_000 | 1_000_054_000) {
-            return Err(Error::validation(format!("{vc:?} is not a valid XrViewConfigurationType")));
+            return Err(Error::validation(format!(
+                "{vc:?} is not a valid XrViewConfigurationType"
+            )));
         }
-        let (flags, located) = space::locate_views(&s, vc, &base, Time(info.display_time.as_nanos()))?;
+        let (flags, located) =
+            space::locate_views(&s, vc, &base, Time(info.display_time.as_nanos()))?;
         // SAFETY: two-call contract of this function.
         let r = unsafe {
-            two_call_typed(capacity, count, views, located.len(), xr::View::TYPE, |v, i| {
-                v.pose = from_pose(&located[i].pose);
-                v.fov = from_fov(&located[i].fov);
-                Ok(())
-            })?
+            two_call_typed(
+                capacity,
+                count,
+                views,
+                located.len(),
+                xr::View::TYPE,
+                |v, i| {
+                    v.pose = from_pose(&located[i].pose);
+                    v.fov = from_fov(&located[i].fov);
+                    Ok(())
+                },
+            )?
         };
         st.view_state_flags = flags;
         Ok(r)

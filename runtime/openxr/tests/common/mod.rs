@@ -37,7 +37,8 @@ pub fn entry() -> xr::Entry {
         std::env::set_var("PARALLAX_SIM_MOTION", "static");
     });
     // SAFETY: Debian's libopenxr_loader.so.1 is a conformant loader.
-    unsafe { xr::Entry::load(&()) }.expect("the Khronos OpenXR loader (libopenxr-loader1) must be installed")
+    unsafe { xr::Entry::load(&()) }
+        .expect("the Khronos OpenXR loader (libopenxr-loader1) must be installed")
 }
 
 pub fn headless_exts() -> xr::ExtensionSet {
@@ -51,7 +52,11 @@ pub fn headless_exts() -> xr::ExtensionSet {
     e
 }
 
-pub fn instance_with(entry: &xr::Entry, exts: &xr::ExtensionSet, version: xr::Version) -> xr::Result<xr::Instance> {
+pub fn instance_with(
+    entry: &xr::Entry,
+    exts: &xr::ExtensionSet,
+    version: xr::Version,
+) -> xr::Result<xr::Instance> {
     entry.create_instance(
         &xr::ApplicationInfo {
             application_name: "parallax-tests",
@@ -79,10 +84,21 @@ pub struct Headless {
 }
 
 pub fn headless_session(instance: xr::Instance) -> Headless {
-    let system = instance.system(xr::FormFactor::HEAD_MOUNTED_DISPLAY).unwrap();
+    let system = instance
+        .system(xr::FormFactor::HEAD_MOUNTED_DISPLAY)
+        .unwrap();
     // SAFETY: headless sessions take no graphics handles.
-    let (session, waiter, stream) = unsafe { instance.create_session::<xr::Headless>(system, &xr::headless::SessionCreateInfo {}) }.unwrap();
-    Headless { instance, system, session, waiter, stream }
+    let (session, waiter, stream) = unsafe {
+        instance.create_session::<xr::Headless>(system, &xr::headless::SessionCreateInfo {})
+    }
+    .unwrap();
+    Headless {
+        instance,
+        system,
+        session,
+        waiter,
+        stream,
+    }
 }
 
 /// Drains the event queue, returning the session states seen in order.
@@ -99,13 +115,28 @@ pub fn drain_states(instance: &xr::Instance) -> Vec<xr::SessionState> {
 
 /// Begins the session and runs one frame, leaving it FOCUSED.
 pub fn run_to_focused(h: &mut Headless) {
-    assert_eq!(drain_states(&h.instance), vec![xr::SessionState::IDLE, xr::SessionState::READY]);
-    h.session.begin(xr::ViewConfigurationType::PRIMARY_STEREO).unwrap();
-    let st = h.waiter.wait().unwrap();
-    h.stream.begin().unwrap();
-    h.stream.end(st.predicted_display_time, xr::EnvironmentBlendMode::OPAQUE, &[]).unwrap();
     assert_eq!(
         drain_states(&h.instance),
-        vec![xr::SessionState::SYNCHRONIZED, xr::SessionState::VISIBLE, xr::SessionState::FOCUSED]
+        vec![xr::SessionState::IDLE, xr::SessionState::READY]
+    );
+    h.session
+        .begin(xr::ViewConfigurationType::PRIMARY_STEREO)
+        .unwrap();
+    let st = h.waiter.wait().unwrap();
+    h.stream.begin().unwrap();
+    h.stream
+        .end(
+            st.predicted_display_time,
+            xr::EnvironmentBlendMode::OPAQUE,
+            &[],
+        )
+        .unwrap();
+    assert_eq!(
+        drain_states(&h.instance),
+        vec![
+            xr::SessionState::SYNCHRONIZED,
+            xr::SessionState::VISIBLE,
+            xr::SessionState::FOCUSED
+        ]
     );
 }
