@@ -1008,9 +1008,7 @@ fn source_value(
 /// booleans, the largest magnitude for floats and vectors.
 fn combine(ty: xr::ActionType, vs: &[Value]) -> Value {
     match ty {
-        xr::ActionType::BOOLEAN_INPUT => {
-            Value::Boolean(vs.iter().any(|v| *v == Value::Boolean(true)))
-        }
+        xr::ActionType::BOOLEAN_INPUT => Value::Boolean(vs.contains(&Value::Boolean(true))),
         xr::ActionType::FLOAT_INPUT => Value::Float(
             vs.iter()
                 .filter_map(|v| {

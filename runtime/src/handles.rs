@@ -127,10 +127,13 @@ pub fn parent_of(raw: Raw) -> Option<Raw> {
         .map(|e| e.parent)
 }
 
+/// An object taken out of the table by [`remove`].
+pub type Removed = (Kind, Raw, Arc<dyn Any + Send + Sync>);
+
 /// Destroys a handle and, recursively, every object created from it.
 /// Returns the destroyed objects (the handle's first) so their owners can
 /// release what they hold outside the lock.
-pub fn remove(kind: Kind, raw: Raw) -> Result<Vec<(Kind, Raw, Arc<dyn Any + Send + Sync>)>> {
+pub fn remove(kind: Kind, raw: Raw) -> Result<Vec<Removed>> {
     let (k, generation, index) = decode(raw);
     if raw == 0 || k != kind as u8 {
         return Err(Error::handle_invalid(format!(

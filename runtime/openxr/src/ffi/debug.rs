@@ -167,8 +167,8 @@ pub unsafe extern "system" fn xrSubmitDebugUtilsMessageEXT(
                 "messageSeverity and messageTypes must be non-zero sets of valid bits",
             ));
         }
-        let opt = |p, what| -> Result<String> {
-            if p == std::ptr::null() {
+        let opt = |p: *const std::ffi::c_char, what| -> Result<String> {
+            if p.is_null() {
                 Ok(String::new())
             } else {
                 // SAFETY: non-null, NUL-terminated by contract.

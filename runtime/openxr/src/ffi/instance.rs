@@ -535,11 +535,12 @@ pub unsafe extern "system" fn xrConvertTimespecTimeToTimeKHR(
         let ts = unsafe { *ts };
         // SAFETY: contract of this function.
         let out = unsafe { out_ptr(time, "time")? };
-        let ns = (ts.tv_sec as i64)
+        let ns = ts
+            .tv_sec
             .checked_mul(1_000_000_000)
-            .and_then(|s| s.checked_add(ts.tv_nsec as i64));
+            .and_then(|s| s.checked_add(ts.tv_nsec));
         match ns {
-            Some(ns) if ns > 0 && (0..1_000_000_000).contains(&(ts.tv_nsec as i64)) => {
+            Some(ns) if ns > 0 && (0..1_000_000_000).contains(&(ts.tv_nsec)) => {
                 *out = xr::Time::from_nanos(ns);
                 Ok(xr::Result::SUCCESS)
             }

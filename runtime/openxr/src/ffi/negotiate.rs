@@ -98,6 +98,10 @@ pub unsafe extern "system" fn xrNegotiateLoaderRuntimeInterface(
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::undocumented_unsafe_blocks,
+    reason = "calls with pointers to locals"
+)]
 mod tests {
     use super::*;
 
