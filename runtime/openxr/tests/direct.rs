@@ -1,0 +1,634 @@
+//! Calls straight into the runtime's entry points (the same code the `.so`
+//! exports, linked as a Rust library), for what Debian's 1.0.20 loader
+//! cannot carry: OpenXR 1.1 instances, stale handles (the loader itself
+//! crashes on them), events lost to a full queue, runtime-initiated exit,
+//! headset loss, messengers receiving the runtime's own warnings, and
+//! calls from several threads.
+#![allow(unsafe_code)]
+#![allow(clippy::undocumented_unsafe_blocks)] // raw calls with locals and live handles
+
+use openxr_sys as sys;
+use openxr_sys::Handle;
+use parallax_openxr::ffi::{action as a, debug as d, instance as i, session as s, space as sp};
+use std::ffi::{c_char, c_void, CStr};
+use std::ptr::{null, null_mut};
+use std::sync::{Arc, Mutex};
+
+/// Tests here change the process environment the runtime reads at
+/// instance creation, so they run one at a time.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn set_env(vars: &[(&str, &str)]) {
+    for k in [
+        "PARALLAX_EVENT_QUEUE",
+        "PARALLAX_EXIT_AFTER_FRAMES",
+        "PARALLAX_SIM_DISCONNECT_AFTER_MS",
+    ] {
+        std::env::remove_var(k);
+    }
+    std::env::set_var("PARALLAX_SIM_MOTION", "static");
+    for (k, v) in vars {
+        std::env::set_var(k, v);
+    }
+}
+
+fn name_array<const N: usize>(s: &str) -> [c_char; N] {
+    let mut a = [0 as c_char; N];
+    for (d, b) in a.iter_mut().zip(s.bytes()) {
+        *d = b as c_char;
+    }
+    a
+}
+
+fn create_instance(
+    version: sys::Version,
+    exts: &[&CStr],
+    next: *const c_void,
+) -> Result<sys::Instance, sys::Result> {
+    let ext_ptrs: Vec<*const c_char> = exts.iter().map(|e| e.as_ptr()).collect();
+    let ci = sys::InstanceCreateInfo {
+        ty: sys::InstanceCreateInfo::TYPE,
+        next,
+        create_flags: sys::InstanceCreateFlags::EMPTY,
+        application_info: sys::ApplicationInfo {
+            application_name: name_array("direct-tests"),
+            application_version: 1,
+            engine_name: name_array(""),
+            engine_version: 0,
+            api_version: version,
+        },
+        enabled_api_layer_count: 0,
+        enabled_api_layer_names: null(),
+        enabled_extension_count: ext_ptrs.len() as u32,
+        enabled_extension_names: ext_ptrs.as_ptr(),
+    };
+    let mut inst = sys::Instance::NULL;
+    match unsafe { i::xrCreateInstance(&ci, &mut inst) } {
+        sys::Result::SUCCESS => Ok(inst),
+        e => Err(e),
+    }
+}
+
+const HEADLESS: &CStr = c"XR_MND_headless";
+
+fn headless_session(inst: sys::Instance) -> sys::Session {
+    let gi = sys::SystemGetInfo {
+        ty: sys::SystemGetInfo::TYPE,
+        next: null(),
+        form_factor: sys::FormFactor::HEAD_MOUNTED_DISPLAY,
+    };
+    let mut system = sys::SystemId::NULL;
+    assert_eq!(
+        unsafe { i::xrGetSystem(inst, &gi, &mut system) },
+        sys::Result::SUCCESS
+    );
+    let ci = sys::SessionCreateInfo {
+        ty: sys::SessionCreateInfo::TYPE,
+        next: null(),
+        create_flags: sys::SessionCreateFlags::EMPTY,
+        system_id: system,
+    };
+    let mut session = sys::Session::NULL;
+    assert_eq!(
+        unsafe { s::xrCreateSession(inst, &ci, &mut session) },
+        sys::Result::SUCCESS
+    );
+    session
+}
+
+fn event_buffer() -> sys::EventDataBuffer {
+    sys::EventDataBuffer {
+        ty: sys::EventDataBuffer::TYPE,
+        next: null(),
+        varying: [0; 4000],
+    }
+}
+
+/// Polls every event, returning (type, state for state changes).
+fn poll_all(inst: sys::Instance) -> Vec<(sys::StructureType, Option<sys::SessionState>, u32)> {
+    let mut out = Vec::new();
+    loop {
+        let mut buf = event_buffer();
+        match unsafe { i::xrPollEvent(inst, &mut buf) } {
+            sys::Result::EVENT_UNAVAILABLE => return out,
+            sys::Result::SUCCESS => {
+                let state = (buf.ty == sys::EventDataSessionStateChanged::TYPE).then(|| unsafe {
+                    (*(&buf as *const _ as *const sys::EventDataSessionStateChanged)).state
+                });
+                let lost = if buf.ty == sys::EventDataEventsLost::TYPE {
+                    unsafe {
+                        (*(&buf as *const _ as *const sys::EventDataEventsLost)).lost_event_count
+                    }
+                } else {
+                    0
+                };
+                out.push((buf.ty, state, lost));
+            }
+            e => panic!("xrPollEvent: {e:?}"),
+        }
+    }
+}
+
+fn begin(session: sys::Session) {
+    let bi = sys::SessionBeginInfo {
+        ty: sys::SessionBeginInfo::TYPE,
+        next: null(),
+        primary_view_configuration_type: sys::ViewConfigurationType::PRIMARY_STEREO,
+    };
+    assert_eq!(
+        unsafe { s::xrBeginSession(session, &bi) },
+        sys::Result::SUCCESS
+    );
+}
+
+fn frame_state() -> sys::FrameState {
+    sys::FrameState {
+        ty: sys::FrameState::TYPE,
+        next: null_mut(),
+        predicted_display_time: sys::Time::from_nanos(0),
+        predicted_display_period: sys::Duration::from_nanos(0),
+        should_render: sys::FALSE,
+    }
+}
+
+/// One whole frame; returns xrEndFrame's result.
+fn frame(session: sys::Session) -> sys::Result {
+    let mut fs = frame_state();
+    let r = unsafe { s::xrWaitFrame(session, null(), &mut fs) };
+    if r.into_raw() < 0 {
+        return r;
+    }
+    let r = unsafe { s::xrBeginFrame(session, null()) };
+    if r.into_raw() < 0 {
+        return r;
+    }
+    let info = sys::FrameEndInfo {
+        ty: sys::FrameEndInfo::TYPE,
+        next: null(),
+        display_time: fs.predicted_display_time,
+        environment_blend_mode: sys::EnvironmentBlendMode::OPAQUE,
+        layer_count: 0,
+        layers: null(),
+    };
+    unsafe { s::xrEndFrame(session, &info) }
+}
+
+#[test]
+fn openxr_1_1_instances_get_1_1_rules() {
+    let _g = serial();
+    set_env(&[]);
+    // 1.1 without XR_EXT_local_floor: LOCAL_FLOOR is core.
+    let inst = create_instance(sys::Version::new(1, 1, 0), &[HEADLESS], null()).unwrap();
+    let session = headless_session(inst);
+    let mut n = 0;
+    let mut types = [sys::ReferenceSpaceType::VIEW; 8];
+    assert_eq!(
+        unsafe { sp::xrEnumerateReferenceSpaces(session, 8, &mut n, types.as_mut_ptr()) },
+        sys::Result::SUCCESS
+    );
+    assert!(types[..n as usize].contains(&sys::ReferenceSpaceType::LOCAL_FLOOR));
+    // xrLocateSpaces is core in 1.1 and reachable through xrGetInstanceProcAddr.
+    let mut f = None;
+    assert_eq!(
+        unsafe {
+            parallax_openxr::ffi::dispatch::xrGetInstanceProcAddr(
+                inst,
+                c"xrLocateSpaces".as_ptr(),
+                &mut f,
+            )
+        },
+        sys::Result::SUCCESS
+    );
+    let ci = sys::ReferenceSpaceCreateInfo {
+        ty: sys::ReferenceSpaceCreateInfo::TYPE,
+        next: null(),
+        reference_space_type: sys::ReferenceSpaceType::STAGE,
+        pose_in_reference_space: sys::Posef::IDENTITY,
+    };
+    let mut stage = sys::Space::NULL;
+    assert_eq!(
+        unsafe { sp::xrCreateReferenceSpace(session, &ci, &mut stage) },
+        sys::Result::SUCCESS
+    );
+    let ci = sys::ReferenceSpaceCreateInfo {
+        reference_space_type: sys::ReferenceSpaceType::VIEW,
+        ..ci
+    };
+    let mut view = sys::Space::NULL;
+    assert_eq!(
+        unsafe { sp::xrCreateReferenceSpace(session, &ci, &mut view) },
+        sys::Result::SUCCESS
+    );
+    let spaces = [view, stage];
+    let mut data = [sys::SpaceLocationData {
+        location_flags: sys::SpaceLocationFlags::EMPTY,
+        pose: sys::Posef::IDENTITY,
+    }; 2];
+    let mut vel = [sys::SpaceVelocityData {
+        velocity_flags: sys::SpaceVelocityFlags::EMPTY,
+        linear_velocity: Default::default(),
+        angular_velocity: Default::default(),
+    }; 2];
+    let mut velocities = sys::SpaceVelocities {
+        ty: sys::SpaceVelocities::TYPE,
+        next: null_mut(),
+        velocity_count: 2,
+        velocities: vel.as_mut_ptr(),
+    };
+    let mut locs = sys::SpaceLocations {
+        ty: sys::SpaceLocations::TYPE,
+        next: &mut velocities as *mut _ as *mut c_void,
+        location_count: 2,
+        locations: data.as_mut_ptr(),
+    };
+    let mut t = sys::Time::from_nanos(0);
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    t = sys::Time::from_nanos(ts.tv_sec * 1_000_000_000 + ts.tv_nsec + t.as_nanos());
+    let info = sys::SpacesLocateInfo {
+        ty: sys::SpacesLocateInfo::TYPE,
+        next: null(),
+        base_space: stage,
+        time: t,
+        space_count: 2,
+        spaces: spaces.as_ptr(),
+    };
+    assert_eq!(
+        unsafe { sp::xrLocateSpaces(session, &info, &mut locs) },
+        sys::Result::SUCCESS
+    );
+    assert!((data[0].pose.position.y - 1.6).abs() < 1e-4);
+    assert!(data[1]
+        .location_flags
+        .contains(sys::SpaceLocationFlags::POSITION_VALID));
+    assert!(vel[0]
+        .velocity_flags
+        .contains(sys::SpaceVelocityFlags::LINEAR_VALID));
+    // Mismatched counts are invalid.
+    let mut bad = sys::SpaceLocations {
+        location_count: 1,
+        next: null_mut(),
+        ..locs
+    };
+    assert_eq!(
+        unsafe { sp::xrLocateSpaces(session, &info, &mut bad) },
+        sys::Result::ERROR_VALIDATION_FAILURE
+    );
+    assert_eq!(unsafe { i::xrDestroyInstance(inst) }, sys::Result::SUCCESS);
+    // A 1.0 instance without the extension has no LOCAL_FLOOR.
+    let inst = create_instance(sys::Version::new(1, 0, 0), &[HEADLESS], null()).unwrap();
+    let session = headless_session(inst);
+    let ci = sys::ReferenceSpaceCreateInfo {
+        ty: sys::ReferenceSpaceCreateInfo::TYPE,
+        next: null(),
+        reference_space_type: sys::ReferenceSpaceType::LOCAL_FLOOR,
+        pose_in_reference_space: sys::Posef::IDENTITY,
+    };
+    let mut sp_ = sys::Space::NULL;
+    assert_eq!(
+        unsafe { sp::xrCreateReferenceSpace(session, &ci, &mut sp_) },
+        sys::Result::ERROR_REFERENCE_SPACE_UNSUPPORTED
+    );
+    unsafe { i::xrDestroyInstance(inst) };
+}
+
+#[test]
+fn stale_handles_null_pointers_and_wrong_types() {
+    let _g = serial();
+    set_env(&[]);
+    let inst = create_instance(sys::Version::new(1, 0, 0), &[HEADLESS], null()).unwrap();
+    let session = headless_session(inst);
+    let mut props = sys::InstanceProperties {
+        ty: sys::InstanceProperties::TYPE,
+        next: null_mut(),
+        runtime_version: sys::Version::new(0, 0, 0),
+        runtime_name: [0; 128],
+    };
+    unsafe {
+        assert_eq!(
+            i::xrGetInstanceProperties(inst, null_mut()),
+            sys::Result::ERROR_VALIDATION_FAILURE
+        );
+        let mut wrong = props;
+        wrong.ty = sys::StructureType::SYSTEM_PROPERTIES;
+        assert_eq!(
+            i::xrGetInstanceProperties(inst, &mut wrong),
+            sys::Result::ERROR_VALIDATION_FAILURE
+        );
+        // A session handle where an instance is expected.
+        assert_eq!(
+            i::xrGetInstanceProperties(sys::Instance::from_raw(session.into_raw()), &mut props),
+            sys::Result::ERROR_HANDLE_INVALID
+        );
+        assert_eq!(
+            i::xrGetInstanceProperties(sys::Instance::from_raw(0xdead_beef), &mut props),
+            sys::Result::ERROR_HANDLE_INVALID
+        );
+        // Destroying the instance destroys its session.
+        assert_eq!(i::xrDestroyInstance(inst), sys::Result::SUCCESS);
+        assert_eq!(
+            i::xrGetInstanceProperties(inst, &mut props),
+            sys::Result::ERROR_HANDLE_INVALID
+        );
+        assert_eq!(
+            s::xrRequestExitSession(session),
+            sys::Result::ERROR_HANDLE_INVALID
+        );
+        assert_eq!(
+            i::xrDestroyInstance(inst),
+            sys::Result::ERROR_HANDLE_INVALID
+        );
+    }
+    // No graphics binding and no XR_MND_headless: no session.
+    let inst = create_instance(sys::Version::new(1, 0, 0), &[], null()).unwrap();
+    let gi = sys::SystemGetInfo {
+        ty: sys::SystemGetInfo::TYPE,
+        next: null(),
+        form_factor: sys::FormFactor::HEAD_MOUNTED_DISPLAY,
+    };
+    let mut system = sys::SystemId::NULL;
+    assert_eq!(
+        unsafe { i::xrGetSystem(inst, &gi, &mut system) },
+        sys::Result::SUCCESS
+    );
+    let ci = sys::SessionCreateInfo {
+        ty: sys::SessionCreateInfo::TYPE,
+        next: null(),
+        create_flags: sys::SessionCreateFlags::EMPTY,
+        system_id: system,
+    };
+    let mut session = sys::Session::NULL;
+    assert_eq!(
+        unsafe { s::xrCreateSession(inst, &ci, &mut session) },
+        sys::Result::ERROR_GRAPHICS_DEVICE_INVALID
+    );
+    // An empty application name.
+    let mut bad = sys::InstanceCreateInfo {
+        ty: sys::InstanceCreateInfo::TYPE,
+        next: null(),
+        create_flags: sys::InstanceCreateFlags::EMPTY,
+        application_info: sys::ApplicationInfo {
+            application_name: [0; 128],
+            application_version: 0,
+            engine_name: [0; 128],
+            engine_version: 0,
+            api_version: sys::Version::new(1, 0, 0),
+        },
+        enabled_api_layer_count: 0,
+        enabled_api_layer_names: null(),
+        enabled_extension_count: 0,
+        enabled_extension_names: null(),
+    };
+    let mut out = sys::Instance::NULL;
+    assert_eq!(
+        unsafe { i::xrCreateInstance(&bad, &mut out) },
+        sys::Result::ERROR_NAME_INVALID
+    );
+    bad.application_info.application_name = name_array("x");
+    bad.enabled_extension_count = 1;
+    assert_eq!(
+        unsafe { i::xrCreateInstance(&bad, &mut out) },
+        sys::Result::ERROR_VALIDATION_FAILURE
+    );
+    unsafe { i::xrDestroyInstance(inst) };
+}
+
+#[test]
+fn full_event_queue_reports_lost_events() {
+    let _g = serial();
+    set_env(&[("PARALLAX_EVENT_QUEUE", "4")]);
+    let inst = create_instance(sys::Version::new(1, 0, 0), &[HEADLESS], null()).unwrap();
+    let session = headless_session(inst); // IDLE, READY
+    begin(session);
+    assert_eq!(frame(session), sys::Result::SUCCESS); // SYNCHRONIZED, VISIBLE, FOCUSED: 5 events, 4 fit
+    let events = poll_all(inst);
+    assert_eq!(events[0].0, sys::EventDataEventsLost::TYPE);
+    assert_eq!(events[0].2, 1);
+    assert_eq!(events.len(), 5);
+    unsafe { i::xrDestroyInstance(inst) };
+}
+
+#[test]
+fn runtime_ends_the_session_after_n_frames() {
+    let _g = serial();
+    set_env(&[("PARALLAX_EXIT_AFTER_FRAMES", "5")]);
+    let inst = create_instance(sys::Version::new(1, 0, 0), &[HEADLESS], null()).unwrap();
+    let session = headless_session(inst);
+    begin(session);
+    for _ in 0..5 {
+        assert_eq!(frame(session), sys::Result::SUCCESS);
+    }
+    let states: Vec<_> = poll_all(inst).into_iter().filter_map(|e| e.1).collect();
+    assert_eq!(
+        states.last(),
+        Some(&sys::SessionState::STOPPING),
+        "{states:?}"
+    );
+    assert_eq!(unsafe { s::xrEndSession(session) }, sys::Result::SUCCESS);
+    let states: Vec<_> = poll_all(inst).into_iter().filter_map(|e| e.1).collect();
+    assert_eq!(
+        states,
+        vec![sys::SessionState::IDLE, sys::SessionState::EXITING]
+    );
+    unsafe { i::xrDestroyInstance(inst) };
+}
+
+#[test]
+fn lost_headset_makes_the_session_loss_pending() {
+    let _g = serial();
+    set_env(&[("PARALLAX_SIM_DISCONNECT_AFTER_MS", "150")]);
+    let inst = create_instance(sys::Version::new(1, 0, 0), &[HEADLESS], null()).unwrap();
+    let session = headless_session(inst);
+    begin(session);
+    let start = std::time::Instant::now();
+    let mut last = sys::Result::SUCCESS;
+    while start.elapsed() < std::time::Duration::from_secs(2) {
+        last = frame(session);
+        if last == sys::Result::SESSION_LOSS_PENDING {
+            break;
+        }
+        assert_eq!(last, sys::Result::SUCCESS);
+    }
+    assert_eq!(last, sys::Result::SESSION_LOSS_PENDING);
+    let states: Vec<_> = poll_all(inst).into_iter().filter_map(|e| e.1).collect();
+    assert_eq!(states.last(), Some(&sys::SessionState::LOSS_PENDING));
+    // The system is gone: a new session cannot be had.
+    let gi = sys::SystemGetInfo {
+        ty: sys::SystemGetInfo::TYPE,
+        next: null(),
+        form_factor: sys::FormFactor::HEAD_MOUNTED_DISPLAY,
+    };
+    let mut system = sys::SystemId::NULL;
+    assert_eq!(
+        unsafe { i::xrGetSystem(inst, &gi, &mut system) },
+        sys::Result::ERROR_FORM_FACTOR_UNAVAILABLE
+    );
+    assert_eq!(
+        unsafe { s::xrDestroySession(session) },
+        sys::Result::SUCCESS
+    );
+    unsafe { i::xrDestroyInstance(inst) };
+}
+
+type Log = Arc<Mutex<Vec<(u64, String, String)>>>;
+
+unsafe extern "system" fn record(
+    sev: sys::DebugUtilsMessageSeverityFlagsEXT,
+    _t: sys::DebugUtilsMessageTypeFlagsEXT,
+    data: *const sys::DebugUtilsMessengerCallbackDataEXT,
+    user: *mut c_void,
+) -> sys::Bool32 {
+    let log = unsafe { &*(user as *const Mutex<Vec<(u64, String, String)>>) };
+    let d = unsafe { &*data };
+    let f = unsafe { CStr::from_ptr(d.function_name) }
+        .to_string_lossy()
+        .into_owned();
+    let m = unsafe { CStr::from_ptr(d.message) }
+        .to_string_lossy()
+        .into_owned();
+    log.lock().unwrap().push((sev.into_raw(), f, m));
+    sys::FALSE
+}
+
+#[test]
+fn messengers_receive_runtime_warnings_and_app_messages() {
+    let _g = serial();
+    set_env(&[]);
+    let log: Log = Arc::new(Mutex::new(Vec::new()));
+    let ci = sys::DebugUtilsMessengerCreateInfoEXT {
+        ty: sys::DebugUtilsMessengerCreateInfoEXT::TYPE,
+        next: null(),
+        message_severities: sys::DebugUtilsMessageSeverityFlagsEXT::from_raw(0x1111),
+        message_types: sys::DebugUtilsMessageTypeFlagsEXT::from_raw(0xF),
+        user_callback: Some(record),
+        user_data: Arc::as_ptr(&log) as *mut c_void,
+    };
+    // Chained at creation: gets the creation message.
+    let inst = create_instance(
+        sys::Version::new(1, 0, 0),
+        &[HEADLESS, c"XR_EXT_debug_utils"],
+        &ci as *const _ as *const c_void,
+    )
+    .unwrap();
+    assert!(log
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|e| e.1 == "xrCreateInstance"));
+    let mut m = sys::DebugUtilsMessengerEXT::NULL;
+    assert_eq!(
+        unsafe { d::xrCreateDebugUtilsMessengerEXT(inst, &ci, &mut m) },
+        sys::Result::SUCCESS
+    );
+    // A bad call is reported with the function's name.
+    let mut path = sys::Path::NULL;
+    assert_eq!(
+        unsafe { i::xrStringToPath(inst, c"/Bad//Path".as_ptr(), &mut path) },
+        sys::Result::ERROR_PATH_FORMAT_INVALID
+    );
+    {
+        let l = log.lock().unwrap();
+        let w = l
+            .iter()
+            .find(|e| e.1 == "xrStringToPath")
+            .expect("warning delivered");
+        assert_eq!(
+            w.0,
+            sys::DebugUtilsMessageSeverityFlagsEXT::WARNING.into_raw()
+        );
+        assert!(w.2.contains("not well-formed"), "{}", w.2);
+    }
+    // App-submitted messages.
+    let data = sys::DebugUtilsMessengerCallbackDataEXT {
+        ty: sys::DebugUtilsMessengerCallbackDataEXT::TYPE,
+        next: null(),
+        message_id: c"app-1".as_ptr(),
+        function_name: c"appFunction".as_ptr(),
+        message: c"hello".as_ptr(),
+        object_count: 0,
+        objects: null_mut(),
+        session_label_count: 0,
+        session_labels: null_mut(),
+    };
+    assert_eq!(
+        unsafe {
+            d::xrSubmitDebugUtilsMessageEXT(
+                inst,
+                sys::DebugUtilsMessageSeverityFlagsEXT::INFO,
+                sys::DebugUtilsMessageTypeFlagsEXT::GENERAL,
+                &data,
+            )
+        },
+        sys::Result::SUCCESS
+    );
+    assert!(log
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|e| e.1 == "appFunction" && e.2 == "hello"));
+    assert_eq!(
+        unsafe { d::xrDestroyDebugUtilsMessengerEXT(m) },
+        sys::Result::SUCCESS
+    );
+    assert_eq!(
+        unsafe { d::xrDestroyDebugUtilsMessengerEXT(m) },
+        sys::Result::ERROR_HANDLE_INVALID
+    );
+    unsafe { i::xrDestroyInstance(inst) };
+}
+
+#[test]
+fn wait_frame_blocks_until_the_previous_frame_begins() {
+    let _g = serial();
+    set_env(&[]);
+    let inst = create_instance(sys::Version::new(1, 0, 0), &[HEADLESS], null()).unwrap();
+    let session = headless_session(inst);
+    begin(session);
+    let mut fs = frame_state();
+    assert_eq!(
+        unsafe { s::xrWaitFrame(session, null(), &mut fs) },
+        sys::Result::SUCCESS
+    );
+    // A second xrWaitFrame on another thread must wait for xrBeginFrame here.
+    let raw = session.into_raw();
+    let waiter = std::thread::spawn(move || {
+        let mut fs2 = frame_state();
+        let r = unsafe { s::xrWaitFrame(sys::Session::from_raw(raw), null(), &mut fs2) };
+        (
+            r,
+            std::time::Instant::now(),
+            fs2.predicted_display_time.as_nanos(),
+        )
+    });
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let began = std::time::Instant::now();
+    assert_eq!(
+        unsafe { s::xrBeginFrame(session, null()) },
+        sys::Result::SUCCESS
+    );
+    let (r, returned, t2) = waiter.join().unwrap();
+    assert_eq!(r, sys::Result::SUCCESS);
+    assert!(
+        returned >= began,
+        "xrWaitFrame returned before xrBeginFrame"
+    );
+    assert!(t2 > fs.predicted_display_time.as_nanos());
+    // Actions are not attached: syncing says so.
+    let sync = sys::ActionsSyncInfo {
+        ty: sys::ActionsSyncInfo::TYPE,
+        next: null(),
+        count_active_action_sets: 0,
+        active_action_sets: null(),
+    };
+    assert_eq!(
+        unsafe { a::xrSyncActions(session, &sync) },
+        sys::Result::ERROR_ACTIONSET_NOT_ATTACHED
+    );
+    unsafe { i::xrDestroyInstance(inst) };
+}
