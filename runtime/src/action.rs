@@ -272,6 +272,8 @@ enum Source {
     Device {
         index: DeviceIndex,
         component: String,
+        /// Position among the device's inputs (None for outputs).
+        input: Option<usize>,
         derivation: Derivation,
     },
     /// Nothing on the device feeds it; only automation can.
@@ -312,7 +314,9 @@ pub struct InputState {
     current_profile: HashMap<&'static str, PathId>,
     automation: HashMap<&'static str, AutomatedDevice>,
     /// Bool-from-float hysteresis memory per (user, component).
-    thresholds: HashMap<(&'static str, String), bool>,
+    thresholds: HashMap<(DeviceIndex, usize), bool>,
+    /// Input values read at the last sync, per device (reused buffers).
+    device_values: Vec<(DeviceIndex, Vec<Option<InputValue>>)>,
     /// Profile changes to announce at the next sync.
     rebind_needed: bool,
 }
@@ -494,9 +498,11 @@ impl Session {
                 desc.inputs.iter().any(|i| i.path == path)
             };
             if present {
+                let input = desc.inputs.iter().position(|i| i.path == path);
                 return Source::Device {
                     index,
                     component: path,
+                    input,
                     derivation,
                 };
             }
@@ -557,11 +563,18 @@ impl Session {
         }
         let focused = self.is_focused();
         let now = Time::now();
-        // Read each device once.
-        let mut device_values: HashMap<DeviceIndex, HashMap<String, InputValue>> = HashMap::new();
+        // Read each device once, into buffers kept between syncs.
+        let mut device_values = std::mem::take(&mut input.device_values);
         for &user in &TOP_LEVEL_PATHS[..2] {
             if let Some(i) = self.hub.device_for_user_path(user) {
-                device_values.insert(i, self.hub.inputs(i).into_iter().collect());
+                let pos = match device_values.iter().position(|(d, _)| *d == i) {
+                    Some(p) => p,
+                    None => {
+                        device_values.push((i, Vec::new()));
+                        device_values.len() - 1
+                    }
+                };
+                self.hub.read_inputs(i, &mut device_values[pos].1);
             }
         }
         // Highest priority among active sets for each bound source.
@@ -587,10 +600,11 @@ impl Session {
             thresholds,
             ..
         } = &mut *input;
+        let mut values: Vec<(PathId, Value)> = Vec::new();
         for aa in actions.values_mut() {
             let set = aa.action.set_handle;
             let prio = aa.action.set.priority;
-            let mut values: Vec<(PathId, Value)> = Vec::new();
+            values.clear();
             for b in &aa.bound {
                 if !focused
                     || !set_active(set, b)
@@ -607,16 +621,13 @@ impl Session {
                     values.push((b.user_path, v));
                 }
             }
-            let mut keys: Vec<PathId> = vec![0];
-            keys.extend(aa.action.subaction_paths.iter().copied());
-            for key in keys {
-                let vs: Vec<Value> = values
+            for key in std::iter::once(0).chain(aa.action.subaction_paths.iter().copied()) {
+                let vs = values
                     .iter()
                     .filter(|(u, _)| key == 0 || *u == key)
-                    .map(|(_, v)| *v)
-                    .collect();
-                let new_active = !vs.is_empty();
-                let new_value = combine(aa.action.ty, &vs);
+                    .map(|(_, v)| *v);
+                let new_active = vs.clone().next().is_some();
+                let new_value = combine(aa.action.ty, vs);
                 let prev = aa.states.get(&key).copied();
                 let changed = new_active && prev.is_some_and(|p| p.active && p.value != new_value);
                 let last_change = match prev {
@@ -634,6 +645,7 @@ impl Session {
                 );
             }
         }
+        input.device_values = device_values;
         Ok(focused)
     }
 
@@ -659,7 +671,7 @@ impl Session {
             .get(&subaction)
             .copied()
             .unwrap_or(State {
-                value: combine(ty, &[]),
+                value: combine(ty, []),
                 changed: false,
                 last_change: Time(0),
                 active: false,
@@ -807,6 +819,7 @@ impl Session {
             index,
             component,
             derivation,
+            ..
         } = &b.source
         else {
             return None;
@@ -945,8 +958,8 @@ fn source_value(
     ty: xr::ActionType,
     b: &Bound,
     auto: Option<&AutomatedDevice>,
-    device_values: &HashMap<DeviceIndex, HashMap<String, InputValue>>,
-    thresholds: &mut HashMap<(&'static str, String), bool>,
+    device_values: &[(DeviceIndex, Vec<Option<InputValue>>)],
+    thresholds: &mut HashMap<(DeviceIndex, usize), bool>,
 ) -> Option<Value> {
     if matches!(
         ty,
@@ -970,17 +983,19 @@ fn source_value(
     } else {
         let Source::Device {
             index,
-            component,
+            input: Some(input),
             derivation,
+            ..
         } = &b.source
         else {
             return None;
         };
-        let v = *device_values.get(index)?.get(component)?;
+        let values = &device_values.iter().find(|(d, _)| d == index)?.1;
+        let v = (*values.get(*input)?)?;
         match (derivation, v) {
             (Derivation::Axis(i), InputValue::Vector2(xy)) => InputValue::Float(xy[*i]),
             (Derivation::Threshold, InputValue::Float(f)) => {
-                let key = (b.user, b.component.clone());
+                let key = (*index, *input);
                 let was = thresholds.get(&key).copied().unwrap_or(false);
                 let now = if was { f > 0.45 } else { f >= 0.55 };
                 thresholds.insert(key, now);
@@ -1006,34 +1021,18 @@ fn source_value(
 
 /// Combines the values of several sources as the spec says: OR for
 /// booleans, the largest magnitude for floats and vectors.
-fn combine(ty: xr::ActionType, vs: &[Value]) -> Value {
+fn combine(ty: xr::ActionType, vs: impl IntoIterator<Item = Value>) -> Value {
+    let mut vs = vs.into_iter();
     match ty {
-        xr::ActionType::BOOLEAN_INPUT => Value::Boolean(vs.contains(&Value::Boolean(true))),
-        xr::ActionType::FLOAT_INPUT => Value::Float(
-            vs.iter()
-                .filter_map(|v| {
-                    if let Value::Float(f) = v {
-                        Some(*f)
-                    } else {
-                        None
-                    }
-                })
-                .fold(0.0f32, |a, f| if f.abs() > a.abs() { f } else { a }),
-        ),
-        xr::ActionType::VECTOR2F_INPUT => Value::Vector2(
-            vs.iter()
-                .filter_map(|v| {
-                    if let Value::Vector2(x) = v {
-                        Some(*x)
-                    } else {
-                        None
-                    }
-                })
-                .fold(
-                    Vec2::ZERO,
-                    |a, x| if x.length() > a.length() { x } else { a },
-                ),
-        ),
+        xr::ActionType::BOOLEAN_INPUT => Value::Boolean(vs.any(|v| v == Value::Boolean(true))),
+        xr::ActionType::FLOAT_INPUT => Value::Float(vs.fold(0.0f32, |a, v| match v {
+            Value::Float(f) if f.abs() > a.abs() => f,
+            _ => a,
+        })),
+        xr::ActionType::VECTOR2F_INPUT => Value::Vector2(vs.fold(Vec2::ZERO, |a, v| match v {
+            Value::Vector2(x) if x.length() > a.length() => x,
+            _ => a,
+        })),
         _ => Value::None,
     }
 }
@@ -1047,21 +1046,21 @@ mod tests {
         assert_eq!(
             combine(
                 xr::ActionType::BOOLEAN_INPUT,
-                &[Value::Boolean(false), Value::Boolean(true)]
+                [Value::Boolean(false), Value::Boolean(true)]
             ),
             Value::Boolean(true)
         );
         assert_eq!(
             combine(
                 xr::ActionType::FLOAT_INPUT,
-                &[Value::Float(0.3), Value::Float(-0.7)]
+                [Value::Float(0.3), Value::Float(-0.7)]
             ),
             Value::Float(-0.7)
         );
         assert_eq!(
             combine(
                 xr::ActionType::VECTOR2F_INPUT,
-                &[
+                [
                     Value::Vector2(Vec2::new(0.1, 0.0)),
                     Value::Vector2(Vec2::new(0.0, 0.5))
                 ]

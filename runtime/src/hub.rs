@@ -140,31 +140,32 @@ impl DeviceHub {
         self.pose(0, "head", at)
     }
 
-    /// Current non-pose input values of a device, by component path.
-    pub fn inputs(&self, index: DeviceIndex) -> Vec<(String, InputValue)> {
+    /// Reads a device's non-pose inputs into `out` (one slot per input of its
+    /// description, `None` where the value is missing or was rejected),
+    /// reusing the buffer: this runs on every `xrSyncActions`.
+    pub fn read_inputs(&self, index: DeviceIndex, out: &mut Vec<Option<InputValue>>) {
+        out.clear();
         let Some(dev) = self.device(index) else {
-            return Vec::new();
+            return;
         };
         let desc = dev.description();
-        let mut vals = vec![None; desc.inputs.len()];
-        if let Err(e) = dev.read_inputs(&mut vals) {
+        out.resize(desc.inputs.len(), None);
+        if let Err(e) = dev.read_inputs(out) {
             self.warn_once(format!("{}: reading inputs failed: {e}", desc.name));
-            return Vec::new();
+            out.iter_mut().for_each(|v| *v = None);
+            return;
         }
-        desc.inputs
-            .iter()
-            .zip(vals)
-            .filter_map(|(c, v)| {
-                let v = v?;
-                match sanitize::input(v) {
-                    Ok(v) => Some((c.path.clone(), v)),
+        for (slot, c) in out.iter_mut().zip(&desc.inputs) {
+            if let Some(v) = *slot {
+                *slot = match sanitize::input(v) {
+                    Ok(v) => Some(v),
                     Err(e) => {
                         self.warn_once(format!("{} {}: {e}", desc.name, c.path));
                         None
                     }
-                }
-            })
-            .collect()
+                };
+            }
+        }
     }
 
     /// Starts or stops a vibration.

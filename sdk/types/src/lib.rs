@@ -37,12 +37,21 @@ impl Time {
     /// Blocks the calling thread until this time (absolute sleep on the
     /// monotonic clock, so early wake-ups and drift do not accumulate).
     pub fn sleep_until(self) {
-        loop {
-            let now = Self::now();
-            if now >= self {
+        let request = rustix::time::Timespec {
+            tv_sec: self.0.div_euclid(1_000_000_000),
+            tv_nsec: self.0.rem_euclid(1_000_000_000),
+        };
+        // An absolute sleep wakes once, at the deadline; it is resumed after
+        // a signal (EINTR) until the deadline has passed.
+        while Self::now() < self {
+            if rustix::thread::clock_nanosleep_absolute(
+                rustix::thread::ClockId::Monotonic,
+                &request,
+            )
+            .is_ok()
+            {
                 return;
             }
-            std::thread::sleep(std::time::Duration::from_nanos((self.0 - now.0) as u64));
         }
     }
 }
