@@ -632,3 +632,66 @@ fn wait_frame_blocks_until_the_previous_frame_begins() {
     );
     unsafe { i::xrDestroyInstance(inst) };
 }
+
+#[test]
+fn scripted_motion_is_predicted_exactly() {
+    let _g = serial();
+    set_env(&[]);
+    std::env::set_var("PARALLAX_SIM_MOTION", "scripted:7");
+    let inst = create_instance(sys::Version::new(1, 0, 0), &[HEADLESS], null()).unwrap();
+    let session = headless_session(inst);
+    let mk = |ty| {
+        let ci = sys::ReferenceSpaceCreateInfo {
+            ty: sys::ReferenceSpaceCreateInfo::TYPE,
+            next: null(),
+            reference_space_type: ty,
+            pose_in_reference_space: sys::Posef::IDENTITY,
+        };
+        let mut sp_ = sys::Space::NULL;
+        assert_eq!(
+            unsafe { sp::xrCreateReferenceSpace(session, &ci, &mut sp_) },
+            sys::Result::SUCCESS
+        );
+        sp_
+    };
+    let (view, stage) = (
+        mk(sys::ReferenceSpaceType::VIEW),
+        mk(sys::ReferenceSpaceType::STAGE),
+    );
+    let motion = parallax_driver_simulated::Motion {
+        kind: parallax_driver_simulated::MotionKind::Scripted { seed: 7 },
+    };
+    // Any time, past or future: prediction is the closed form.
+    for t in [1_000_000_000i64, 5_123_456_789, 987_654_321_000] {
+        let mut loc = sys::SpaceLocation {
+            ty: sys::SpaceLocation::TYPE,
+            next: null_mut(),
+            location_flags: sys::SpaceLocationFlags::EMPTY,
+            pose: sys::Posef::IDENTITY,
+        };
+        assert_eq!(
+            unsafe { sp::xrLocateSpace(view, stage, sys::Time::from_nanos(t), &mut loc) },
+            sys::Result::SUCCESS
+        );
+        let (want, _) = motion.head(parallax_sdk::types::Time(t));
+        let got = glam::Vec3::new(
+            loc.pose.position.x,
+            loc.pose.position.y,
+            loc.pose.position.z,
+        );
+        assert!(
+            (got - want.position).length() < 1e-5,
+            "{got} vs {}",
+            want.position
+        );
+        let q = glam::Quat::from_xyzw(
+            loc.pose.orientation.x,
+            loc.pose.orientation.y,
+            loc.pose.orientation.z,
+            loc.pose.orientation.w,
+        );
+        assert!(q.dot(want.orientation).abs() > 0.99999);
+    }
+    std::env::set_var("PARALLAX_SIM_MOTION", "static");
+    unsafe { i::xrDestroyInstance(inst) };
+}

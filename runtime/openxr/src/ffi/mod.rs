@@ -304,3 +304,51 @@ pub fn from_fov(f: &parallax_sdk::types::Fov) -> xr::Fovf {
         angle_down: f.down,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panics_become_runtime_failure() {
+        let r = guard("xrTestPanic", |_| panic!("planted"));
+        assert_eq!(r, xr::Result::ERROR_RUNTIME_FAILURE);
+        let r = guard("xrTestError", |_| Err(Error::path_invalid("x")));
+        assert_eq!(r, xr::Result::ERROR_PATH_INVALID);
+        let r = guard("xrTestSuccessCode", |_| Ok(xr::Result::EVENT_UNAVAILABLE));
+        assert_eq!(r, xr::Result::EVENT_UNAVAILABLE);
+    }
+
+    #[test]
+    fn two_call_idiom() {
+        let items = [1u32, 2, 3];
+        let mut count = 0;
+        let mut out = [0u32; 3];
+        // SAFETY: pointers to locals with the stated capacities.
+        unsafe {
+            assert_eq!(
+                two_call(0, &mut count, std::ptr::null_mut::<u32>(), 3, |_, _| Ok(())).unwrap(),
+                xr::Result::SUCCESS
+            );
+            assert_eq!(count, 3);
+            let e = two_call(2, &mut count, out.as_mut_ptr(), 3, |d, i| {
+                *d = items[i];
+                Ok(())
+            });
+            assert_eq!(e.unwrap_err().code, xr::Result::ERROR_SIZE_INSUFFICIENT);
+            assert_eq!(count, 3);
+            two_call(3, &mut count, out.as_mut_ptr(), 3, |d, i| {
+                *d = items[i];
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(out, items);
+            assert_eq!(
+                two_call(1, std::ptr::null_mut(), out.as_mut_ptr(), 3, |_, _| Ok(()))
+                    .unwrap_err()
+                    .code,
+                xr::Result::ERROR_VALIDATION_FAILURE
+            );
+        }
+    }
+}
