@@ -7,9 +7,10 @@
 //! handles), and every call could be a message, so the out-of-process
 //! service of phase 2 changes only the transport. The Vulkan compositor
 //! arrives as another implementation of the same trait.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod pacing;
+pub mod vk;
 
 pub use pacing::{FrameClock, FramePrediction};
 use parallax_sdk_types::{Duration, Fov, Pose, Time};
@@ -22,23 +23,44 @@ pub enum CompositorError {
     Lost,
 }
 
+/// A rectangle of one array layer of a swapchain image, held so the app
+/// cannot get the image back while the compositor reads it.
+pub struct SubImage {
+    pub hold: vk::swapchain::ImageHold,
+    /// x, y, width, height in pixels.
+    pub rect: [i32; 4],
+    pub array_index: u32,
+}
+
+impl std::fmt::Debug for SubImage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SubImage")
+            .field("index", &self.hold.index)
+            .field("rect", &self.rect)
+            .field("array_index", &self.array_index)
+            .finish()
+    }
+}
+
 /// One eye's view of a projection layer, in the layer's space.
-#[derive(Copy, Clone, Debug, PartialEq)]
+#[derive(Debug)]
 pub struct ProjectionView {
     /// `space_from_eye` the app rendered with.
     pub pose: Pose,
     pub fov: Fov,
+    /// The pixels (none in sessions without graphics).
+    pub image: Option<SubImage>,
 }
 
 /// What a layer is, as far as the compositor needs to know.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Debug)]
 pub enum LayerKind {
     Projection { views: Vec<ProjectionView> },
     Quad { pose: Pose, size: [f32; 2] },
 }
 
 /// One submitted layer, already resolved to the tracking origin.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Debug)]
 pub struct Layer {
     /// `stage_from_space` at the frame's display time.
     pub stage_from_space: Pose,
@@ -46,10 +68,12 @@ pub struct Layer {
 }
 
 /// One frame submitted by an app.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Default)]
 pub struct Frame {
     pub display_time: Time,
     pub layers: Vec<Layer>,
+    /// Signals when the app's rendering of this frame is done (Vulkan).
+    pub fence: Option<vk::AppFence>,
 }
 
 /// Counters of what the compositor did.
@@ -59,6 +83,13 @@ pub struct Stats {
     pub frames_with_layers: u64,
     /// Frames whose display time was already in the past when submitted.
     pub late_frames: u64,
+    /// Refreshes composed (by compositors that draw).
+    pub composed: u64,
+    /// Refreshes where no new finished app frame was ready, so the last one
+    /// was shown again.
+    pub missed_frames: u64,
+    /// How long the last composition took, in nanoseconds.
+    pub last_compose_ns: i64,
 }
 
 /// What the state tracker needs from a compositor.

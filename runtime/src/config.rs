@@ -17,6 +17,11 @@ pub struct Config {
     /// `PARALLAX_SIM_DISCONNECT_AFTER_MS`: the simulated headset disconnects
     /// this long after it was opened (to exercise session loss).
     pub sim_disconnect_after_ms: Option<u64>,
+    /// `PARALLAX_CAPTURE`: folder to write composed eye images to (PNG).
+    pub capture: Option<std::path::PathBuf>,
+    /// `PARALLAX_CAPTURE_FRAMES`: comma-separated app frame numbers to
+    /// capture (default `60`).
+    pub capture_frames: Vec<u64>,
 }
 
 impl Default for Config {
@@ -27,6 +32,8 @@ impl Default for Config {
             exit_after_frames: None,
             event_queue: 64,
             sim_disconnect_after_ms: None,
+            capture: None,
+            capture_frames: vec![60],
         }
     }
 }
@@ -39,6 +46,8 @@ pub const OPTIONS: &[(&str, &str)] = &[
     ("PARALLAX_EXIT_AFTER_FRAMES", "end every session (STOPPING, then EXITING) after N frames"),
     ("PARALLAX_EVENT_QUEUE", "capacity of the event queue per instance (default 64); overflow is reported with XrEventDataEventsLost"),
     ("PARALLAX_SIM_DISCONNECT_AFTER_MS", "the simulated headset disconnects after N ms (session goes to LOSS_PENDING)"),
+    ("PARALLAX_CAPTURE", "folder where the compositor writes PNGs of each eye of the frames in PARALLAX_CAPTURE_FRAMES"),
+    ("PARALLAX_CAPTURE_FRAMES", "comma-separated app frame numbers (0 = the first frame the compositor shows) to capture (default 60)"),
 ];
 
 fn parse_motion(s: &str) -> Option<MotionKind> {
@@ -90,6 +99,19 @@ impl Config {
         );
         if let Some(q) = parsed::<usize>("PARALLAX_EVENT_QUEUE", get("PARALLAX_EVENT_QUEUE")) {
             c.event_queue = q.clamp(4, 1 << 16);
+        }
+        c.capture = get("PARALLAX_CAPTURE")
+            .filter(|d| !d.is_empty())
+            .map(std::path::PathBuf::from);
+        if let Some(list) = get("PARALLAX_CAPTURE_FRAMES") {
+            let frames: Result<Vec<u64>, _> =
+                list.split(',').map(|f| f.trim().parse::<u64>()).collect();
+            match frames {
+                Ok(f) => c.capture_frames = f,
+                Err(_) => tracing::warn!(
+                    "ignoring PARALLAX_CAPTURE_FRAMES={list:?}: use numbers separated by commas"
+                ),
+            }
         }
         c.sim_disconnect_after_ms = parsed(
             "PARALLAX_SIM_DISCONNECT_AFTER_MS",

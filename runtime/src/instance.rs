@@ -34,6 +34,8 @@ pub const EXTENSIONS: &[(&str, u32)] = &[
     ("XR_KHR_locate_spaces", 1),
     ("XR_EXT_conformance_automation", 3),
     ("XR_EXT_palm_pose", 3),
+    ("XR_KHR_vulkan_enable", 8),
+    ("XR_KHR_vulkan_enable2", 2),
 ];
 
 /// The one system id this runtime hands out.
@@ -170,6 +172,7 @@ pub struct Instance {
     labels: Mutex<HashMap<Raw, Labels>>,
     /// A session exists (the runtime serves one session per instance).
     pub(crate) session: Mutex<Option<Raw>>,
+    pub(crate) vulkan: Mutex<crate::graphics::VulkanState>,
 }
 
 /// Checks the requested extensions and API version, then creates an instance.
@@ -208,6 +211,7 @@ pub fn create(info: InstanceInfo, create_messengers: Vec<Arc<Messenger>>) -> Res
         object_names: Mutex::new(HashMap::new()),
         labels: Mutex::new(HashMap::new()),
         session: Mutex::new(None),
+        vulkan: Mutex::new(Default::default()),
     });
     let raw = handles::insert(Kind::Instance, 0, instance.clone());
     let _ = instance.handle.set(raw);

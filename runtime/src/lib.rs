@@ -15,6 +15,7 @@
 pub mod action;
 pub mod config;
 pub mod error;
+pub mod graphics;
 pub mod handles;
 pub mod hub;
 pub mod instance;
@@ -22,5 +23,6 @@ pub mod paths;
 pub mod profiles;
 pub mod session;
 pub mod space;
+pub mod swapchain;
 
 pub use error::{Error, Result};

@@ -12,6 +12,7 @@ use crate::handles::{self, Kind, Raw};
 use crate::hub::DeviceHub;
 use crate::instance::{Event, Instance};
 use openxr_sys as xr;
+use parallax_compositor::vk::AppBinding;
 use parallax_compositor::{Compositor, Frame, Layer, NullCompositor};
 use parallax_sdk::types::{Duration, Pose, Time};
 use parking_lot::{Condvar, Mutex};
@@ -50,6 +51,8 @@ pub struct Session {
     pub hub: Arc<DeviceHub>,
     pub compositor: Arc<dyn Compositor>,
     pub headless: bool,
+    /// The Vulkan side of a session with a Vulkan binding.
+    pub vulkan: Option<crate::graphics::VulkanSession>,
     handle: OnceLock<Raw>,
     pub(crate) inner: Mutex<Inner>,
     frame_cv: Condvar,
@@ -69,20 +72,32 @@ pub struct FrameState {
     pub loss_pending: bool,
 }
 
-/// Creates a session. `headless` is true when the app enabled
-/// `XR_MND_headless` and passed no graphics binding.
-pub fn create(instance: &Arc<Instance>, system: u64, has_graphics_binding: bool) -> Result<Raw> {
+/// The graphics binding chained to `XrSessionCreateInfo`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum GraphicsBinding {
+    /// None: a headless session (needs `XR_MND_headless`).
+    None,
+    Vulkan(AppBinding),
+    /// A binding of an API this runtime does not offer (named).
+    Other(String),
+}
+
+/// Creates a session.
+pub fn create(instance: &Arc<Instance>, system: u64, binding: GraphicsBinding) -> Result<Raw> {
     let hub = instance.check_system(system)?;
-    let headless = !has_graphics_binding;
-    if headless && !instance.has_extension("XR_MND_headless") {
-        return Err(Error::graphics_device_invalid(
-            "no graphics binding given (enable XR_MND_headless for a session without graphics)",
-        ));
-    }
-    if has_graphics_binding {
-        return Err(Error::graphics_device_invalid(
-            "graphics bindings are not supported yet by this runtime",
-        ));
+    let headless = binding == GraphicsBinding::None;
+    match &binding {
+        GraphicsBinding::None if !instance.has_extension("XR_MND_headless") => {
+            return Err(Error::graphics_device_invalid(
+                "no graphics binding given (enable XR_MND_headless for a session without graphics)",
+            ));
+        }
+        GraphicsBinding::Other(what) => {
+            return Err(Error::graphics_device_invalid(format!(
+                "{what} graphics bindings are not supported"
+            )));
+        }
+        _ => {}
     }
     let mut slot = instance.session.lock();
     if let Some(existing) = *slot {
@@ -98,7 +113,13 @@ pub fn create(instance: &Arc<Instance>, system: u64, has_graphics_binding: bool)
         ));
     }
     let period = Duration::from_secs_f64(1.0 / hub.hmd().refresh_rate() as f64);
-    let compositor: Arc<dyn Compositor> = Arc::new(NullCompositor::new(period));
+    let (compositor, vulkan): (Arc<dyn Compositor>, _) = match binding {
+        GraphicsBinding::Vulkan(b) => {
+            let v = crate::graphics::open_vulkan(instance, &hub, b, period)?;
+            (v.compositor.clone(), Some(v))
+        }
+        _ => (Arc::new(NullCompositor::new(period)), None),
+    };
     let head = hub.head(Time::now()).map(|p| p.pose).unwrap_or_default();
     let (yaw, _, _) = head.orientation.to_euler(glam::EulerRot::YXZ);
     let stage_from_local = Pose::new(glam::Quat::from_rotation_y(yaw), head.position);
@@ -107,6 +128,7 @@ pub fn create(instance: &Arc<Instance>, system: u64, has_graphics_binding: bool)
         hub,
         compositor,
         headless,
+        vulkan,
         handle: OnceLock::new(),
         inner: Mutex::new(Inner {
             state: xr::SessionState::UNKNOWN,
@@ -402,9 +424,17 @@ impl Session {
             }
         }
         drop(inner);
+        let fence =
+            match &self.vulkan {
+                Some(v) => Some(v.app.fence_queue().map_err(|e| {
+                    Error::runtime_failure(format!("fencing the app's queue: {e}"))
+                })?),
+                None => None,
+            };
         if let Err(e) = self.compositor.submit(Frame {
             display_time,
             layers,
+            fence,
         }) {
             return Err(Error::session_lost(format!("compositor: {e}")));
         }

@@ -138,6 +138,11 @@ impl Session {
 }
 
 impl Space {
+    /// `stage_from_space` at `t` (identity when it cannot be located).
+    pub fn stage_pose(&self, t: Time) -> Pose {
+        self.in_stage(t).map(|p| p.pose).unwrap_or_default()
+    }
+
     /// `stage_from_space` at `t`, or `None` when it cannot be located.
     pub(crate) fn in_stage(&self, t: Time) -> Option<StagePose> {
         let origin = match self.kind {

@@ -2,7 +2,9 @@
 //! its `openxr-sys` `pfn` type, with what gates it (core 1.0, core 1.1, or
 //! an extension the app must enable).
 
-use super::{action as a, debug as d, guard, instance as i, out_ptr, session as s, space as sp};
+use super::{
+    action as a, debug as d, guard, instance as i, out_ptr, session as s, space as sp, vulkan as v,
+};
 use openxr_sys as xr;
 use parallax_runtime::handles::{self, Kind};
 use parallax_runtime::instance::Instance;
@@ -49,6 +51,8 @@ macro_rules! table {
 use Gate::*;
 const DEBUG: Gate = Extension("XR_EXT_debug_utils");
 const AUTOMATION: Gate = Extension("XR_EXT_conformance_automation");
+const VK1: Gate = Extension("XR_KHR_vulkan_enable");
+const VK2: Gate = Extension("XR_KHR_vulkan_enable2");
 
 table! {
     xrGetInstanceProcAddr: GetInstanceProcAddr = xrGetInstanceProcAddr, Core10;
@@ -122,6 +126,14 @@ table! {
     xrSetInputDeviceStateFloatEXT: SetInputDeviceStateFloatEXT = a::xrSetInputDeviceStateFloatEXT, AUTOMATION;
     xrSetInputDeviceStateVector2fEXT: SetInputDeviceStateVector2fEXT = a::xrSetInputDeviceStateVector2fEXT, AUTOMATION;
     xrSetInputDeviceLocationEXT: SetInputDeviceLocationEXT = a::xrSetInputDeviceLocationEXT, AUTOMATION;
+    xrGetVulkanGraphicsRequirementsKHR: GetVulkanGraphicsRequirementsKHR = v::xrGetVulkanGraphicsRequirementsKHR, VK1;
+    xrGetVulkanInstanceExtensionsKHR: GetVulkanInstanceExtensionsKHR = v::xrGetVulkanInstanceExtensionsKHR, VK1;
+    xrGetVulkanDeviceExtensionsKHR: GetVulkanDeviceExtensionsKHR = v::xrGetVulkanDeviceExtensionsKHR, VK1;
+    xrGetVulkanGraphicsDeviceKHR: GetVulkanGraphicsDeviceKHR = v::xrGetVulkanGraphicsDeviceKHR, VK1;
+    xrGetVulkanGraphicsRequirements2KHR: GetVulkanGraphicsRequirements2KHR = v::xrGetVulkanGraphicsRequirementsKHR, VK2;
+    xrGetVulkanGraphicsDevice2KHR: GetVulkanGraphicsDevice2KHR = v::xrGetVulkanGraphicsDevice2KHR, VK2;
+    xrCreateVulkanInstanceKHR: CreateVulkanInstanceKHR = v::xrCreateVulkanInstanceKHR, VK2;
+    xrCreateVulkanDeviceKHR: CreateVulkanDeviceKHR = v::xrCreateVulkanDeviceKHR, VK2;
 }
 
 /// Functions that may be looked up with `XR_NULL_HANDLE`.

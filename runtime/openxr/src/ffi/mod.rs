@@ -16,6 +16,7 @@ pub mod instance;
 pub mod negotiate;
 pub mod session;
 pub mod space;
+pub mod vulkan;
 
 use openxr_sys as xr;
 use parallax_runtime::instance::Instance;

@@ -5,9 +5,13 @@ use super::instance::instance;
 use super::{guard, input, out_ptr, output, slice, to_pose, Ctx};
 use openxr_sys as xr;
 use openxr_sys::Handle;
-use parallax_runtime::session::{self as sess, Session, MAX_LAYERS};
+use parallax_compositor::vk::AppBinding;
+use parallax_compositor::{Layer, LayerKind, ProjectionView, SubImage};
+use parallax_runtime::session::{self as sess, GraphicsBinding, Session, MAX_LAYERS};
 use parallax_runtime::space::{check_pose, Space};
+use parallax_runtime::swapchain::{self, Swapchain, SwapchainCreate};
 use parallax_runtime::{handles, handles::Kind, Error, Result};
+use parallax_sdk::types::Fov;
 use parallax_sdk::types::Time;
 use std::ffi::c_void;
 use std::sync::Arc;
@@ -20,20 +24,35 @@ pub fn session(ctx: &mut Ctx, h: xr::Session) -> Result<Arc<Session>> {
     Ok(s)
 }
 
-/// Whether a `next` chain holds a graphics binding structure.
+/// The graphics binding in a `next` chain, if any.
 ///
 /// # Safety
 /// `next` is null or the head of a valid OpenXR structure chain.
-unsafe fn has_graphics_binding(mut next: *const c_void) -> bool {
+unsafe fn graphics_binding(
+    inst: &parallax_runtime::instance::Instance,
+    mut next: *const c_void,
+) -> GraphicsBinding {
     while !next.is_null() {
         // SAFETY: each chain element starts with XrBaseInStructure.
         let base = unsafe { &*(next as *const xr::BaseInStructure) };
-        if format!("{:?}", base.ty).starts_with("GRAPHICS_BINDING") {
-            return true;
+        if base.ty == xr::GraphicsBindingVulkanKHR::TYPE && inst.has_vulkan() {
+            // SAFETY: the type says it is a Vulkan binding.
+            let b = unsafe { &*(next as *const xr::GraphicsBindingVulkanKHR) };
+            return GraphicsBinding::Vulkan(AppBinding {
+                instance: b.instance as u64,
+                physical_device: b.physical_device as u64,
+                device: b.device as u64,
+                queue_family: b.queue_family_index,
+                queue_index: b.queue_index,
+            });
+        }
+        let name = format!("{:?}", base.ty);
+        if name.starts_with("GRAPHICS_BINDING") && base.ty != xr::GraphicsBindingVulkanKHR::TYPE {
+            return GraphicsBinding::Other(name);
         }
         next = base.next as *const c_void;
     }
-    false
+    GraphicsBinding::None
 }
 
 /// [xrCreateSession](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrCreateSession)
@@ -52,8 +71,8 @@ pub unsafe extern "system" fn xrCreateSession(
             return Err(Error::validation("createFlags must be 0"));
         }
         // SAFETY: the next chain of a valid create info.
-        let graphics = unsafe { has_graphics_binding(info.next) };
-        let raw = sess::create(&i, info.system_id.into_raw(), graphics)?;
+        let binding = unsafe { graphics_binding(&i, info.next) };
+        let raw = sess::create(&i, info.system_id.into_raw(), binding)?;
         *out = xr::Session::from_raw(raw);
         Ok(xr::Result::SUCCESS)
     })
@@ -170,29 +189,34 @@ fn space_of(s: &Arc<Session>, h: xr::Space) -> Result<Arc<Space>> {
     Ok(sp)
 }
 
-fn swapchain_of(h: xr::Swapchain) -> Result<()> {
-    // No swapchain can exist in a session without graphics; the lookup
-    // reports the handle as invalid.
-    handles::get::<()>(Kind::Swapchain, h.into_raw()).map(|_| ())
+fn swapchain_of(s: &Arc<Session>, h: xr::Swapchain) -> Result<Arc<Swapchain>> {
+    let chain = handles::get::<Swapchain>(Kind::Swapchain, h.into_raw())?;
+    if !Arc::ptr_eq(&chain.session, s) {
+        return Err(Error::handle_invalid(
+            "the swapchain belongs to another session",
+        ));
+    }
+    Ok(chain)
 }
 
-/// The swapchain entry points of a runtime whose sessions are all
-/// headless: any handle is invalid, because none can be created.
-fn no_swapchain(h: xr::Swapchain) -> Result<xr::Result> {
-    swapchain_of(h)?;
-    Err(Error::runtime_failure(
-        "swapchains are not available in headless sessions",
-    ))
+fn sub_image(s: &Arc<Session>, sub: &xr::SwapchainSubImage) -> Result<SubImage> {
+    let chain = swapchain_of(s, sub.swapchain)?;
+    let r = sub.image_rect;
+    chain.sub_image(
+        [r.offset.x, r.offset.y, r.extent.width, r.extent.height],
+        sub.image_array_index,
+    )
 }
 
-/// Validates one submitted layer.
+/// Validates one submitted layer and resolves it for the compositor.
 ///
 /// # Safety
 /// `layer` is null or points to a composition layer structure.
 unsafe fn check_layer(
     s: &Arc<Session>,
     layer: *const xr::CompositionLayerBaseHeader,
-) -> Result<()> {
+    t: Time,
+) -> Result<Layer> {
     if layer.is_null() {
         return Err(Error::layer_invalid("a layer pointer is NULL"));
     }
@@ -209,34 +233,57 @@ unsafe fn check_layer(
         xr::StructureType::COMPOSITION_LAYER_PROJECTION => {
             // SAFETY: the type says it is a projection layer.
             let p = unsafe { &*(layer as *const xr::CompositionLayerProjection) };
-            space_of(s, p.space)?;
+            let space = space_of(s, p.space)?;
             if p.view_count != 2 {
                 return Err(Error::validation(format!(
                     "a projection layer needs 2 views for PRIMARY_STEREO, got {}",
                     p.view_count
                 )));
             }
+            let mut views = Vec::with_capacity(2);
             // SAFETY: view_count views by contract.
             for v in unsafe { slice(p.views, p.view_count, "views")? } {
                 if v.ty != xr::StructureType::COMPOSITION_LAYER_PROJECTION_VIEW {
                     return Err(Error::validation("a projection view has the wrong type"));
                 }
-                check_pose(&to_pose(&v.pose))?;
-                swapchain_of(v.sub_image.swapchain)?;
+                let pose = to_pose(&v.pose);
+                check_pose(&pose)?;
+                let f = v.fov;
+                views.push(ProjectionView {
+                    pose,
+                    fov: Fov {
+                        left: f.angle_left,
+                        right: f.angle_right,
+                        up: f.angle_up,
+                        down: f.angle_down,
+                    },
+                    image: Some(sub_image(s, &v.sub_image)?),
+                });
             }
-            Ok(())
+            Ok(Layer {
+                stage_from_space: space.stage_pose(t),
+                kind: LayerKind::Projection { views },
+            })
         }
         xr::StructureType::COMPOSITION_LAYER_QUAD => {
             // SAFETY: the type says it is a quad layer.
             let q = unsafe { &*(layer as *const xr::CompositionLayerQuad) };
-            space_of(s, q.space)?;
+            let space = space_of(s, q.space)?;
             if !matches!(q.eye_visibility.into_raw(), 0..=2) {
                 return Err(Error::validation(
                     "eyeVisibility is not a valid XrEyeVisibility",
                 ));
             }
-            check_pose(&to_pose(&q.pose))?;
-            swapchain_of(q.sub_image.swapchain)
+            let pose = to_pose(&q.pose);
+            check_pose(&pose)?;
+            sub_image(s, &q.sub_image)?;
+            Ok(Layer {
+                stage_from_space: space.stage_pose(t),
+                kind: LayerKind::Quad {
+                    pose,
+                    size: [q.size.width, q.size.height],
+                },
+            })
         }
         other => Err(Error::layer_invalid(format!(
             "{other:?} is not a layer type this session can take"
@@ -271,18 +318,21 @@ pub unsafe extern "system" fn xrEndFrame(
                 "layers is NULL with a non-zero layerCount",
             ));
         }
+        let t = Time(info.display_time.as_nanos());
+        let mut layers = Vec::with_capacity(info.layer_count as usize);
         // SAFETY: layer_count pointers by contract.
         for &l in unsafe { slice(info.layers, info.layer_count, "layers")? } {
             // SAFETY: each null or a layer structure by contract.
-            unsafe { check_layer(&s, l)? };
+            layers.push(unsafe { check_layer(&s, l, t)? });
         }
-        s.end_frame(Time(info.display_time.as_nanos()), mode, Vec::new())?;
+        s.end_frame(t, mode, layers)?;
         Ok(loss_or(&s, xr::Result::SUCCESS))
     })
 }
 
 /// [xrEnumerateSwapchainFormats](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrEnumerateSwapchainFormats):
-/// a session without graphics has no formats.
+/// sRGB colour formats first, then linear and float colour, then depth;
+/// none for a headless session.
 pub unsafe extern "system" fn xrEnumerateSwapchainFormats(
     h: xr::Session,
     capacity: u32,
@@ -290,10 +340,15 @@ pub unsafe extern "system" fn xrEnumerateSwapchainFormats(
     formats: *mut i64,
 ) -> xr::Result {
     guard("xrEnumerateSwapchainFormats", |ctx| {
-        session(ctx, h)?;
-        // Sessions are headless until graphics bindings arrive: no formats.
+        let s = session(ctx, h)?;
+        let list = swapchain::formats(&s);
         // SAFETY: two-call contract of this function.
-        unsafe { super::two_call(capacity, count, formats, 0, |_, _| Ok(())) }
+        unsafe {
+            super::two_call(capacity, count, formats, list.len(), |f, i| {
+                *f = list[i];
+                Ok(())
+            })
+        }
     })
 }
 
@@ -304,54 +359,123 @@ pub unsafe extern "system" fn xrCreateSwapchain(
     out: *mut xr::Swapchain,
 ) -> xr::Result {
     guard("xrCreateSwapchain", |ctx| {
-        session(ctx, h)?;
+        let s = session(ctx, h)?;
         // SAFETY: contract of this function.
         let info = unsafe { input(info, xr::SwapchainCreateInfo::TYPE, "createInfo")? };
         // SAFETY: contract of this function.
-        unsafe { out_ptr(out, "swapchain")? };
-        Err(Error::swapchain_format_unsupported(format!(
-            "format {} cannot be used: a headless session has no graphics and no swapchain formats",
-            info.format
-        )))
+        let out = unsafe { out_ptr(out, "swapchain")? };
+        let raw = swapchain::create(
+            &s,
+            SwapchainCreate {
+                create_flags: info.create_flags,
+                usage: info.usage_flags,
+                format: info.format,
+                sample_count: info.sample_count,
+                width: info.width,
+                height: info.height,
+                face_count: info.face_count,
+                array_size: info.array_size,
+                mip_count: info.mip_count,
+            },
+        )?;
+        *out = xr::Swapchain::from_raw(raw);
+        Ok(xr::Result::SUCCESS)
     })
+}
+
+fn chain(ctx: &mut Ctx, h: xr::Swapchain) -> Result<Arc<Swapchain>> {
+    let c = handles::get::<Swapchain>(Kind::Swapchain, h.into_raw())?;
+    ctx.instance = Some(c.session.instance.clone());
+    ctx.objects.push((xr::ObjectType::SWAPCHAIN, h.into_raw()));
+    Ok(c)
 }
 
 /// [xrDestroySwapchain](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrDestroySwapchain)
 pub unsafe extern "system" fn xrDestroySwapchain(h: xr::Swapchain) -> xr::Result {
-    guard("xrDestroySwapchain", |_| no_swapchain(h))
+    guard("xrDestroySwapchain", |_| {
+        handles::remove(Kind::Swapchain, h.into_raw())?;
+        Ok(xr::Result::SUCCESS)
+    })
 }
 
-/// [xrEnumerateSwapchainImages](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrEnumerateSwapchainImages)
+/// [xrEnumerateSwapchainImages](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrEnumerateSwapchainImages):
+/// fills `XrSwapchainImageVulkanKHR` structures.
 pub unsafe extern "system" fn xrEnumerateSwapchainImages(
     h: xr::Swapchain,
-    _capacity: u32,
-    _count: *mut u32,
-    _images: *mut xr::SwapchainImageBaseHeader,
+    capacity: u32,
+    count: *mut u32,
+    images: *mut xr::SwapchainImageBaseHeader,
 ) -> xr::Result {
-    guard("xrEnumerateSwapchainImages", |_| no_swapchain(h))
+    guard("xrEnumerateSwapchainImages", |ctx| {
+        let c = chain(ctx, h)?;
+        let list = c.images();
+        let out = images as *mut xr::SwapchainImageVulkanKHR;
+        // SAFETY: two-call contract; for a Vulkan session the array is of
+        // XrSwapchainImageVulkanKHR (checked by type before writing).
+        unsafe {
+            super::two_call_typed(
+                capacity,
+                count,
+                out,
+                list.len(),
+                xr::SwapchainImageVulkanKHR::TYPE,
+                |img, i| {
+                    img.image = list[i];
+                    Ok(())
+                },
+            )
+        }
+    })
 }
 
 /// [xrAcquireSwapchainImage](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrAcquireSwapchainImage)
 pub unsafe extern "system" fn xrAcquireSwapchainImage(
     h: xr::Swapchain,
-    _info: *const xr::SwapchainImageAcquireInfo,
-    _index: *mut u32,
+    info: *const xr::SwapchainImageAcquireInfo,
+    index: *mut u32,
 ) -> xr::Result {
-    guard("xrAcquireSwapchainImage", |_| no_swapchain(h))
+    guard("xrAcquireSwapchainImage", |ctx| {
+        let c = chain(ctx, h)?;
+        if !info.is_null() {
+            // SAFETY: non-null, a structure by contract.
+            unsafe { input(info, xr::SwapchainImageAcquireInfo::TYPE, "acquireInfo")? };
+        }
+        // SAFETY: contract of this function.
+        let out = unsafe { out_ptr(index, "index")? };
+        *out = c.acquire()?;
+        Ok(xr::Result::SUCCESS)
+    })
 }
 
 /// [xrWaitSwapchainImage](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrWaitSwapchainImage)
 pub unsafe extern "system" fn xrWaitSwapchainImage(
     h: xr::Swapchain,
-    _info: *const xr::SwapchainImageWaitInfo,
+    info: *const xr::SwapchainImageWaitInfo,
 ) -> xr::Result {
-    guard("xrWaitSwapchainImage", |_| no_swapchain(h))
+    guard("xrWaitSwapchainImage", |ctx| {
+        let c = chain(ctx, h)?;
+        // SAFETY: contract of this function.
+        let info = unsafe { input(info, xr::SwapchainImageWaitInfo::TYPE, "waitInfo")? };
+        Ok(if c.wait(info.timeout.as_nanos())? {
+            xr::Result::SUCCESS
+        } else {
+            xr::Result::TIMEOUT_EXPIRED
+        })
+    })
 }
 
 /// [xrReleaseSwapchainImage](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrReleaseSwapchainImage)
 pub unsafe extern "system" fn xrReleaseSwapchainImage(
     h: xr::Swapchain,
-    _info: *const xr::SwapchainImageReleaseInfo,
+    info: *const xr::SwapchainImageReleaseInfo,
 ) -> xr::Result {
-    guard("xrReleaseSwapchainImage", |_| no_swapchain(h))
+    guard("xrReleaseSwapchainImage", |ctx| {
+        let c = chain(ctx, h)?;
+        if !info.is_null() {
+            // SAFETY: non-null, a structure by contract.
+            unsafe { input(info, xr::SwapchainImageReleaseInfo::TYPE, "releaseInfo")? };
+        }
+        c.release()?;
+        Ok(xr::Result::SUCCESS)
+    })
 }

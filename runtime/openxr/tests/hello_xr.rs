@@ -1,0 +1,121 @@
+//! Debian's `hello_xr`, a real third-party OpenXR app, renders on Parallax
+//! through the real loader on real Vulkan (lavapipe here): 300 frames, then
+//! the runtime ends the session and the app must exit 0. A composed frame is
+//! captured and must show hello_xr's cubes in each eye.
+
+mod common;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Decodes an 8-bit RGBA PNG.
+fn read_png(path: &Path) -> (u32, u32, Vec<u8>) {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    assert_eq!(info.color_type, png::ColorType::Rgba);
+    buf.truncate(info.buffer_size());
+    (info.width, info.height, buf)
+}
+
+/// Counts pixels that are clearly one of hello_xr's face colours (pure red,
+/// green or blue in sRGB, allowing for the blit's filtering at edges), and
+/// pixels of its background (DarkSlateGray, about (118, 150, 150) in sRGB).
+fn classify(rgba: &[u8]) -> ([usize; 3], usize) {
+    let mut faces = [0; 3];
+    let mut background = 0;
+    for p in rgba.chunks_exact(4) {
+        let (r, g, b) = (p[0] as i32, p[1] as i32, p[2] as i32);
+        if (r - 118).abs() < 12 && (g - 150).abs() < 12 && (b - 150).abs() < 12 {
+            background += 1;
+        }
+        for (c, channel) in [r, g, b].into_iter().enumerate() {
+            let others = [r, g, b]
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| *i != c)
+                .map(|(_, v)| v)
+                .max()
+                .unwrap();
+            if channel > 200 && others < 60 {
+                faces[c] += 1;
+            }
+        }
+    }
+    (faces, background)
+}
+
+fn run_hello_xr(graphics: &str) {
+    let _g = common::serial();
+    common::entry(); // writes the runtime manifest and sets XR_RUNTIME_JSON
+    let capture = common::target_dir().join(format!("hello_xr_capture_{graphics}"));
+    let _ = std::fs::remove_dir_all(&capture);
+    let mut child = Command::new("hello_xr")
+        .args(["-g", graphics])
+        .env("PARALLAX_EXIT_AFTER_FRAMES", "300")
+        .env("PARALLAX_CAPTURE", &capture)
+        .env("PARALLAX_CAPTURE_FRAMES", "30")
+        .env(
+            "XDG_RUNTIME_DIR",
+            std::env::var("XDG_RUNTIME_DIR").unwrap_or_else(|_| "/tmp".into()),
+        )
+        // hello_xr quits when its stdin reaches end of file: keep it open.
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("hello_xr (Debian libopenxr-utils) must be installed");
+    let _stdin = child.stdin.take();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > Duration::from_secs(240) {
+            child.kill().unwrap();
+            panic!("hello_xr -g {graphics} did not exit within 240 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut err = String::new();
+    use std::io::Read;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(
+        status.success(),
+        "hello_xr -g {graphics} exited with {status}:\n{err}"
+    );
+    for eye in 0..2 {
+        let (w, h, rgba) = read_png(&capture.join(format!("frame-00030-eye{eye}.png")));
+        assert_eq!((w, h), (2064, 2208));
+        let (faces, background) = classify(&rgba);
+        let total = (w * h) as usize;
+        // The background fills most of the view; the cubes' red, green and
+        // blue faces each cover at least a few thousand pixels.
+        assert!(
+            background > total / 2,
+            "eye {eye}: background {background} of {total}"
+        );
+        for (c, n) in faces.iter().enumerate() {
+            assert!(
+                *n > 2_000,
+                "eye {eye}: only {n} pixels of colour {c}: {faces:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn hello_xr_vulkan2_renders_cubes() {
+    run_hello_xr("Vulkan2");
+}
+
+#[test]
+fn hello_xr_vulkan_renders_cubes() {
+    run_hello_xr("Vulkan");
+}

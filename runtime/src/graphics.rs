@@ -1,0 +1,104 @@
+//! Graphics bindings: what `XR_KHR_vulkan_enable`/`_enable2` record on the
+//! instance, and opening a session's Vulkan compositor.
+
+use crate::error::{Error, Result};
+use crate::hub::DeviceHub;
+use crate::instance::Instance;
+use parallax_compositor::vk::compositor::{Capture, TargetConfig, VkCompositor};
+use parallax_compositor::vk::{self, AppBinding, AppDevice};
+use parallax_sdk::types::Duration;
+use std::sync::Arc;
+
+/// What an instance learned from the app's Vulkan set-up calls.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct VulkanState {
+    /// `xrGetVulkanGraphicsRequirements(2)KHR` was called.
+    pub requirements_queried: bool,
+    /// The VkInstance given to `xrGetVulkanGraphicsDevice(2)KHR`.
+    pub vk_instance: Option<u64>,
+    /// The VkPhysicalDevice it returned.
+    pub physical_device: Option<u64>,
+}
+
+/// The Vulkan side of a session.
+pub struct VulkanSession {
+    pub app: Arc<AppDevice>,
+    pub compositor: Arc<VkCompositor>,
+}
+
+impl Instance {
+    /// Whether either Vulkan extension is enabled.
+    pub fn has_vulkan(&self) -> bool {
+        self.has_extension("XR_KHR_vulkan_enable") || self.has_extension("XR_KHR_vulkan_enable2")
+    }
+
+    /// Records `xrGetVulkanGraphicsRequirements(2)KHR`.
+    pub fn vulkan_requirements(&self, system: u64) -> Result<(u32, u32)> {
+        self.check_system(system)?;
+        self.vulkan.lock().requirements_queried = true;
+        Ok((vk::MIN_API, vk::MAX_API))
+    }
+
+    /// `xrGetVulkanGraphicsDevice(2)KHR`: the physical device to use.
+    pub fn vulkan_physical_device(&self, system: u64, vk_instance: u64) -> Result<u64> {
+        self.check_system(system)?;
+        if vk_instance == 0 {
+            return Err(Error::validation("vulkanInstance is VK_NULL_HANDLE"));
+        }
+        let pd = vk::choose_physical_device(vk_instance)
+            .map_err(|e| Error::runtime_failure(e.to_string()))?;
+        let mut v = self.vulkan.lock();
+        v.vk_instance = Some(vk_instance);
+        v.physical_device = Some(pd);
+        Ok(pd)
+    }
+
+    pub fn vulkan_state(&self) -> VulkanState {
+        self.vulkan.lock().clone()
+    }
+}
+
+/// Checks a Vulkan binding and opens the session's compositor on it.
+pub fn open_vulkan(
+    instance: &Instance,
+    hub: &DeviceHub,
+    binding: AppBinding,
+    period: Duration,
+) -> Result<VulkanSession> {
+    let state = instance.vulkan_state();
+    if !state.requirements_queried {
+        return Err(Error::new(
+            openxr_sys::Result::ERROR_GRAPHICS_REQUIREMENTS_CALL_MISSING,
+            "xrGetVulkanGraphicsRequirements(2)KHR must be called before xrCreateSession",
+        ));
+    }
+    if binding.instance == 0 || binding.device == 0 || binding.physical_device == 0 {
+        return Err(Error::graphics_device_invalid(
+            "the Vulkan binding has a null handle",
+        ));
+    }
+    let expected = match state.physical_device {
+        Some(pd) => pd,
+        None => vk::choose_physical_device(binding.instance)
+            .map_err(|e| Error::graphics_device_invalid(e.to_string()))?,
+    };
+    if binding.physical_device != expected {
+        return Err(Error::graphics_device_invalid(
+            "the binding's physicalDevice is not the one xrGetVulkanGraphicsDevice(2)KHR returned",
+        ));
+    }
+    let app = AppDevice::new(binding).map_err(|e| Error::graphics_device_invalid(e.to_string()))?;
+    let d = hub.display();
+    let capture = instance.config.capture.as_ref().map(|dir| Capture {
+        dir: dir.clone(),
+        frames: instance.config.capture_frames.clone(),
+    });
+    let config = TargetConfig {
+        eye_width: d.width_per_eye,
+        eye_height: d.height_per_eye,
+        capture,
+    };
+    let compositor = VkCompositor::new(app.clone(), period, config)
+        .map_err(|e| Error::runtime_failure(format!("cannot start the compositor: {e}")))?;
+    Ok(VulkanSession { app, compositor })
+}

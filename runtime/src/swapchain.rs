@@ -1,0 +1,305 @@
+//! `XrSwapchain`: images shared with the compositor, and the
+//! acquire / wait / release protocol with the spec's ordering errors.
+
+use crate::error::{Error, Result};
+use crate::handles::{self, Kind, Raw};
+use crate::session::Session;
+use openxr_sys as xr;
+use parallax_compositor::vk::swapchain::{self as vks, SharedSwapchain, SwapchainDesc};
+use parallax_compositor::SubImage;
+use parking_lot::Mutex;
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+/// Images per swapchain (one for static swapchains).
+pub const IMAGE_COUNT: u32 = 3;
+/// Largest image side offered.
+pub const MAX_SIZE: u32 = 8192;
+
+/// What the app asked for, in OpenXR terms.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct SwapchainCreate {
+    pub create_flags: xr::SwapchainCreateFlags,
+    pub usage: xr::SwapchainUsageFlags,
+    pub format: i64,
+    pub sample_count: u32,
+    pub width: u32,
+    pub height: u32,
+    pub face_count: u32,
+    pub array_size: u32,
+    pub mip_count: u32,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Acquired, in acquisition order, not yet waited.
+    acquired: VecDeque<u32>,
+    /// Waited and not yet released.
+    waited: Option<u32>,
+    /// Acquired or waited, not released, in order (for the count check).
+    outstanding: u32,
+    next: u32,
+    /// The last image released (what a layer shows).
+    last_released: Option<u32>,
+    /// Static swapchains may be acquired once.
+    acquired_ever: bool,
+}
+
+/// An `XrSwapchain`.
+pub struct Swapchain {
+    pub session: Arc<Session>,
+    pub shared: Arc<SharedSwapchain>,
+    pub create: SwapchainCreate,
+    state: Mutex<State>,
+}
+
+/// Formats this session's swapchains may use (`VkFormat` values), best first.
+pub fn formats(session: &Session) -> Vec<i64> {
+    session
+        .vulkan
+        .as_ref()
+        .map(|v| v.compositor.formats())
+        .unwrap_or_default()
+}
+
+fn vk_usage(u: xr::SwapchainUsageFlags) -> ash_usage::Flags {
+    let mut v = ash_usage::Flags::empty();
+    let map = [
+        (
+            xr::SwapchainUsageFlags::COLOR_ATTACHMENT,
+            ash_usage::Flags::COLOR_ATTACHMENT,
+        ),
+        (
+            xr::SwapchainUsageFlags::DEPTH_STENCIL_ATTACHMENT,
+            ash_usage::Flags::DEPTH_STENCIL_ATTACHMENT,
+        ),
+        (
+            xr::SwapchainUsageFlags::UNORDERED_ACCESS,
+            ash_usage::Flags::STORAGE,
+        ),
+        (
+            xr::SwapchainUsageFlags::TRANSFER_SRC,
+            ash_usage::Flags::TRANSFER_SRC,
+        ),
+        (
+            xr::SwapchainUsageFlags::TRANSFER_DST,
+            ash_usage::Flags::TRANSFER_DST,
+        ),
+        (xr::SwapchainUsageFlags::SAMPLED, ash_usage::Flags::SAMPLED),
+        (
+            xr::SwapchainUsageFlags::INPUT_ATTACHMENT,
+            ash_usage::Flags::INPUT_ATTACHMENT,
+        ),
+    ];
+    for (x, f) in map {
+        if u.contains(x) {
+            v |= f;
+        }
+    }
+    v
+}
+
+/// The Vulkan usage flags type, re-exported by the compositor.
+mod ash_usage {
+    pub type Flags = parallax_compositor::vk::ImageUsage;
+}
+
+/// `xrCreateSwapchain`.
+pub fn create(session: &Arc<Session>, c: SwapchainCreate) -> Result<Raw> {
+    let Some(vulkan) = &session.vulkan else {
+        return Err(Error::swapchain_format_unsupported(format!(
+            "format {} cannot be used: a headless session has no graphics and no swapchain formats",
+            c.format
+        )));
+    };
+    let known_flags =
+        xr::SwapchainCreateFlags::PROTECTED_CONTENT | xr::SwapchainCreateFlags::STATIC_IMAGE;
+    if !known_flags.contains(c.create_flags) {
+        return Err(Error::validation("createFlags has unknown bits"));
+    }
+    if c.create_flags
+        .contains(xr::SwapchainCreateFlags::PROTECTED_CONTENT)
+    {
+        return Err(Error::feature_unsupported(
+            "protected-content swapchains are not supported",
+        ));
+    }
+    if !formats(session).contains(&c.format) {
+        return Err(Error::swapchain_format_unsupported(format!(
+            "format {} is not offered",
+            c.format
+        )));
+    }
+    if c.width == 0 || c.height == 0 || c.array_size == 0 || c.mip_count == 0 {
+        return Err(Error::validation(
+            "width, height, arraySize and mipCount must be at least 1",
+        ));
+    }
+    if c.width > MAX_SIZE || c.height > MAX_SIZE {
+        return Err(Error::validation(format!(
+            "images are at most {MAX_SIZE}x{MAX_SIZE}"
+        )));
+    }
+    let max_mips = 32 - c.width.max(c.height).leading_zeros();
+    if c.mip_count > max_mips {
+        return Err(Error::validation(format!(
+            "mipCount {} > {max_mips} for {}x{}",
+            c.mip_count, c.width, c.height
+        )));
+    }
+    if c.face_count != 1 && c.face_count != 6 {
+        return Err(Error::validation("faceCount must be 1 or 6"));
+    }
+    if c.face_count == 6 && c.width != c.height {
+        return Err(Error::validation("cube swapchains must be square"));
+    }
+    let max_samples = vks::max_samples(&vulkan.compositor.gpu);
+    if c.sample_count == 0 || !c.sample_count.is_power_of_two() || c.sample_count > max_samples {
+        return Err(Error::feature_unsupported(format!(
+            "sampleCount {} (this device supports up to {max_samples})",
+            c.sample_count
+        )));
+    }
+    let vk_format = parallax_compositor::vk::format_from_raw(c.format);
+    let depth = vks::is_depth(vk_format);
+    if depth && c.usage.contains(xr::SwapchainUsageFlags::COLOR_ATTACHMENT) {
+        return Err(Error::feature_unsupported(
+            "a depth format cannot be a colour attachment",
+        ));
+    }
+    if !depth
+        && c.usage
+            .contains(xr::SwapchainUsageFlags::DEPTH_STENCIL_ATTACHMENT)
+    {
+        return Err(Error::feature_unsupported(
+            "a colour format cannot be a depth attachment",
+        ));
+    }
+    let is_static = c
+        .create_flags
+        .contains(xr::SwapchainCreateFlags::STATIC_IMAGE);
+    let desc = SwapchainDesc {
+        format: vk_format,
+        usage: vk_usage(c.usage),
+        mutable_format: c.usage.contains(xr::SwapchainUsageFlags::MUTABLE_FORMAT),
+        width: c.width,
+        height: c.height,
+        array_size: c.array_size,
+        mip_count: c.mip_count,
+        face_count: c.face_count,
+        sample_count: c.sample_count,
+        image_count: if is_static { 1 } else { IMAGE_COUNT },
+    };
+    let shared = SharedSwapchain::new(vulkan.compositor.gpu.clone(), vulkan.app.clone(), desc)
+        .map_err(|e| Error::runtime_failure(format!("cannot allocate swapchain images: {e}")))?;
+    let chain = Arc::new(Swapchain {
+        session: session.clone(),
+        shared,
+        create: c,
+        state: Mutex::new(State::default()),
+    });
+    Ok(handles::insert(Kind::Swapchain, session.handle(), chain))
+}
+
+impl Swapchain {
+    pub fn image_count(&self) -> u32 {
+        self.shared.desc.image_count
+    }
+
+    /// The app's `VkImage` handles.
+    pub fn images(&self) -> Vec<u64> {
+        self.shared.app_images()
+    }
+
+    fn is_static(&self) -> bool {
+        self.create
+            .create_flags
+            .contains(xr::SwapchainCreateFlags::STATIC_IMAGE)
+    }
+
+    /// `xrAcquireSwapchainImage`.
+    pub fn acquire(&self) -> Result<u32> {
+        let mut s = self.state.lock();
+        if self.is_static() && s.acquired_ever {
+            return Err(Error::call_order_invalid(
+                "a static swapchain can be acquired only once",
+            ));
+        }
+        if s.outstanding >= self.image_count() {
+            return Err(Error::call_order_invalid("every image is already acquired"));
+        }
+        let i = s.next;
+        s.next = (s.next + 1) % self.image_count();
+        s.acquired.push_back(i);
+        s.outstanding += 1;
+        s.acquired_ever = true;
+        Ok(i)
+    }
+
+    /// `xrWaitSwapchainImage`: `Ok(false)` is `XR_TIMEOUT_EXPIRED`.
+    pub fn wait(&self, timeout_ns: i64) -> Result<bool> {
+        let i = {
+            let s = self.state.lock();
+            if s.waited.is_some() {
+                return Err(Error::call_order_invalid(
+                    "an image is already waited and not released",
+                ));
+            }
+            *s.acquired
+                .front()
+                .ok_or_else(|| Error::call_order_invalid("no acquired image to wait for"))?
+        };
+        let timeout = std::time::Duration::from_nanos(timeout_ns.max(0) as u64);
+        if !self.shared.wait_free(i, timeout) {
+            return Ok(false);
+        }
+        let mut s = self.state.lock();
+        s.acquired.pop_front();
+        s.waited = Some(i);
+        Ok(true)
+    }
+
+    /// `xrReleaseSwapchainImage`.
+    pub fn release(&self) -> Result<()> {
+        let mut s = self.state.lock();
+        let i = s
+            .waited
+            .take()
+            .ok_or_else(|| Error::call_order_invalid("no waited image to release"))?;
+        s.outstanding -= 1;
+        s.last_released = Some(i);
+        Ok(())
+    }
+
+    /// The released image a layer shows, checked against the sub-image.
+    pub fn sub_image(self: &Arc<Self>, rect: [i32; 4], array_index: u32) -> Result<SubImage> {
+        let i =
+            self.state.lock().last_released.ok_or_else(|| {
+                Error::layer_invalid("the layer's swapchain has no released image")
+            })?;
+        let [x, y, w, h] = rect;
+        if x < 0
+            || y < 0
+            || w <= 0
+            || h <= 0
+            || (x + w) as u32 > self.create.width
+            || (y + h) as u32 > self.create.height
+        {
+            return Err(Error::swapchain_rect_invalid(format!(
+                "imageRect {rect:?} is not inside the {}x{} image",
+                self.create.width, self.create.height
+            )));
+        }
+        if array_index >= self.create.array_size {
+            return Err(Error::validation(format!(
+                "imageArrayIndex {array_index} >= arraySize {}",
+                self.create.array_size
+            )));
+        }
+        Ok(SubImage {
+            hold: self.shared.hold(i),
+            rect,
+            array_index,
+        })
+    }
+}
