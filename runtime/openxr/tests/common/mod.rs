@@ -13,6 +13,41 @@ pub fn serial() -> std::sync::MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Runs a test body on the one thread that talks to the loader. Debian's
+/// loader (1.0.20) crashes when instances are created and destroyed from
+/// different threads over a process's life, so every loader test runs here;
+/// a panic is carried back to the calling test.
+pub fn on_loader_thread<F: FnOnce() + Send + 'static>(f: F) {
+    type Job = (
+        Box<dyn FnOnce() + Send>,
+        std::sync::mpsc::Sender<std::thread::Result<()>>,
+    );
+    static SENDER: std::sync::OnceLock<std::sync::Mutex<std::sync::mpsc::Sender<Job>>> =
+        std::sync::OnceLock::new();
+    let sender = SENDER.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("openxr-loader".into())
+            .spawn(move || {
+                for (job, done) in rx {
+                    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                    let _ = done.send(r);
+                }
+            })
+            .unwrap();
+        std::sync::Mutex::new(tx)
+    });
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    sender
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .send((Box::new(f), done_tx))
+        .unwrap();
+    if let Err(panic) = done_rx.recv().unwrap() {
+        std::panic::resume_unwind(panic);
+    }
+}
+
 /// `target/<profile>` of the test binary.
 pub fn target_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap();

@@ -1,0 +1,26 @@
+//! Compiles the WGSL shaders in `shaders/` to SPIR-V with naga, so the
+//! binaries always match their source.
+
+use std::path::Path;
+
+fn main() {
+    let out = std::env::var("OUT_DIR").expect("OUT_DIR");
+    for name in ["layer", "distort"] {
+        let src_path = format!("shaders/{name}.wgsl");
+        println!("cargo:rerun-if-changed={src_path}");
+        let src = std::fs::read_to_string(&src_path).expect("shader source");
+        let module = naga::front::wgsl::parse_str(&src)
+            .unwrap_or_else(|e| panic!("{src_path}: {}", e.emit_to_string(&src)));
+        let info = naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::IMMEDIATES,
+        )
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("{src_path}: {e:?}"));
+        let words =
+            naga::back::spv::write_vec(&module, &info, &naga::back::spv::Options::default(), None)
+                .unwrap_or_else(|e| panic!("{src_path}: {e}"));
+        let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        std::fs::write(Path::new(&out).join(format!("{name}.spv")), bytes).expect("write SPIR-V");
+    }
+}
