@@ -17,9 +17,14 @@ fn main() {
         )
         .validate(&module)
         .unwrap_or_else(|e| panic!("{src_path}: {e:?}"));
-        let words =
-            naga::back::spv::write_vec(&module, &info, &naga::back::spv::Options::default(), None)
-                .unwrap_or_else(|e| panic!("{src_path}: {e}"));
+        // The shaders are written in Vulkan's conventions (NDC y down), so
+        // naga must not flip y for us.
+        let mut options = naga::back::spv::Options::default();
+        options
+            .flags
+            .remove(naga::back::spv::WriterFlags::ADJUST_COORDINATE_SPACE);
+        let words = naga::back::spv::write_vec(&module, &info, &options, None)
+            .unwrap_or_else(|e| panic!("{src_path}: {e}"));
         let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
         std::fs::write(Path::new(&out).join(format!("{name}.spv")), bytes).expect("write SPIR-V");
     }

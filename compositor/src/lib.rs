@@ -52,11 +52,63 @@ pub struct ProjectionView {
     pub image: Option<SubImage>,
 }
 
-/// What a layer is, as far as the compositor needs to know.
+/// Which eyes a layer is shown to.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub enum Eyes {
+    #[default]
+    Both,
+    Left,
+    Right,
+}
+
+impl Eyes {
+    pub fn shows(self, eye: usize) -> bool {
+        match self {
+            Eyes::Both => true,
+            Eyes::Left => eye == 0,
+            Eyes::Right => eye == 1,
+        }
+    }
+}
+
+/// What a layer is, as far as the compositor needs to know. Poses are in
+/// the layer's space.
 #[derive(Debug)]
 pub enum LayerKind {
+    /// One view per eye, rendered from `pose` with `fov`.
     Projection { views: Vec<ProjectionView> },
-    Quad { pose: Pose, size: [f32; 2] },
+    /// A rectangle of `size` metres, facing +Z at `pose`.
+    Quad {
+        pose: Pose,
+        size: [f32; 2],
+        image: Option<SubImage>,
+    },
+    /// The inside of a cylinder around `pose`'s Y axis, centred on its -Z.
+    Cylinder {
+        pose: Pose,
+        radius: f32,
+        central_angle: f32,
+        aspect_ratio: f32,
+        image: Option<SubImage>,
+    },
+    /// An equirectangular image on a sphere (radius 0: at infinity).
+    Equirect {
+        pose: Pose,
+        radius: f32,
+        central_horizontal_angle: f32,
+        upper_vertical_angle: f32,
+        lower_vertical_angle: f32,
+        image: Option<SubImage>,
+    },
+}
+
+/// How a layer's colour is combined with what is under it.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Blend {
+    /// Use the texture's alpha (else the layer is opaque).
+    pub source_alpha: bool,
+    /// The texture's colour is not premultiplied by its alpha.
+    pub unpremultiplied: bool,
 }
 
 /// One submitted layer, already resolved to the tracking origin.
@@ -64,6 +116,8 @@ pub enum LayerKind {
 pub struct Layer {
     /// `stage_from_space` at the frame's display time.
     pub stage_from_space: Pose,
+    pub blend: Blend,
+    pub eyes: Eyes,
     pub kind: LayerKind,
 }
 

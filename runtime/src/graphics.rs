@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 use crate::hub::DeviceHub;
 use crate::instance::Instance;
-use parallax_compositor::vk::compositor::{Capture, TargetConfig, VkCompositor};
+use parallax_compositor::vk::compositor::{Capture, EyePoses, TargetConfig, VkCompositor};
 use parallax_compositor::vk::{self, AppBinding, AppDevice};
 use parallax_sdk::types::Duration;
 use std::sync::Arc;
@@ -93,9 +93,21 @@ pub fn open_vulkan(
         dir: dir.clone(),
         frames: instance.config.capture_frames.clone(),
     });
+    let eyes = d.eyes;
+    let pose_hub = instance.hub()?;
+    let eye_poses: EyePoses = Arc::new(move |t| {
+        let head = pose_hub.head(t)?.pose;
+        Some([
+            head.mul(&eyes[0].head_from_eye),
+            head.mul(&eyes[1].head_from_eye),
+        ])
+    });
     let config = TargetConfig {
         eye_width: d.width_per_eye,
         eye_height: d.height_per_eye,
+        fov: [eyes[0].fov, eyes[1].fov],
+        lens: d.lens,
+        eye_poses,
         capture,
     };
     let compositor = VkCompositor::new(app.clone(), period, config)

@@ -36,6 +36,8 @@ pub const EXTENSIONS: &[(&str, u32)] = &[
     ("XR_EXT_palm_pose", 3),
     ("XR_KHR_vulkan_enable", 8),
     ("XR_KHR_vulkan_enable2", 2),
+    ("XR_KHR_composition_layer_cylinder", 4),
+    ("XR_KHR_composition_layer_equirect2", 1),
 ];
 
 /// The one system id this runtime hands out.

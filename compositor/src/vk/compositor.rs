@@ -1,17 +1,23 @@
 //! The Vulkan compositor: a thread that wakes a fixed margin before each
 //! refresh of its target, takes the newest app frame whose rendering has
-//! finished (polling the app's fence, never waiting on it), composes it
-//! into one image per eye, and writes captures when asked.
+//! finished (polling the app's fence, never waiting on it), and draws:
 //!
-//! This first version composes projection layers by scaled blits; quads and
-//! the other layer types, lens distortion, chromatic-aberration correction
-//! and reprojection come with the shader pipeline.
+//! 1. the **layer pass**, per eye: every layer in submission order as a
+//!    full-screen triangle whose fragment shader intersects the pixel's view
+//!    ray (from the newest predicted eye pose) with the layer, so projection
+//!    layers are reprojected rotationally from the pose they were rendered
+//!    with, and quads, cylinders and equirects sit where they belong;
+//! 2. the **distortion pass**: a mesh per eye over its half of the panel,
+//!    built from the lens model, sampling red, green and blue at their own
+//!    places (chromatic-aberration correction);
+//!
+//! and writes captures (eyes before distortion, the panel after) when asked.
 
 use super::swapchain::app_layout;
 use super::{call, AppDevice, Gpu, VkError};
-use crate::{Compositor, CompositorError, Frame, FrameClock, LayerKind, Stats};
+use crate::{Compositor, CompositorError, Frame, FrameClock, Layer, LayerKind, Stats, SubImage};
 use ash::vk;
-use parallax_sdk_types::{Duration, Time};
+use parallax_sdk_types::{Duration, Fov, LensModel, Pose, Time};
 use parking_lot::Mutex;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,11 +32,17 @@ pub struct Capture {
     pub frames: Vec<u64>,
 }
 
+/// The newest prediction of `stage_from_eye` for both eyes at a time.
+pub type EyePoses = Arc<dyn Fn(Time) -> Option<[Pose; 2]> + Send + Sync>;
+
 /// The target's configuration.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone)]
 pub struct TargetConfig {
     pub eye_width: u32,
     pub eye_height: u32,
+    pub fov: [Fov; 2],
+    pub lens: LensModel,
+    pub eye_poses: EyePoses,
     pub capture: Option<Capture>,
 }
 
@@ -49,25 +61,6 @@ pub struct VkCompositor {
     state: Arc<SharedState>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
-
-struct Eye {
-    image: vk::Image,
-    memory: vk::DeviceMemory,
-}
-
-/// What the composing thread owns.
-struct Renderer {
-    gpu: Arc<Gpu>,
-    pool: vk::CommandPool,
-    cb: vk::CommandBuffer,
-    fence: vk::Fence,
-    eyes: [Eye; 2],
-    readback: vk::Buffer,
-    readback_memory: vk::DeviceMemory,
-    config: TargetConfig,
-}
-
-const EYE_FORMAT: vk::Format = vk::Format::R8G8B8A8_SRGB;
 
 impl VkCompositor {
     /// Opens the compositor's device on the app's physical device and
@@ -154,12 +147,355 @@ impl Drop for VkCompositor {
     }
 }
 
+const TARGET_FORMAT: vk::Format = vk::Format::R8G8B8A8_SRGB;
+/// Grid cells per side of each eye's distortion mesh.
+const MESH_CELLS: u32 = 32;
+/// Most layer draws one composition can hold (16 layers x 2 eyes).
+const MAX_DRAWS: u32 = 32;
+
+static LAYER_SPV: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/layer.spv"));
+static DISTORT_SPV: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/distort.spv"));
+
+struct Target {
+    image: vk::Image,
+    memory: vk::DeviceMemory,
+    view: vk::ImageView,
+    framebuffer: vk::Framebuffer,
+}
+
+struct Buffer {
+    buffer: vk::Buffer,
+    memory: vk::DeviceMemory,
+}
+
+/// The push constants of `layer.wgsl` (128 bytes).
+#[repr(C)]
+#[derive(Copy, Clone, Default)]
+struct LayerParams {
+    rows: [[f32; 4]; 3],
+    eye_tan: [f32; 4],
+    shape: [f32; 4],
+    rect: [f32; 4],
+    misc: [u32; 4],
+}
+
+impl LayerParams {
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: plain `repr(C)` data of f32/u32 without padding.
+        unsafe {
+            std::slice::from_raw_parts(
+                self as *const Self as *const u8,
+                std::mem::size_of::<Self>(),
+            )
+        }
+    }
+}
+
+/// Everything the composing thread owns.
+struct Renderer {
+    gpu: Arc<Gpu>,
+    pool: vk::CommandPool,
+    cb: vk::CommandBuffer,
+    fence: vk::Fence,
+    sampler: vk::Sampler,
+    set_layout: vk::DescriptorSetLayout,
+    layer_layout: vk::PipelineLayout,
+    distort_layout: vk::PipelineLayout,
+    eye_pass: vk::RenderPass,
+    panel_pass: vk::RenderPass,
+    layer_pipeline: vk::Pipeline,
+    distort_pipeline: vk::Pipeline,
+    frame_pool: vk::DescriptorPool,
+    static_pool: vk::DescriptorPool,
+    eye_sets: [vk::DescriptorSet; 2],
+    eyes: [Target; 2],
+    panel: Target,
+    mesh: Buffer,
+    mesh_index_count: u32,
+    readback: Buffer,
+    /// Views of app images made for the last composition.
+    frame_views: Vec<vk::ImageView>,
+    config: TargetConfig,
+}
+
+fn tans(f: &Fov) -> [f32; 4] {
+    [f.left.tan(), f.right.tan(), f.up.tan(), f.down.tan()]
+}
+
+/// Rows of `target_from_eye` (rotation, translation in .w).
+fn rows(target_from_eye: &Pose) -> [[f32; 4]; 3] {
+    let m = glam::Mat3::from_quat(target_from_eye.orientation);
+    let t = target_from_eye.position;
+    [
+        [m.x_axis.x, m.y_axis.x, m.z_axis.x, t.x],
+        [m.x_axis.y, m.y_axis.y, m.z_axis.y, t.y],
+        [m.x_axis.z, m.y_axis.z, m.z_axis.z, t.z],
+    ]
+}
+
+/// Radial distortion factor of one channel's coefficients at radius `r`.
+fn factor(k: &[f32; 3], r: f32) -> f32 {
+    let r2 = r * r;
+    1.0 + k[0] * r2 + k[1] * r2 * r2 + k[2] * r2 * r2 * r2
+}
+
+/// One eye's distortion mesh: per vertex the panel position (NDC of the
+/// eye's viewport) and where red, green and blue are read in the eye image.
+///
+/// The panel shows the eye image's tangent rectangle shrunk by the green
+/// channel's factor at the nearer horizontal edge, so green reaches that
+/// edge exactly; each channel then reads at `q * factor_c(|q|) / norm`.
+pub fn distortion_mesh(fov: &Fov, lens: &LensModel, cells: u32) -> (Vec<[f32; 8]>, Vec<u32>) {
+    let t = tans(fov);
+    let edge = t[0].abs().min(t[1].abs());
+    let norm = factor(&lens.green, edge);
+    let to_uv = |q: glam::Vec2| [(q.x - t[0]) / (t[1] - t[0]), (t[2] - q.y) / (t[2] - t[3])];
+    let mut vertices = Vec::new();
+    for j in 0..=cells {
+        for i in 0..=cells {
+            let s = glam::Vec2::new(i as f32 / cells as f32, j as f32 / cells as f32);
+            let q = glam::Vec2::new(t[0] + s.x * (t[1] - t[0]), t[2] + s.y * (t[3] - t[2]));
+            let r = q.length();
+            let [ur, vr] = to_uv(q * factor(&lens.red, r) / norm);
+            let [ug, vg] = to_uv(q * factor(&lens.green, r) / norm);
+            let [ub, vb] = to_uv(q * factor(&lens.blue, r) / norm);
+            vertices.push([s.x * 2.0 - 1.0, s.y * 2.0 - 1.0, ur, vr, ug, vg, ub, vb]);
+        }
+    }
+    let mut indices = Vec::new();
+    let w = cells + 1;
+    for j in 0..cells {
+        for i in 0..cells {
+            let a = j * w + i;
+            indices.extend_from_slice(&[a, a + 1, a + w, a + 1, a + w + 1, a + w]);
+        }
+    }
+    (vertices, indices)
+}
+
+fn shader(d: &ash::Device, spv: &[u8]) -> Result<vk::ShaderModule, VkError> {
+    let words: Vec<u32> = spv
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    // SAFETY: valid SPIR-V produced and validated by naga at build time.
+    unsafe { d.create_shader_module(&vk::ShaderModuleCreateInfo::default().code(&words), None) }
+        .map_err(call("vkCreateShaderModule"))
+}
+
 impl Renderer {
+    fn image(
+        gpu: &Gpu,
+        w: u32,
+        h: u32,
+        usage: vk::ImageUsageFlags,
+    ) -> Result<(vk::Image, vk::DeviceMemory, vk::ImageView), VkError> {
+        let d = &gpu.device;
+        let info = vk::ImageCreateInfo::default()
+            .image_type(vk::ImageType::TYPE_2D)
+            .format(TARGET_FORMAT)
+            .extent(vk::Extent3D {
+                width: w,
+                height: h,
+                depth: 1,
+            })
+            .mip_levels(1)
+            .array_layers(1)
+            .samples(vk::SampleCountFlags::TYPE_1)
+            .tiling(vk::ImageTiling::OPTIMAL)
+            .usage(usage)
+            .initial_layout(vk::ImageLayout::UNDEFINED);
+        // SAFETY: plain object creation on our own device.
+        unsafe {
+            let image = d.create_image(&info, None).map_err(call("vkCreateImage"))?;
+            let req = d.get_image_memory_requirements(image);
+            let ty = gpu
+                .memory_type(req.memory_type_bits, vk::MemoryPropertyFlags::DEVICE_LOCAL)
+                .ok_or_else(|| VkError::Unsupported("no device-local memory".into()))?;
+            let memory = d
+                .allocate_memory(
+                    &vk::MemoryAllocateInfo::default()
+                        .allocation_size(req.size)
+                        .memory_type_index(ty),
+                    None,
+                )
+                .map_err(call("vkAllocateMemory"))?;
+            d.bind_image_memory(image, memory, 0)
+                .map_err(call("vkBindImageMemory"))?;
+            let view = d
+                .create_image_view(
+                    &vk::ImageViewCreateInfo::default()
+                        .image(image)
+                        .view_type(vk::ImageViewType::TYPE_2D)
+                        .format(TARGET_FORMAT)
+                        .subresource_range(color_range(0, 1)),
+                    None,
+                )
+                .map_err(call("vkCreateImageView"))?;
+            Ok((image, memory, view))
+        }
+    }
+
+    fn buffer(gpu: &Gpu, size: u64, usage: vk::BufferUsageFlags) -> Result<Buffer, VkError> {
+        let d = &gpu.device;
+        // SAFETY: plain object creation on our own device.
+        unsafe {
+            let buffer = d
+                .create_buffer(
+                    &vk::BufferCreateInfo::default().size(size).usage(usage),
+                    None,
+                )
+                .map_err(call("vkCreateBuffer"))?;
+            let req = d.get_buffer_memory_requirements(buffer);
+            let ty = gpu
+                .memory_type(
+                    req.memory_type_bits,
+                    vk::MemoryPropertyFlags::HOST_VISIBLE | vk::MemoryPropertyFlags::HOST_COHERENT,
+                )
+                .ok_or_else(|| VkError::Unsupported("no host-visible memory".into()))?;
+            let memory = d
+                .allocate_memory(
+                    &vk::MemoryAllocateInfo::default()
+                        .allocation_size(req.size)
+                        .memory_type_index(ty),
+                    None,
+                )
+                .map_err(call("vkAllocateMemory"))?;
+            d.bind_buffer_memory(buffer, memory, 0)
+                .map_err(call("vkBindBufferMemory"))?;
+            Ok(Buffer { buffer, memory })
+        }
+    }
+
+    fn render_pass(
+        d: &ash::Device,
+        final_layout: vk::ImageLayout,
+    ) -> Result<vk::RenderPass, VkError> {
+        let att = [vk::AttachmentDescription::default()
+            .format(TARGET_FORMAT)
+            .samples(vk::SampleCountFlags::TYPE_1)
+            .load_op(vk::AttachmentLoadOp::CLEAR)
+            .store_op(vk::AttachmentStoreOp::STORE)
+            .stencil_load_op(vk::AttachmentLoadOp::DONT_CARE)
+            .stencil_store_op(vk::AttachmentStoreOp::DONT_CARE)
+            .initial_layout(vk::ImageLayout::UNDEFINED)
+            .final_layout(final_layout)];
+        let refs = [vk::AttachmentReference {
+            attachment: 0,
+            layout: vk::ImageLayout::COLOR_ATTACHMENT_OPTIMAL,
+        }];
+        let sub = [vk::SubpassDescription::default()
+            .pipeline_bind_point(vk::PipelineBindPoint::GRAPHICS)
+            .color_attachments(&refs)];
+        let dep = [vk::SubpassDependency::default()
+            .src_subpass(0)
+            .dst_subpass(vk::SUBPASS_EXTERNAL)
+            .src_stage_mask(vk::PipelineStageFlags::COLOR_ATTACHMENT_OUTPUT)
+            .dst_stage_mask(
+                vk::PipelineStageFlags::FRAGMENT_SHADER | vk::PipelineStageFlags::TRANSFER,
+            )
+            .src_access_mask(vk::AccessFlags::COLOR_ATTACHMENT_WRITE)
+            .dst_access_mask(vk::AccessFlags::SHADER_READ | vk::AccessFlags::TRANSFER_READ)];
+        // SAFETY: well-formed create info.
+        unsafe {
+            d.create_render_pass(
+                &vk::RenderPassCreateInfo::default()
+                    .attachments(&att)
+                    .subpasses(&sub)
+                    .dependencies(&dep),
+                None,
+            )
+        }
+        .map_err(call("vkCreateRenderPass"))
+    }
+
+    fn pipeline(
+        d: &ash::Device,
+        layout: vk::PipelineLayout,
+        pass: vk::RenderPass,
+        spv: &[u8],
+        vertex: bool,
+        blend: bool,
+    ) -> Result<vk::Pipeline, VkError> {
+        let module = shader(d, spv)?;
+        let stages = [
+            vk::PipelineShaderStageCreateInfo::default()
+                .stage(vk::ShaderStageFlags::VERTEX)
+                .module(module)
+                .name(c"vs_main"),
+            vk::PipelineShaderStageCreateInfo::default()
+                .stage(vk::ShaderStageFlags::FRAGMENT)
+                .module(module)
+                .name(c"fs_main"),
+        ];
+        let bindings = [vk::VertexInputBindingDescription {
+            binding: 0,
+            stride: 32,
+            input_rate: vk::VertexInputRate::VERTEX,
+        }];
+        let attrs: Vec<vk::VertexInputAttributeDescription> = (0..4)
+            .map(|i| vk::VertexInputAttributeDescription {
+                location: i,
+                binding: 0,
+                format: vk::Format::R32G32_SFLOAT,
+                offset: i * 8,
+            })
+            .collect();
+        let vi = if vertex {
+            vk::PipelineVertexInputStateCreateInfo::default()
+                .vertex_binding_descriptions(&bindings)
+                .vertex_attribute_descriptions(&attrs)
+        } else {
+            vk::PipelineVertexInputStateCreateInfo::default()
+        };
+        let ia = vk::PipelineInputAssemblyStateCreateInfo::default()
+            .topology(vk::PrimitiveTopology::TRIANGLE_LIST);
+        let vp = vk::PipelineViewportStateCreateInfo::default()
+            .viewport_count(1)
+            .scissor_count(1);
+        let rs = vk::PipelineRasterizationStateCreateInfo::default()
+            .polygon_mode(vk::PolygonMode::FILL)
+            .cull_mode(vk::CullModeFlags::NONE)
+            .line_width(1.0);
+        let ms = vk::PipelineMultisampleStateCreateInfo::default()
+            .rasterization_samples(vk::SampleCountFlags::TYPE_1);
+        let att = [vk::PipelineColorBlendAttachmentState::default()
+            .blend_enable(blend)
+            .src_color_blend_factor(vk::BlendFactor::ONE)
+            .dst_color_blend_factor(vk::BlendFactor::ONE_MINUS_SRC_ALPHA)
+            .color_blend_op(vk::BlendOp::ADD)
+            .src_alpha_blend_factor(vk::BlendFactor::ONE)
+            .dst_alpha_blend_factor(vk::BlendFactor::ONE_MINUS_SRC_ALPHA)
+            .alpha_blend_op(vk::BlendOp::ADD)
+            .color_write_mask(vk::ColorComponentFlags::RGBA)];
+        let cb = vk::PipelineColorBlendStateCreateInfo::default().attachments(&att);
+        let dynamic = [vk::DynamicState::VIEWPORT, vk::DynamicState::SCISSOR];
+        let ds = vk::PipelineDynamicStateCreateInfo::default().dynamic_states(&dynamic);
+        let info = vk::GraphicsPipelineCreateInfo::default()
+            .stages(&stages)
+            .vertex_input_state(&vi)
+            .input_assembly_state(&ia)
+            .viewport_state(&vp)
+            .rasterization_state(&rs)
+            .multisample_state(&ms)
+            .color_blend_state(&cb)
+            .dynamic_state(&ds)
+            .layout(layout)
+            .render_pass(pass)
+            .subpass(0);
+        // SAFETY: well-formed create info; the module is destroyed after use.
+        let r = unsafe { d.create_graphics_pipelines(vk::PipelineCache::null(), &[info], None) };
+        // SAFETY: the pipeline no longer needs the module once created.
+        unsafe { d.destroy_shader_module(module, None) };
+        r.map(|p| p[0])
+            .map_err(|(_, e)| call("vkCreateGraphicsPipelines")(e))
+    }
+
     fn new(gpu: Arc<Gpu>, config: TargetConfig) -> Result<Renderer, VkError> {
         let d = &gpu.device;
-        // SAFETY: plain object creation on the compositor's own device; on
-        // error the Drop of the partially built Renderer is not run, so the
-        // few objects made so far leak only on a failing device.
+        let (w, h) = (config.eye_width, config.eye_height);
+        // SAFETY: plain object creation on our own device. A failure part
+        // way leaks the objects made so far, only on a failing device.
         unsafe {
             let pool = d
                 .create_command_pool(
@@ -180,83 +516,229 @@ impl Renderer {
             let fence = d
                 .create_fence(&vk::FenceCreateInfo::default(), None)
                 .map_err(call("vkCreateFence"))?;
-            let mk_eye = || -> Result<Eye, VkError> {
-                let info = vk::ImageCreateInfo::default()
-                    .image_type(vk::ImageType::TYPE_2D)
-                    .format(EYE_FORMAT)
-                    .extent(vk::Extent3D {
-                        width: config.eye_width,
-                        height: config.eye_height,
-                        depth: 1,
-                    })
-                    .mip_levels(1)
-                    .array_layers(1)
-                    .samples(vk::SampleCountFlags::TYPE_1)
-                    .tiling(vk::ImageTiling::OPTIMAL)
-                    .usage(
-                        vk::ImageUsageFlags::TRANSFER_DST
-                            | vk::ImageUsageFlags::TRANSFER_SRC
-                            | vk::ImageUsageFlags::SAMPLED,
-                    )
-                    .initial_layout(vk::ImageLayout::UNDEFINED);
-                let image = d.create_image(&info, None).map_err(call("vkCreateImage"))?;
-                let req = d.get_image_memory_requirements(image);
-                let ty = gpu
-                    .memory_type(req.memory_type_bits, vk::MemoryPropertyFlags::DEVICE_LOCAL)
-                    .ok_or_else(|| VkError::Unsupported("no device-local memory".into()))?;
-                let memory = d
-                    .allocate_memory(
-                        &vk::MemoryAllocateInfo::default()
-                            .allocation_size(req.size)
-                            .memory_type_index(ty),
+            let sampler = d
+                .create_sampler(
+                    &vk::SamplerCreateInfo::default()
+                        .mag_filter(vk::Filter::LINEAR)
+                        .min_filter(vk::Filter::LINEAR)
+                        .mipmap_mode(vk::SamplerMipmapMode::LINEAR)
+                        .address_mode_u(vk::SamplerAddressMode::CLAMP_TO_EDGE)
+                        .address_mode_v(vk::SamplerAddressMode::CLAMP_TO_EDGE)
+                        .address_mode_w(vk::SamplerAddressMode::CLAMP_TO_EDGE)
+                        .max_lod(vk::LOD_CLAMP_NONE),
+                    None,
+                )
+                .map_err(call("vkCreateSampler"))?;
+            let bindings = [
+                vk::DescriptorSetLayoutBinding::default()
+                    .binding(0)
+                    .descriptor_type(vk::DescriptorType::SAMPLER)
+                    .descriptor_count(1)
+                    .stage_flags(vk::ShaderStageFlags::FRAGMENT),
+                vk::DescriptorSetLayoutBinding::default()
+                    .binding(1)
+                    .descriptor_type(vk::DescriptorType::SAMPLED_IMAGE)
+                    .descriptor_count(1)
+                    .stage_flags(vk::ShaderStageFlags::FRAGMENT),
+            ];
+            let set_layout = d
+                .create_descriptor_set_layout(
+                    &vk::DescriptorSetLayoutCreateInfo::default().bindings(&bindings),
+                    None,
+                )
+                .map_err(call("vkCreateDescriptorSetLayout"))?;
+            let set_layouts = [set_layout];
+            let ranges = [vk::PushConstantRange {
+                stage_flags: vk::ShaderStageFlags::FRAGMENT,
+                offset: 0,
+                size: std::mem::size_of::<LayerParams>() as u32,
+            }];
+            let layer_layout = d
+                .create_pipeline_layout(
+                    &vk::PipelineLayoutCreateInfo::default()
+                        .set_layouts(&set_layouts)
+                        .push_constant_ranges(&ranges),
+                    None,
+                )
+                .map_err(call("vkCreatePipelineLayout"))?;
+            let distort_layout = d
+                .create_pipeline_layout(
+                    &vk::PipelineLayoutCreateInfo::default().set_layouts(&set_layouts),
+                    None,
+                )
+                .map_err(call("vkCreatePipelineLayout"))?;
+            let eye_pass = Self::render_pass(d, vk::ImageLayout::SHADER_READ_ONLY_OPTIMAL)?;
+            let panel_pass = Self::render_pass(d, vk::ImageLayout::TRANSFER_SRC_OPTIMAL)?;
+            let layer_pipeline = Self::pipeline(d, layer_layout, eye_pass, LAYER_SPV, false, true)?;
+            let distort_pipeline =
+                Self::pipeline(d, distort_layout, panel_pass, DISTORT_SPV, true, false)?;
+            let sizes = [
+                vk::DescriptorPoolSize {
+                    ty: vk::DescriptorType::SAMPLER,
+                    descriptor_count: MAX_DRAWS,
+                },
+                vk::DescriptorPoolSize {
+                    ty: vk::DescriptorType::SAMPLED_IMAGE,
+                    descriptor_count: MAX_DRAWS,
+                },
+            ];
+            let frame_pool = d
+                .create_descriptor_pool(
+                    &vk::DescriptorPoolCreateInfo::default()
+                        .max_sets(MAX_DRAWS)
+                        .pool_sizes(&sizes),
+                    None,
+                )
+                .map_err(call("vkCreateDescriptorPool"))?;
+            let static_pool = d
+                .create_descriptor_pool(
+                    &vk::DescriptorPoolCreateInfo::default()
+                        .max_sets(2)
+                        .pool_sizes(&sizes),
+                    None,
+                )
+                .map_err(call("vkCreateDescriptorPool"))?;
+            let mk_target = |w: u32,
+                             h: u32,
+                             pass: vk::RenderPass,
+                             usage: vk::ImageUsageFlags|
+             -> Result<Target, VkError> {
+                let (image, memory, view) = Self::image(&gpu, w, h, usage)?;
+                let views = [view];
+                let framebuffer = d
+                    .create_framebuffer(
+                        &vk::FramebufferCreateInfo::default()
+                            .render_pass(pass)
+                            .attachments(&views)
+                            .width(w)
+                            .height(h)
+                            .layers(1),
                         None,
                     )
-                    .map_err(call("vkAllocateMemory"))?;
-                d.bind_image_memory(image, memory, 0)
-                    .map_err(call("vkBindImageMemory"))?;
-                Ok(Eye { image, memory })
+                    .map_err(call("vkCreateFramebuffer"))?;
+                Ok(Target {
+                    image,
+                    memory,
+                    view,
+                    framebuffer,
+                })
             };
-            let eyes = [mk_eye()?, mk_eye()?];
-            let size = config.eye_width as u64 * config.eye_height as u64 * 4 * 2;
-            let readback = d
-                .create_buffer(
-                    &vk::BufferCreateInfo::default()
-                        .size(size)
-                        .usage(vk::BufferUsageFlags::TRANSFER_DST),
-                    None,
+            let usage = vk::ImageUsageFlags::COLOR_ATTACHMENT | vk::ImageUsageFlags::TRANSFER_SRC;
+            let eyes = [
+                mk_target(w, h, eye_pass, usage | vk::ImageUsageFlags::SAMPLED)?,
+                mk_target(w, h, eye_pass, usage | vk::ImageUsageFlags::SAMPLED)?,
+            ];
+            let panel = mk_target(w * 2, h, panel_pass, usage)?;
+            let layouts = [set_layout, set_layout];
+            let sets = d
+                .allocate_descriptor_sets(
+                    &vk::DescriptorSetAllocateInfo::default()
+                        .descriptor_pool(static_pool)
+                        .set_layouts(&layouts),
                 )
-                .map_err(call("vkCreateBuffer"))?;
-            let req = d.get_buffer_memory_requirements(readback);
-            let ty = gpu
-                .memory_type(
-                    req.memory_type_bits,
-                    vk::MemoryPropertyFlags::HOST_VISIBLE | vk::MemoryPropertyFlags::HOST_COHERENT,
+                .map_err(call("vkAllocateDescriptorSets"))?;
+            let eye_sets = [sets[0], sets[1]];
+            for (set, eye) in eye_sets.iter().zip(&eyes) {
+                Self::write_set(
+                    d,
+                    *set,
+                    sampler,
+                    eye.view,
+                    vk::ImageLayout::SHADER_READ_ONLY_OPTIMAL,
+                );
+            }
+            // Both eyes' meshes in one vertex buffer, then both index lists.
+            let (mut verts, mut idx) = (Vec::new(), Vec::new());
+            for eye in 0..2 {
+                let (v, i) = distortion_mesh(&config.fov[eye], &config.lens, MESH_CELLS);
+                let base = verts.len() as u32;
+                verts.extend(v);
+                idx.extend(i.into_iter().map(|i| i + base));
+            }
+            let vbytes = verts.len() * 32;
+            let ibytes = idx.len() * 4;
+            let mesh = Self::buffer(
+                &gpu,
+                (vbytes + ibytes) as u64,
+                vk::BufferUsageFlags::VERTEX_BUFFER | vk::BufferUsageFlags::INDEX_BUFFER,
+            )?;
+            let p = d
+                .map_memory(
+                    mesh.memory,
+                    0,
+                    (vbytes + ibytes) as u64,
+                    vk::MemoryMapFlags::empty(),
                 )
-                .ok_or_else(|| VkError::Unsupported("no host-visible memory".into()))?;
-            let readback_memory = d
-                .allocate_memory(
-                    &vk::MemoryAllocateInfo::default()
-                        .allocation_size(req.size)
-                        .memory_type_index(ty),
-                    None,
-                )
-                .map_err(call("vkAllocateMemory"))?;
-            d.bind_buffer_memory(readback, readback_memory, 0)
-                .map_err(call("vkBindBufferMemory"))?;
+                .map_err(call("vkMapMemory"))? as *mut u8;
+            std::ptr::copy_nonoverlapping(verts.as_ptr() as *const u8, p, vbytes);
+            std::ptr::copy_nonoverlapping(idx.as_ptr() as *const u8, p.add(vbytes), ibytes);
+            d.unmap_memory(mesh.memory);
+            let readback = Self::buffer(
+                &gpu,
+                w as u64 * h as u64 * 4 * 4,
+                vk::BufferUsageFlags::TRANSFER_DST,
+            )?;
             Ok(Renderer {
-                gpu,
+                gpu: gpu.clone(),
                 pool,
                 cb,
                 fence,
+                sampler,
+                set_layout,
+                layer_layout,
+                distort_layout,
+                eye_pass,
+                panel_pass,
+                layer_pipeline,
+                distort_pipeline,
+                frame_pool,
+                static_pool,
+                eye_sets,
                 eyes,
+                panel,
+                mesh,
+                mesh_index_count: idx.len() as u32 / 2,
                 readback,
-                readback_memory,
+                frame_views: Vec::new(),
                 config,
             })
         }
     }
 
-    fn run(self, clock: &FrameClock, state: &SharedState) {
+    fn write_set(
+        d: &ash::Device,
+        set: vk::DescriptorSet,
+        sampler: vk::Sampler,
+        view: vk::ImageView,
+        layout: vk::ImageLayout,
+    ) {
+        let s = [vk::DescriptorImageInfo {
+            sampler,
+            image_view: vk::ImageView::null(),
+            image_layout: vk::ImageLayout::UNDEFINED,
+        }];
+        let i = [vk::DescriptorImageInfo {
+            sampler: vk::Sampler::null(),
+            image_view: view,
+            image_layout: layout,
+        }];
+        let writes = [
+            vk::WriteDescriptorSet::default()
+                .dst_set(set)
+                .dst_binding(0)
+                .descriptor_type(vk::DescriptorType::SAMPLER)
+                .image_info(&s),
+            vk::WriteDescriptorSet::default()
+                .dst_set(set)
+                .dst_binding(1)
+                .descriptor_type(vk::DescriptorType::SAMPLED_IMAGE)
+                .image_info(&i),
+        ];
+        // SAFETY: valid set, sampler and view of this device.
+        unsafe { d.update_descriptor_sets(&writes, &[]) };
+    }
+
+    fn run(mut self, clock: &FrameClock, state: &SharedState) {
         let mut current: Option<Frame> = None;
         // App frames taken so far (the number of the current one is taken - 1).
         let mut taken: u64 = 0;
@@ -289,7 +771,7 @@ impl Renderer {
                 .as_ref()
                 .filter(|c| fresh && c.frames.contains(&number))
                 .cloned();
-            if let Err(e) = self.compose(current.as_ref(), capture.is_some()) {
+            if let Err(e) = self.compose(current.as_ref(), vsync, capture.is_some()) {
                 tracing::error!("compositor: {e}");
             } else if let Some(c) = capture {
                 if let Err(e) = self.write_capture(&c, number) {
@@ -305,28 +787,192 @@ impl Renderer {
         }
     }
 
-    fn compose(&self, frame: Option<&Frame>, readback: bool) -> Result<(), VkError> {
-        let d = &self.gpu.device;
-        let full = vk::ImageSubresourceRange {
-            aspect_mask: vk::ImageAspectFlags::COLOR,
-            base_mip_level: 0,
-            level_count: 1,
-            base_array_layer: 0,
-            layer_count: 1,
+    /// A view of one array layer of a swapchain image, kept until the next
+    /// composition.
+    fn layer_view(&mut self, sub: &SubImage) -> Result<vk::ImageView, VkError> {
+        let chain = &sub.hold.chain;
+        let info = vk::ImageViewCreateInfo::default()
+            .image(chain.comp_image(sub.hold.index))
+            .view_type(vk::ImageViewType::TYPE_2D_ARRAY)
+            .format(chain.desc.format)
+            .subresource_range(vk::ImageSubresourceRange {
+                aspect_mask: vk::ImageAspectFlags::COLOR,
+                base_mip_level: 0,
+                level_count: chain.desc.mip_count,
+                base_array_layer: 0,
+                layer_count: chain.desc.array_size * chain.desc.face_count,
+            });
+        // SAFETY: the image is alive while the frame holds it.
+        let view = unsafe { self.gpu.device.create_image_view(&info, None) }
+            .map_err(call("vkCreateImageView"))?;
+        self.frame_views.push(view);
+        Ok(view)
+    }
+
+    /// Push constants for one layer seen from one eye; `None` if the layer
+    /// has nothing for this eye.
+    fn params<'a>(
+        layer: &'a Layer,
+        eye: usize,
+        stage_from_eye: &Pose,
+        fov: &Fov,
+    ) -> Option<(LayerParams, &'a SubImage)> {
+        let mut p = LayerParams {
+            eye_tan: tans(fov),
+            ..Default::default()
         };
-        let eye_barrier = |image, old, new, src: vk::AccessFlags, dst: vk::AccessFlags| {
-            vk::ImageMemoryBarrier::default()
-                .image(image)
-                .old_layout(old)
-                .new_layout(new)
-                .src_access_mask(src)
-                .dst_access_mask(dst)
-                .src_queue_family_index(vk::QUEUE_FAMILY_IGNORED)
-                .dst_queue_family_index(vk::QUEUE_FAMILY_IGNORED)
-                .subresource_range(full)
+        let stage_from_layer = layer.stage_from_space;
+        let (target, sub, kind) = match &layer.kind {
+            LayerKind::Projection { views } => {
+                let v = views.get(eye)?;
+                let t = tans(&v.fov);
+                p.shape = t;
+                (stage_from_layer.mul(&v.pose), v.image.as_ref()?, 0)
+            }
+            LayerKind::Quad { pose, size, image } => {
+                p.shape = [size[0], size[1], 0.0, 0.0];
+                (stage_from_layer.mul(pose), image.as_ref()?, 1)
+            }
+            LayerKind::Cylinder {
+                pose,
+                radius,
+                central_angle,
+                aspect_ratio,
+                image,
+            } => {
+                p.shape = [*radius, *central_angle, *aspect_ratio, 0.0];
+                (stage_from_layer.mul(pose), image.as_ref()?, 2)
+            }
+            LayerKind::Equirect {
+                pose,
+                radius,
+                central_horizontal_angle,
+                upper_vertical_angle,
+                lower_vertical_angle,
+                image,
+            } => {
+                p.shape = [
+                    *radius,
+                    *central_horizontal_angle,
+                    *upper_vertical_angle,
+                    *lower_vertical_angle,
+                ];
+                (stage_from_layer.mul(pose), image.as_ref()?, 3)
+            }
         };
-        // SAFETY: the command buffer and fence are this thread's alone; every
-        // image used is alive (eyes are ours, app images are held by the frame).
+        if !layer.eyes.shows(eye) {
+            return None;
+        }
+        p.rows = rows(&target.inverse().mul(stage_from_eye));
+        let (iw, ih) = (
+            sub.hold.chain.desc.width as f32,
+            sub.hold.chain.desc.height as f32,
+        );
+        let [x, y, w, h] = sub.rect;
+        p.rect = [x as f32 / iw, y as f32 / ih, w as f32 / iw, h as f32 / ih];
+        let flags =
+            u32::from(layer.blend.source_alpha) | (u32::from(layer.blend.unpremultiplied) << 1);
+        p.misc = [kind, sub.array_index, flags, 0];
+        Some((p, sub))
+    }
+
+    fn compose(
+        &mut self,
+        frame: Option<&Frame>,
+        display: Time,
+        readback: bool,
+    ) -> Result<(), VkError> {
+        let d = self.gpu.device.clone();
+        let d = &d;
+        let (w, h) = (self.config.eye_width, self.config.eye_height);
+        // SAFETY: the previous composition's fence was waited, so its views
+        // and descriptor sets are no longer in use.
+        unsafe {
+            for v in self.frame_views.drain(..) {
+                d.destroy_image_view(v, None);
+            }
+            d.reset_descriptor_pool(self.frame_pool, vk::DescriptorPoolResetFlags::empty())
+                .map_err(call("vkResetDescriptorPool"))?;
+        }
+        let poses = (self.config.eye_poses)(display);
+        let layers: &[Layer] = frame.map(|f| f.layers.as_slice()).unwrap_or_default();
+        // Draws: (eye, params, view), and the app images to hand over.
+        let mut draws = Vec::new();
+        let mut images: Vec<(vk::Image, vk::ImageLayout, u32)> = Vec::new();
+        if let Some(poses) = poses {
+            for (eye, (pose, fov)) in poses.iter().zip(self.config.fov).enumerate() {
+                for layer in layers {
+                    let Some((p, sub)) = Self::params(layer, eye, pose, &fov) else {
+                        continue;
+                    };
+                    if draws.len() as u32 >= MAX_DRAWS {
+                        break;
+                    }
+                    let view = self.layer_view(sub)?;
+                    let chain = &sub.hold.chain;
+                    let img = chain.comp_image(sub.hold.index);
+                    if !images.iter().any(|(i, _, _)| *i == img) {
+                        images.push((
+                            img,
+                            app_layout(&chain.desc),
+                            chain.desc.array_size * chain.desc.face_count,
+                        ));
+                    }
+                    draws.push((eye, p, view));
+                }
+            }
+        }
+        let sets = if draws.is_empty() {
+            Vec::new()
+        } else {
+            let layouts = vec![self.set_layout; draws.len()];
+            // SAFETY: the pool was sized for MAX_DRAWS sets.
+            unsafe {
+                d.allocate_descriptor_sets(
+                    &vk::DescriptorSetAllocateInfo::default()
+                        .descriptor_pool(self.frame_pool)
+                        .set_layouts(&layouts),
+                )
+            }
+            .map_err(call("vkAllocateDescriptorSets"))?
+        };
+        for (set, (_, _, view)) in sets.iter().zip(&draws) {
+            Self::write_set(
+                d,
+                *set,
+                self.sampler,
+                *view,
+                vk::ImageLayout::SHADER_READ_ONLY_OPTIMAL,
+            );
+        }
+        let hand = |old, new, src, dst| -> Vec<vk::ImageMemoryBarrier> {
+            images
+                .iter()
+                .map(|&(image, layout, layers)| {
+                    let (o, n) = if old == vk::ImageLayout::UNDEFINED {
+                        (layout, new)
+                    } else {
+                        (old, layout)
+                    };
+                    vk::ImageMemoryBarrier::default()
+                        .image(image)
+                        .old_layout(o)
+                        .new_layout(n)
+                        .src_access_mask(src)
+                        .dst_access_mask(dst)
+                        .src_queue_family_index(vk::QUEUE_FAMILY_IGNORED)
+                        .dst_queue_family_index(vk::QUEUE_FAMILY_IGNORED)
+                        .subresource_range(color_range(0, layers))
+                })
+                .collect()
+        };
+        let clear = [vk::ClearValue {
+            color: vk::ClearColorValue {
+                float32: [0.0, 0.0, 0.0, 1.0],
+            },
+        }];
+        // SAFETY: the command buffer and fence are this thread's alone; all
+        // images used are alive (ours, or held by the frame).
         unsafe {
             d.reset_command_buffer(self.cb, vk::CommandBufferResetFlags::empty())
                 .map_err(call("vkResetCommandBuffer"))?;
@@ -336,184 +982,201 @@ impl Renderer {
                     .flags(vk::CommandBufferUsageFlags::ONE_TIME_SUBMIT),
             )
             .map_err(call("vkBeginCommandBuffer"))?;
-            let to_dst: Vec<_> = self
-                .eyes
-                .iter()
-                .map(|e| {
-                    eye_barrier(
-                        e.image,
-                        vk::ImageLayout::UNDEFINED,
-                        vk::ImageLayout::TRANSFER_DST_OPTIMAL,
-                        vk::AccessFlags::empty(),
-                        vk::AccessFlags::TRANSFER_WRITE,
-                    )
-                })
-                .collect();
-            d.cmd_pipeline_barrier(
-                self.cb,
-                vk::PipelineStageFlags::TOP_OF_PIPE,
-                vk::PipelineStageFlags::TRANSFER,
-                vk::DependencyFlags::empty(),
-                &[],
-                &[],
-                &to_dst,
+            // App images: from the hand-over layout to shader reads.
+            let to_read = hand(
+                vk::ImageLayout::UNDEFINED,
+                vk::ImageLayout::SHADER_READ_ONLY_OPTIMAL,
+                vk::AccessFlags::MEMORY_WRITE,
+                vk::AccessFlags::SHADER_READ,
             );
-            let black = vk::ClearColorValue {
-                float32: [0.0, 0.0, 0.0, 1.0],
-            };
-            for e in &self.eyes {
-                d.cmd_clear_color_image(
+            if !to_read.is_empty() {
+                d.cmd_pipeline_barrier(
                     self.cb,
-                    e.image,
-                    vk::ImageLayout::TRANSFER_DST_OPTIMAL,
-                    &black,
-                    &[full],
+                    vk::PipelineStageFlags::ALL_COMMANDS,
+                    vk::PipelineStageFlags::FRAGMENT_SHADER,
+                    vk::DependencyFlags::empty(),
+                    &[],
+                    &[],
+                    &to_read,
                 );
             }
-            for layer in frame.map(|f| f.layers.as_slice()).unwrap_or_default() {
-                let LayerKind::Projection { views } = &layer.kind else {
-                    continue;
-                };
-                for (eye, view) in self.eyes.iter().zip(views) {
-                    let Some(sub) = &view.image else { continue };
-                    let chain = &sub.hold.chain;
-                    let src = chain.comp_image(sub.hold.index);
-                    let layout = app_layout(&chain.desc);
-                    let range = vk::ImageSubresourceRange {
-                        aspect_mask: vk::ImageAspectFlags::COLOR,
-                        base_mip_level: 0,
-                        level_count: 1,
-                        base_array_layer: sub.array_index,
-                        layer_count: 1,
-                    };
-                    let acquire = vk::ImageMemoryBarrier::default()
-                        .image(src)
-                        .old_layout(layout)
-                        .new_layout(vk::ImageLayout::TRANSFER_SRC_OPTIMAL)
-                        .src_access_mask(vk::AccessFlags::MEMORY_WRITE)
-                        .dst_access_mask(vk::AccessFlags::TRANSFER_READ)
-                        .src_queue_family_index(vk::QUEUE_FAMILY_IGNORED)
-                        .dst_queue_family_index(vk::QUEUE_FAMILY_IGNORED)
-                        .subresource_range(range);
-                    d.cmd_pipeline_barrier(
+            let full = vk::Rect2D {
+                offset: vk::Offset2D::default(),
+                extent: vk::Extent2D {
+                    width: w,
+                    height: h,
+                },
+            };
+            let viewport = |x: f32| vk::Viewport {
+                x,
+                y: 0.0,
+                width: w as f32,
+                height: h as f32,
+                min_depth: 0.0,
+                max_depth: 1.0,
+            };
+            for eye in 0..2 {
+                d.cmd_begin_render_pass(
+                    self.cb,
+                    &vk::RenderPassBeginInfo::default()
+                        .render_pass(self.eye_pass)
+                        .framebuffer(self.eyes[eye].framebuffer)
+                        .render_area(full)
+                        .clear_values(&clear),
+                    vk::SubpassContents::INLINE,
+                );
+                d.cmd_bind_pipeline(
+                    self.cb,
+                    vk::PipelineBindPoint::GRAPHICS,
+                    self.layer_pipeline,
+                );
+                d.cmd_set_viewport(self.cb, 0, &[viewport(0.0)]);
+                d.cmd_set_scissor(self.cb, 0, &[full]);
+                for ((e, p, _), set) in draws.iter().zip(&sets) {
+                    if *e != eye {
+                        continue;
+                    }
+                    d.cmd_bind_descriptor_sets(
                         self.cb,
-                        vk::PipelineStageFlags::ALL_COMMANDS,
-                        vk::PipelineStageFlags::TRANSFER,
-                        vk::DependencyFlags::empty(),
+                        vk::PipelineBindPoint::GRAPHICS,
+                        self.layer_layout,
+                        0,
+                        &[*set],
                         &[],
-                        &[],
-                        &[acquire],
                     );
-                    let [x, y, w, h] = sub.rect;
-                    let blit = vk::ImageBlit {
-                        src_subresource: vk::ImageSubresourceLayers {
-                            aspect_mask: vk::ImageAspectFlags::COLOR,
-                            mip_level: 0,
-                            base_array_layer: sub.array_index,
-                            layer_count: 1,
-                        },
-                        src_offsets: [
-                            vk::Offset3D { x, y, z: 0 },
-                            vk::Offset3D {
-                                x: x + w,
-                                y: y + h,
-                                z: 1,
-                            },
-                        ],
-                        dst_subresource: vk::ImageSubresourceLayers {
-                            aspect_mask: vk::ImageAspectFlags::COLOR,
-                            mip_level: 0,
-                            base_array_layer: 0,
-                            layer_count: 1,
-                        },
-                        dst_offsets: [
-                            vk::Offset3D { x: 0, y: 0, z: 0 },
-                            vk::Offset3D {
-                                x: self.config.eye_width as i32,
-                                y: self.config.eye_height as i32,
-                                z: 1,
-                            },
-                        ],
-                    };
-                    d.cmd_blit_image(
+                    d.cmd_push_constants(
                         self.cb,
-                        src,
-                        vk::ImageLayout::TRANSFER_SRC_OPTIMAL,
-                        eye.image,
-                        vk::ImageLayout::TRANSFER_DST_OPTIMAL,
-                        &[blit],
-                        vk::Filter::LINEAR,
+                        self.layer_layout,
+                        vk::ShaderStageFlags::FRAGMENT,
+                        0,
+                        p.bytes(),
                     );
-                    let back = vk::ImageMemoryBarrier::default()
-                        .image(src)
-                        .old_layout(vk::ImageLayout::TRANSFER_SRC_OPTIMAL)
-                        .new_layout(layout)
-                        .src_access_mask(vk::AccessFlags::TRANSFER_READ)
-                        .dst_access_mask(vk::AccessFlags::empty())
-                        .src_queue_family_index(vk::QUEUE_FAMILY_IGNORED)
-                        .dst_queue_family_index(vk::QUEUE_FAMILY_IGNORED)
-                        .subresource_range(range);
-                    d.cmd_pipeline_barrier(
-                        self.cb,
-                        vk::PipelineStageFlags::TRANSFER,
-                        vk::PipelineStageFlags::BOTTOM_OF_PIPE,
-                        vk::DependencyFlags::empty(),
-                        &[],
-                        &[],
-                        &[back],
-                    );
+                    d.cmd_draw(self.cb, 3, 1, 0, 0);
                 }
+                d.cmd_end_render_pass(self.cb);
             }
-            let to_src: Vec<_> = self
-                .eyes
-                .iter()
-                .map(|e| {
-                    eye_barrier(
-                        e.image,
-                        vk::ImageLayout::TRANSFER_DST_OPTIMAL,
-                        vk::ImageLayout::TRANSFER_SRC_OPTIMAL,
-                        vk::AccessFlags::TRANSFER_WRITE,
-                        vk::AccessFlags::TRANSFER_READ,
-                    )
-                })
-                .collect();
-            d.cmd_pipeline_barrier(
-                self.cb,
-                vk::PipelineStageFlags::TRANSFER,
-                vk::PipelineStageFlags::TRANSFER,
-                vk::DependencyFlags::empty(),
-                &[],
-                &[],
-                &to_src,
+            let back = hand(
+                vk::ImageLayout::SHADER_READ_ONLY_OPTIMAL,
+                vk::ImageLayout::UNDEFINED,
+                vk::AccessFlags::SHADER_READ,
+                vk::AccessFlags::empty(),
             );
+            if !back.is_empty() {
+                d.cmd_pipeline_barrier(
+                    self.cb,
+                    vk::PipelineStageFlags::FRAGMENT_SHADER,
+                    vk::PipelineStageFlags::BOTTOM_OF_PIPE,
+                    vk::DependencyFlags::empty(),
+                    &[],
+                    &[],
+                    &back,
+                );
+            }
+            // Distortion into the panel, one viewport per eye.
+            let panel_area = vk::Rect2D {
+                offset: vk::Offset2D::default(),
+                extent: vk::Extent2D {
+                    width: w * 2,
+                    height: h,
+                },
+            };
+            d.cmd_begin_render_pass(
+                self.cb,
+                &vk::RenderPassBeginInfo::default()
+                    .render_pass(self.panel_pass)
+                    .framebuffer(self.panel.framebuffer)
+                    .render_area(panel_area)
+                    .clear_values(&clear),
+                vk::SubpassContents::INLINE,
+            );
+            d.cmd_bind_pipeline(
+                self.cb,
+                vk::PipelineBindPoint::GRAPHICS,
+                self.distort_pipeline,
+            );
+            d.cmd_set_scissor(self.cb, 0, &[panel_area]);
+            d.cmd_bind_vertex_buffers(self.cb, 0, &[self.mesh.buffer], &[0]);
+            let vbytes = (MESH_CELLS as u64 + 1) * (MESH_CELLS as u64 + 1) * 32 * 2;
+            d.cmd_bind_index_buffer(self.cb, self.mesh.buffer, vbytes, vk::IndexType::UINT32);
+            for eye in 0..2 {
+                d.cmd_set_viewport(self.cb, 0, &[viewport((eye as u32 * w) as f32)]);
+                d.cmd_bind_descriptor_sets(
+                    self.cb,
+                    vk::PipelineBindPoint::GRAPHICS,
+                    self.distort_layout,
+                    0,
+                    &[self.eye_sets[eye]],
+                    &[],
+                );
+                d.cmd_draw_indexed(
+                    self.cb,
+                    self.mesh_index_count,
+                    1,
+                    self.mesh_index_count * eye as u32,
+                    0,
+                    0,
+                );
+            }
+            d.cmd_end_render_pass(self.cb);
             if readback {
-                let eye_bytes = self.config.eye_width as u64 * self.config.eye_height as u64 * 4;
+                let eye_bytes = w as u64 * h as u64 * 4;
+                let to_src: Vec<_> = self
+                    .eyes
+                    .iter()
+                    .map(|e| {
+                        vk::ImageMemoryBarrier::default()
+                            .image(e.image)
+                            .old_layout(vk::ImageLayout::SHADER_READ_ONLY_OPTIMAL)
+                            .new_layout(vk::ImageLayout::TRANSFER_SRC_OPTIMAL)
+                            .src_access_mask(vk::AccessFlags::SHADER_READ)
+                            .dst_access_mask(vk::AccessFlags::TRANSFER_READ)
+                            .src_queue_family_index(vk::QUEUE_FAMILY_IGNORED)
+                            .dst_queue_family_index(vk::QUEUE_FAMILY_IGNORED)
+                            .subresource_range(color_range(0, 1))
+                    })
+                    .collect();
+                d.cmd_pipeline_barrier(
+                    self.cb,
+                    vk::PipelineStageFlags::FRAGMENT_SHADER,
+                    vk::PipelineStageFlags::TRANSFER,
+                    vk::DependencyFlags::empty(),
+                    &[],
+                    &[],
+                    &to_src,
+                );
+                let copy = |offset: u64, width: u32| vk::BufferImageCopy {
+                    buffer_offset: offset,
+                    buffer_row_length: 0,
+                    buffer_image_height: 0,
+                    image_subresource: vk::ImageSubresourceLayers {
+                        aspect_mask: vk::ImageAspectFlags::COLOR,
+                        mip_level: 0,
+                        base_array_layer: 0,
+                        layer_count: 1,
+                    },
+                    image_offset: vk::Offset3D::default(),
+                    image_extent: vk::Extent3D {
+                        width,
+                        height: h,
+                        depth: 1,
+                    },
+                };
                 for (i, e) in self.eyes.iter().enumerate() {
-                    let region = vk::BufferImageCopy {
-                        buffer_offset: eye_bytes * i as u64,
-                        buffer_row_length: 0,
-                        buffer_image_height: 0,
-                        image_subresource: vk::ImageSubresourceLayers {
-                            aspect_mask: vk::ImageAspectFlags::COLOR,
-                            mip_level: 0,
-                            base_array_layer: 0,
-                            layer_count: 1,
-                        },
-                        image_offset: vk::Offset3D::default(),
-                        image_extent: vk::Extent3D {
-                            width: self.config.eye_width,
-                            height: self.config.eye_height,
-                            depth: 1,
-                        },
-                    };
                     d.cmd_copy_image_to_buffer(
                         self.cb,
                         e.image,
                         vk::ImageLayout::TRANSFER_SRC_OPTIMAL,
-                        self.readback,
-                        &[region],
+                        self.readback.buffer,
+                        &[copy(eye_bytes * i as u64, w)],
                     );
                 }
+                d.cmd_copy_image_to_buffer(
+                    self.cb,
+                    self.panel.image,
+                    vk::ImageLayout::TRANSFER_SRC_OPTIMAL,
+                    self.readback.buffer,
+                    &[copy(eye_bytes * 2, w * 2)],
+                );
             }
             d.end_command_buffer(self.cb)
                 .map_err(call("vkEndCommandBuffer"))?;
@@ -532,7 +1195,7 @@ impl Renderer {
         Ok(())
     }
 
-    fn write_capture(&self, c: &Capture, output: u64) -> Result<(), VkError> {
+    fn write_capture(&self, c: &Capture, number: u64) -> Result<(), VkError> {
         let (w, h) = (self.config.eye_width, self.config.eye_height);
         let eye_bytes = (w * h * 4) as usize;
         std::fs::create_dir_all(&c.dir)
@@ -544,34 +1207,65 @@ impl Renderer {
                 .gpu
                 .device
                 .map_memory(
-                    self.readback_memory,
+                    self.readback.memory,
                     0,
-                    (eye_bytes * 2) as u64,
+                    (eye_bytes * 4) as u64,
                     vk::MemoryMapFlags::empty(),
                 )
                 .map_err(call("vkMapMemory"))?;
-            let v = std::slice::from_raw_parts(p as *const u8, eye_bytes * 2).to_vec();
-            self.gpu.device.unmap_memory(self.readback_memory);
+            let v = std::slice::from_raw_parts(p as *const u8, eye_bytes * 4).to_vec();
+            self.gpu.device.unmap_memory(self.readback.memory);
             v
         };
-        for eye in 0..2 {
-            let path = c.dir.join(format!("frame-{output:05}-eye{eye}.png"));
-            let file = std::fs::File::create(&path).map_err(|e| {
-                VkError::Unsupported(format!("cannot write {}: {e}", path.display()))
-            })?;
-            let mut enc = png::Encoder::new(std::io::BufWriter::new(file), w, h);
-            enc.set_color(png::ColorType::Rgba);
-            enc.set_depth(png::BitDepth::Eight);
-            enc.set_source_srgb(png::SrgbRenderingIntent::Perceptual);
-            let mut writer = enc
-                .write_header()
-                .map_err(|e| VkError::Unsupported(format!("png: {e}")))?;
-            writer
-                .write_image_data(&bytes[eye * eye_bytes..(eye + 1) * eye_bytes])
-                .map_err(|e| VkError::Unsupported(format!("png: {e}")))?;
-            tracing::info!(path = %path.display(), "captured");
+        let files = [
+            (
+                format!("frame-{number:05}-eye0.png"),
+                w,
+                &bytes[..eye_bytes],
+            ),
+            (
+                format!("frame-{number:05}-eye1.png"),
+                w,
+                &bytes[eye_bytes..eye_bytes * 2],
+            ),
+            (
+                format!("frame-{number:05}-panel.png"),
+                w * 2,
+                &bytes[eye_bytes * 2..],
+            ),
+        ];
+        for (name, width, data) in files {
+            write_png(&c.dir.join(name), width, h, data)?;
         }
         Ok(())
+    }
+}
+
+/// Writes 8-bit sRGB RGBA pixels as PNG.
+pub fn write_png(path: &std::path::Path, w: u32, h: u32, rgba: &[u8]) -> Result<(), VkError> {
+    let file = std::fs::File::create(path)
+        .map_err(|e| VkError::Unsupported(format!("cannot write {}: {e}", path.display())))?;
+    let mut enc = png::Encoder::new(std::io::BufWriter::new(file), w, h);
+    enc.set_color(png::ColorType::Rgba);
+    enc.set_depth(png::BitDepth::Eight);
+    enc.set_source_srgb(png::SrgbRenderingIntent::Perceptual);
+    let mut writer = enc
+        .write_header()
+        .map_err(|e| VkError::Unsupported(format!("png: {e}")))?;
+    writer
+        .write_image_data(rgba)
+        .map_err(|e| VkError::Unsupported(format!("png: {e}")))?;
+    tracing::info!(path = %path.display(), "captured");
+    Ok(())
+}
+
+fn color_range(base: u32, count: u32) -> vk::ImageSubresourceRange {
+    vk::ImageSubresourceRange {
+        aspect_mask: vk::ImageAspectFlags::COLOR,
+        base_mip_level: 0,
+        level_count: vk::REMAINING_MIP_LEVELS,
+        base_array_layer: base,
+        layer_count: count,
     }
 }
 
@@ -582,14 +1276,59 @@ impl Drop for Renderer {
         // submission was waited for.
         unsafe {
             let _ = d.queue_wait_idle(self.gpu.queue);
-            d.destroy_buffer(self.readback, None);
-            d.free_memory(self.readback_memory, None);
-            for e in &self.eyes {
-                d.destroy_image(e.image, None);
-                d.free_memory(e.memory, None);
+            for v in self.frame_views.drain(..) {
+                d.destroy_image_view(v, None);
             }
+            for b in [&self.readback, &self.mesh] {
+                d.destroy_buffer(b.buffer, None);
+                d.free_memory(b.memory, None);
+            }
+            for t in self.eyes.iter().chain(std::iter::once(&self.panel)) {
+                d.destroy_framebuffer(t.framebuffer, None);
+                d.destroy_image_view(t.view, None);
+                d.destroy_image(t.image, None);
+                d.free_memory(t.memory, None);
+            }
+            d.destroy_descriptor_pool(self.frame_pool, None);
+            d.destroy_descriptor_pool(self.static_pool, None);
+            d.destroy_pipeline(self.layer_pipeline, None);
+            d.destroy_pipeline(self.distort_pipeline, None);
+            d.destroy_render_pass(self.eye_pass, None);
+            d.destroy_render_pass(self.panel_pass, None);
+            d.destroy_pipeline_layout(self.layer_layout, None);
+            d.destroy_pipeline_layout(self.distort_layout, None);
+            d.destroy_descriptor_set_layout(self.set_layout, None);
+            d.destroy_sampler(self.sampler, None);
             d.destroy_fence(self.fence, None);
             d.destroy_command_pool(self.pool, None);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mesh_centre_is_undistorted_and_channels_spread_outward() {
+        let fov = Fov::from_degrees(-45.0, 45.0, 45.0, -45.0);
+        let lens = LensModel {
+            red: [0.20, 0.0, 0.0],
+            green: [0.22, 0.0, 0.0],
+            blue: [0.24, 0.0, 0.0],
+        };
+        let (v, i) = distortion_mesh(&fov, &lens, 2);
+        assert_eq!(v.len(), 9);
+        assert_eq!(i.len(), 2 * 2 * 6);
+        // Centre vertex: all channels read the centre of the eye image.
+        let c = v[4];
+        for k in [2, 4, 6] {
+            assert!((c[k] - 0.5).abs() < 1e-6 && (c[k + 1] - 0.5).abs() < 1e-6);
+        }
+        // Right-edge middle vertex: green reaches the edge exactly; blue
+        // (stronger) reads further out than red.
+        let e = v[5];
+        assert!((e[4] - 1.0).abs() < 1e-5, "{e:?}");
+        assert!(e[6] > e[4] && e[4] > e[2]);
     }
 }

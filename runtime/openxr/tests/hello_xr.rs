@@ -108,6 +108,28 @@ fn run_hello_xr(graphics: &str) {
             );
         }
     }
+    check_panel(&capture);
+}
+
+/// The panel (after lens distortion) keeps the scene inside each lens's
+/// area and black outside it.
+fn check_panel(dir: &Path) {
+    let (w, h, rgba) = read_png(&dir.join("frame-00030-panel.png"));
+    assert_eq!((w, h), (2 * 2064, 2208));
+    let px = |x: u32, y: u32| {
+        let i = ((y * w + x) * 4) as usize;
+        [rgba[i], rgba[i + 1], rgba[i + 2]]
+    };
+    // Corners are outside the distorted image: black.
+    for (x, y) in [(2, 2), (w - 3, 2), (2, h - 3), (w - 3, h - 3), (w / 2, 2)] {
+        assert_eq!(px(x, y), [0, 0, 0], "panel pixel ({x}, {y})");
+    }
+    let (faces, background) = classify(&rgba);
+    assert!(
+        background > (w * h) as usize / 10,
+        "panel background {background}"
+    );
+    assert!(faces.iter().all(|n| *n > 2_000), "panel faces {faces:?}");
 }
 
 #[test]

@@ -6,7 +6,7 @@ use super::{guard, input, out_ptr, output, slice, to_pose, Ctx};
 use openxr_sys as xr;
 use openxr_sys::Handle;
 use parallax_compositor::vk::AppBinding;
-use parallax_compositor::{Layer, LayerKind, ProjectionView, SubImage};
+use parallax_compositor::{Blend, Eyes, Layer, LayerKind, ProjectionView, SubImage};
 use parallax_runtime::session::{self as sess, GraphicsBinding, Session, MAX_LAYERS};
 use parallax_runtime::space::{check_pose, Space};
 use parallax_runtime::swapchain::{self, Swapchain, SwapchainCreate};
@@ -208,6 +208,27 @@ fn sub_image(s: &Arc<Session>, sub: &xr::SwapchainSubImage) -> Result<SubImage> 
     )
 }
 
+fn eyes(v: xr::EyeVisibility) -> Result<Eyes> {
+    match v {
+        xr::EyeVisibility::BOTH => Ok(Eyes::Both),
+        xr::EyeVisibility::LEFT => Ok(Eyes::Left),
+        xr::EyeVisibility::RIGHT => Ok(Eyes::Right),
+        other => Err(Error::validation(format!(
+            "{other:?} is not a valid XrEyeVisibility"
+        ))),
+    }
+}
+
+fn finite_positive(v: f32, what: &str) -> Result<f32> {
+    if v.is_finite() && v > 0.0 {
+        Ok(v)
+    } else {
+        Err(Error::validation(format!(
+            "{what} must be finite and positive, got {v}"
+        )))
+    }
+}
+
 /// Validates one submitted layer and resolves it for the compositor.
 ///
 /// # Safety
@@ -229,11 +250,26 @@ unsafe fn check_layer(
     if !known_flags.contains(base.layer_flags) {
         return Err(Error::validation("layerFlags has unknown bits"));
     }
-    match base.ty {
+    let blend = Blend {
+        source_alpha: base
+            .layer_flags
+            .contains(xr::CompositionLayerFlags::BLEND_TEXTURE_SOURCE_ALPHA),
+        unpremultiplied: base
+            .layer_flags
+            .contains(xr::CompositionLayerFlags::UNPREMULTIPLIED_ALPHA),
+    };
+    let inst = &s.instance;
+    let space = space_of(s, base.space)?;
+    let stage_from_space = space.stage_pose(t);
+    let pose_of = |p: &xr::Posef| -> Result<parallax_sdk::types::Pose> {
+        let pose = to_pose(p);
+        check_pose(&pose)?;
+        Ok(pose)
+    };
+    let (eyes, kind) = match base.ty {
         xr::StructureType::COMPOSITION_LAYER_PROJECTION => {
             // SAFETY: the type says it is a projection layer.
             let p = unsafe { &*(layer as *const xr::CompositionLayerProjection) };
-            let space = space_of(s, p.space)?;
             if p.view_count != 2 {
                 return Err(Error::validation(format!(
                     "a projection layer needs 2 views for PRIMARY_STEREO, got {}",
@@ -246,11 +282,14 @@ unsafe fn check_layer(
                 if v.ty != xr::StructureType::COMPOSITION_LAYER_PROJECTION_VIEW {
                     return Err(Error::validation("a projection view has the wrong type"));
                 }
-                let pose = to_pose(&v.pose);
-                check_pose(&pose)?;
                 let f = v.fov;
+                if !(f.angle_left < f.angle_right && f.angle_down < f.angle_up) {
+                    return Err(Error::validation(format!(
+                        "projection view fov {f:?} is empty or inverted"
+                    )));
+                }
                 views.push(ProjectionView {
-                    pose,
+                    pose: pose_of(&v.pose)?,
                     fov: Fov {
                         left: f.angle_left,
                         right: f.angle_right,
@@ -260,35 +299,86 @@ unsafe fn check_layer(
                     image: Some(sub_image(s, &v.sub_image)?),
                 });
             }
-            Ok(Layer {
-                stage_from_space: space.stage_pose(t),
-                kind: LayerKind::Projection { views },
-            })
+            (Eyes::Both, LayerKind::Projection { views })
         }
         xr::StructureType::COMPOSITION_LAYER_QUAD => {
             // SAFETY: the type says it is a quad layer.
             let q = unsafe { &*(layer as *const xr::CompositionLayerQuad) };
-            let space = space_of(s, q.space)?;
-            if !matches!(q.eye_visibility.into_raw(), 0..=2) {
+            let size = [
+                finite_positive(q.size.width, "size.width")?,
+                finite_positive(q.size.height, "size.height")?,
+            ];
+            (
+                eyes(q.eye_visibility)?,
+                LayerKind::Quad {
+                    pose: pose_of(&q.pose)?,
+                    size,
+                    image: Some(sub_image(s, &q.sub_image)?),
+                },
+            )
+        }
+        xr::StructureType::COMPOSITION_LAYER_CYLINDER_KHR
+            if inst.has_extension("XR_KHR_composition_layer_cylinder") =>
+        {
+            // SAFETY: the type says it is a cylinder layer.
+            let c = unsafe { &*(layer as *const xr::CompositionLayerCylinderKHR) };
+            let central_angle = c.central_angle;
+            if !(0.0..=2.0 * std::f32::consts::PI).contains(&central_angle) {
+                return Err(Error::validation("centralAngle must be within [0, 2pi]"));
+            }
+            (
+                eyes(c.eye_visibility)?,
+                LayerKind::Cylinder {
+                    pose: pose_of(&c.pose)?,
+                    radius: finite_positive(c.radius, "radius")?,
+                    central_angle,
+                    aspect_ratio: finite_positive(c.aspect_ratio, "aspectRatio")?,
+                    image: Some(sub_image(s, &c.sub_image)?),
+                },
+            )
+        }
+        xr::StructureType::COMPOSITION_LAYER_EQUIRECT2_KHR
+            if inst.has_extension("XR_KHR_composition_layer_equirect2") =>
+        {
+            // SAFETY: the type says it is an equirect2 layer.
+            let e = unsafe { &*(layer as *const xr::CompositionLayerEquirect2KHR) };
+            if !(e.radius.is_finite() && e.radius >= 0.0) {
                 return Err(Error::validation(
-                    "eyeVisibility is not a valid XrEyeVisibility",
+                    "radius must be finite and non-negative (0 is infinite)",
                 ));
             }
-            let pose = to_pose(&q.pose);
-            check_pose(&pose)?;
-            sub_image(s, &q.sub_image)?;
-            Ok(Layer {
-                stage_from_space: space.stage_pose(t),
-                kind: LayerKind::Quad {
-                    pose,
-                    size: [q.size.width, q.size.height],
+            if !(e.central_horizontal_angle.is_finite()
+                && e.central_horizontal_angle > 0.0
+                && e.upper_vertical_angle > e.lower_vertical_angle)
+            {
+                return Err(Error::validation(
+                    "the equirect angles describe an empty region",
+                ));
+            }
+            (
+                eyes(e.eye_visibility)?,
+                LayerKind::Equirect {
+                    pose: pose_of(&e.pose)?,
+                    radius: e.radius,
+                    central_horizontal_angle: e.central_horizontal_angle,
+                    upper_vertical_angle: e.upper_vertical_angle,
+                    lower_vertical_angle: e.lower_vertical_angle,
+                    image: Some(sub_image(s, &e.sub_image)?),
                 },
-            })
+            )
         }
-        other => Err(Error::layer_invalid(format!(
-            "{other:?} is not a layer type this session can take"
-        ))),
-    }
+        other => {
+            return Err(Error::layer_invalid(format!(
+                "{other:?} is not a layer type this session can take"
+            )))
+        }
+    };
+    Ok(Layer {
+        stage_from_space,
+        blend,
+        eyes,
+        kind,
+    })
 }
 
 /// [xrEndFrame](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrEndFrame)
