@@ -29,15 +29,19 @@ struct ClockState {
 #[derive(Debug)]
 pub struct FrameClock {
     state: Mutex<ClockState>,
-    compose_margin: Duration,
+    /// Smoothed time the compositor needs per refresh (ns), as reported.
+    compose_ns: Mutex<Option<f64>>,
 }
+
+/// The least and the most of a period the compositor reserves for itself.
+const MIN_MARGIN_NS: i64 = 2_000_000;
 
 impl FrameClock {
     pub fn new(epoch: Time, period: Duration) -> Self {
         assert!(period.0 > 0, "refresh period must be positive");
         Self {
             state: Mutex::new(ClockState { epoch, period }),
-            compose_margin: Duration::from_nanos(2_000_000),
+            compose_ns: Mutex::new(None),
         }
     }
 
@@ -94,9 +98,27 @@ impl FrameClock {
         }
     }
 
-    /// Time before each refresh at which the compositor composes.
+    /// The compositor reports how long a composition took; the margin it
+    /// wakes before each refresh follows (smoothed, with headroom).
+    pub fn report_compose(&self, took: Duration) {
+        let mut c = self.compose_ns.lock();
+        let x = took.0.max(0) as f64;
+        *c = Some(match *c {
+            Some(avg) => avg * 0.9 + x * 0.1,
+            None => x,
+        });
+    }
+
+    /// Time before each refresh at which the compositor composes: 1.25x
+    /// its smoothed composition time plus 1 ms, at least 2 ms and at most
+    /// half a period.
     pub fn compose_margin(&self) -> Duration {
-        self.compose_margin
+        let period = self.period().0;
+        let est = self
+            .compose_ns
+            .lock()
+            .map_or(0, |c| (c * 1.25) as i64 + 1_000_000);
+        Duration(est.clamp(MIN_MARGIN_NS, (period / 2).max(MIN_MARGIN_NS)))
     }
 }
 
@@ -115,6 +137,21 @@ mod tests {
         // A late app skips to a refresh it can still make.
         let late = clock.predict(Time(95_000_000), Some(p1.display_time));
         assert!(late.display_time.0 >= 95_000_000 + 10_000_000 - 2_500_000);
+    }
+
+    #[test]
+    fn margin_follows_reported_compose_time() {
+        let clock = FrameClock::new(Time(0), Duration(11_111_111));
+        assert_eq!(clock.compose_margin(), Duration(2_000_000));
+        for _ in 0..50 {
+            clock.report_compose(Duration(3_000_000));
+        }
+        let m = clock.compose_margin().0;
+        assert!((4_700_000..=4_800_000).contains(&m), "{m}");
+        for _ in 0..50 {
+            clock.report_compose(Duration(100_000_000));
+        }
+        assert_eq!(clock.compose_margin(), Duration(11_111_111 / 2));
     }
 
     #[test]

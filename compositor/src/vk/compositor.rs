@@ -215,7 +215,20 @@ struct Renderer {
     readback: Buffer,
     /// Views of app images made for the last composition.
     frame_views: Vec<vk::ImageView>,
+    /// Timestamps around the two passes, when the queue supports them.
+    queries: Option<(vk::QueryPool, f64)>,
     config: TargetConfig,
+}
+
+/// How long one composition took.
+#[derive(Copy, Clone, Debug, Default, PartialEq)]
+pub struct Timings {
+    /// GPU time of the layer pass (both eyes), when timestamps are available.
+    pub layer_ms: Option<f64>,
+    /// GPU time of the distortion pass.
+    pub distortion_ms: Option<f64>,
+    /// CPU wall time from start of recording to the end of the GPU work.
+    pub total_ms: f64,
 }
 
 fn tans(f: &Fov) -> [f32; 4] {
@@ -678,6 +691,24 @@ impl Renderer {
                 w as u64 * h as u64 * 4 * 4,
                 vk::BufferUsageFlags::TRANSFER_DST,
             )?;
+            let props = gpu.instance.get_physical_device_properties(gpu.physical);
+            let families = gpu
+                .instance
+                .get_physical_device_queue_family_properties(gpu.physical);
+            let valid_bits = families[gpu.queue_family as usize].timestamp_valid_bits;
+            let queries = if valid_bits > 0 && props.limits.timestamp_period > 0.0 {
+                let pool = d
+                    .create_query_pool(
+                        &vk::QueryPoolCreateInfo::default()
+                            .query_type(vk::QueryType::TIMESTAMP)
+                            .query_count(3),
+                        None,
+                    )
+                    .map_err(call("vkCreateQueryPool"))?;
+                Some((pool, props.limits.timestamp_period as f64))
+            } else {
+                None
+            };
             Ok(Renderer {
                 gpu: gpu.clone(),
                 pool,
@@ -700,6 +731,7 @@ impl Renderer {
                 mesh_index_count: idx.len() as u32 / 2,
                 readback,
                 frame_views: Vec::new(),
+                queries,
                 config,
             })
         }
@@ -771,7 +803,8 @@ impl Renderer {
                 .as_ref()
                 .filter(|c| fresh && c.frames.contains(&number))
                 .cloned();
-            if let Err(e) = self.compose(current.as_ref(), vsync, capture.is_some()) {
+            let result = self.compose(current.as_ref(), vsync, capture.is_some());
+            if let Err(e) = &result {
                 tracing::error!("compositor: {e}");
             } else if let Some(c) = capture {
                 if let Err(e) = self.write_capture(&c, number) {
@@ -779,6 +812,7 @@ impl Renderer {
                 }
             }
             let took = Time::now() - started;
+            clock.report_compose(took);
             let mut s = state.stats.lock();
             s.composed += 1;
             s.last_compose_ns = took.0;
@@ -881,7 +915,8 @@ impl Renderer {
         frame: Option<&Frame>,
         display: Time,
         readback: bool,
-    ) -> Result<(), VkError> {
+    ) -> Result<Timings, VkError> {
+        let started = std::time::Instant::now();
         let d = self.gpu.device.clone();
         let d = &d;
         let (w, h) = (self.config.eye_width, self.config.eye_height);
@@ -982,6 +1017,10 @@ impl Renderer {
                     .flags(vk::CommandBufferUsageFlags::ONE_TIME_SUBMIT),
             )
             .map_err(call("vkBeginCommandBuffer"))?;
+            if let Some((pool, _)) = self.queries {
+                d.cmd_reset_query_pool(self.cb, pool, 0, 3);
+                d.cmd_write_timestamp(self.cb, vk::PipelineStageFlags::TOP_OF_PIPE, pool, 0);
+            }
             // App images: from the hand-over layout to shader reads.
             let to_read = hand(
                 vk::ImageLayout::UNDEFINED,
@@ -1072,6 +1111,9 @@ impl Renderer {
                     &back,
                 );
             }
+            if let Some((pool, _)) = self.queries {
+                d.cmd_write_timestamp(self.cb, vk::PipelineStageFlags::BOTTOM_OF_PIPE, pool, 1);
+            }
             // Distortion into the panel, one viewport per eye.
             let panel_area = vk::Rect2D {
                 offset: vk::Offset2D::default(),
@@ -1118,6 +1160,9 @@ impl Renderer {
                 );
             }
             d.cmd_end_render_pass(self.cb);
+            if let Some((pool, _)) = self.queries {
+                d.cmd_write_timestamp(self.cb, vk::PipelineStageFlags::BOTTOM_OF_PIPE, pool, 2);
+            }
             if readback {
                 let eye_bytes = w as u64 * h as u64 * 4;
                 let to_src: Vec<_> = self
@@ -1192,17 +1237,30 @@ impl Renderer {
             d.reset_fences(&[self.fence])
                 .map_err(call("vkResetFences"))?;
         }
-        Ok(())
+        let mut t = Timings {
+            total_ms: started.elapsed().as_secs_f64() * 1e3,
+            ..Default::default()
+        };
+        if let Some((pool, period)) = self.queries {
+            let mut ts = [0u64; 3];
+            // SAFETY: the three queries were written by the submission just
+            // waited for.
+            if unsafe { d.get_query_pool_results(pool, 0, &mut ts, vk::QueryResultFlags::TYPE_64) }
+                .is_ok()
+            {
+                t.layer_ms = Some(ts[1].wrapping_sub(ts[0]) as f64 * period * 1e-6);
+                t.distortion_ms = Some(ts[2].wrapping_sub(ts[1]) as f64 * period * 1e-6);
+            }
+        }
+        Ok(t)
     }
 
-    fn write_capture(&self, c: &Capture, number: u64) -> Result<(), VkError> {
-        let (w, h) = (self.config.eye_width, self.config.eye_height);
-        let eye_bytes = (w * h * 4) as usize;
-        std::fs::create_dir_all(&c.dir)
-            .map_err(|e| VkError::Unsupported(format!("cannot create {}: {e}", c.dir.display())))?;
+    /// The eyes and the panel as read back by the last composition.
+    fn read_back(&self) -> Result<Vec<u8>, VkError> {
+        let eye_bytes = (self.config.eye_width * self.config.eye_height * 4) as usize;
         // SAFETY: host-visible, coherent memory of the size mapped; the copy
         // into it completed (fence waited in compose).
-        let bytes: Vec<u8> = unsafe {
+        unsafe {
             let p = self
                 .gpu
                 .device
@@ -1215,8 +1273,16 @@ impl Renderer {
                 .map_err(call("vkMapMemory"))?;
             let v = std::slice::from_raw_parts(p as *const u8, eye_bytes * 4).to_vec();
             self.gpu.device.unmap_memory(self.readback.memory);
-            v
-        };
+            Ok(v)
+        }
+    }
+
+    fn write_capture(&self, c: &Capture, number: u64) -> Result<(), VkError> {
+        let (w, h) = (self.config.eye_width, self.config.eye_height);
+        let eye_bytes = (w * h * 4) as usize;
+        std::fs::create_dir_all(&c.dir)
+            .map_err(|e| VkError::Unsupported(format!("cannot create {}: {e}", c.dir.display())))?;
+        let bytes = self.read_back()?;
         let files = [
             (
                 format!("frame-{number:05}-eye0.png"),
@@ -1299,10 +1365,64 @@ impl Drop for Renderer {
             d.destroy_pipeline_layout(self.distort_layout, None);
             d.destroy_descriptor_set_layout(self.set_layout, None);
             d.destroy_sampler(self.sampler, None);
+            if let Some((pool, _)) = self.queries {
+                d.destroy_query_pool(pool, None);
+            }
             d.destroy_fence(self.fence, None);
             d.destroy_command_pool(self.pool, None);
         }
     }
+}
+
+/// The compositor's drawing without its thread: composes on demand (for
+/// benchmarks and tests that drive time themselves).
+pub struct OfflineCompositor {
+    renderer: Renderer,
+}
+
+impl OfflineCompositor {
+    pub fn new(gpu: Arc<Gpu>, config: TargetConfig) -> Result<Self, VkError> {
+        Ok(Self {
+            renderer: Renderer::new(gpu, config)?,
+        })
+    }
+
+    /// Composes one frame for display at `display`; with `capture`, also
+    /// writes the eyes and the panel as PNG under that frame number.
+    pub fn compose(
+        &mut self,
+        frame: Option<&Frame>,
+        display: Time,
+        capture: Option<(&Capture, u64)>,
+    ) -> Result<Timings, VkError> {
+        let t = self.renderer.compose(frame, display, capture.is_some())?;
+        if let Some((c, n)) = capture {
+            self.renderer.write_capture(c, n)?;
+        }
+        Ok(t)
+    }
+
+    /// Composes one frame and returns the pixels (8-bit sRGB RGBA, rows top
+    /// to bottom) of both eyes before distortion and of the panel after.
+    pub fn compose_and_read(
+        &mut self,
+        frame: Option<&Frame>,
+        display: Time,
+    ) -> Result<Images, VkError> {
+        self.renderer.compose(frame, display, true)?;
+        let bytes = self.renderer.read_back()?;
+        let eye = (self.renderer.config.eye_width * self.renderer.config.eye_height * 4) as usize;
+        Ok(Images {
+            eyes: [bytes[..eye].to_vec(), bytes[eye..2 * eye].to_vec()],
+            panel: bytes[2 * eye..].to_vec(),
+        })
+    }
+}
+
+/// What one composition showed.
+pub struct Images {
+    pub eyes: [Vec<u8>; 2],
+    pub panel: Vec<u8>,
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 #![allow(unsafe_code)]
 
 pub mod compositor;
+pub mod harness;
 pub mod swapchain;
 
 use ash::vk;

@@ -1,0 +1,509 @@
+//! An OpenXR app, written with the `openxr` crate and `ash`, that submits
+//! every layer type Parallax composes, each with known content at a known
+//! pose, and runs a clean frame loop until the runtime ends the session.
+//! Copy it as a template: Vulkan set-up through `XR_KHR_vulkan_enable2`,
+//! swapchains, static-image swapchains, and the four layer types.
+//!
+//! The scene, in LOCAL space (the head's start pose):
+//! - a projection layer: one dark-blue image per eye, re-submitted each frame;
+//! - a red 1 m quad 2 m straight ahead;
+//! - a green cylinder strip 3 m away, 20 to 50 degrees to the left;
+//! - a yellow equirect band at infinity, 40 to 80 degrees above the horizon.
+//!
+//! Run it on Parallax: `parallax run -- parallax-example-layers`.
+#![deny(unsafe_code)]
+
+use ash::vk;
+use ash::vk::Handle;
+use clap::Parser;
+use openxr as xr;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(about = "Submits every layer type with known content")]
+struct Args {
+    /// Frames to run before asking to exit (the runtime may end it sooner).
+    #[arg(long, default_value_t = 600)]
+    frames: u32,
+}
+
+const FORMAT: vk::Format = vk::Format::R8G8B8A8_SRGB;
+
+/// Vulkan objects of the app.
+struct Gpu {
+    instance: ash::Instance,
+    device: ash::Device,
+    queue: vk::Queue,
+    pool: vk::CommandPool,
+    memory: vk::PhysicalDeviceMemoryProperties,
+}
+
+impl Gpu {
+    /// Fills every layer of `image` with one sRGB colour.
+    fn fill(&self, image: vk::Image, layers: u32, rgba: [u8; 4]) -> Result<(), String> {
+        let c = |v: u8| {
+            // The clear value is linear; convert from the sRGB byte.
+            let x = v as f32 / 255.0;
+            if x <= 0.04045 {
+                x / 12.92
+            } else {
+                ((x + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        let color = vk::ClearColorValue {
+            float32: [c(rgba[0]), c(rgba[1]), c(rgba[2]), rgba[3] as f32 / 255.0],
+        };
+        let range = vk::ImageSubresourceRange {
+            aspect_mask: vk::ImageAspectFlags::COLOR,
+            base_mip_level: 0,
+            level_count: 1,
+            base_array_layer: 0,
+            layer_count: layers,
+        };
+        let barrier = |old, new| {
+            vk::ImageMemoryBarrier::default()
+                .image(image)
+                .old_layout(old)
+                .new_layout(new)
+                .src_access_mask(vk::AccessFlags::MEMORY_WRITE)
+                .dst_access_mask(vk::AccessFlags::MEMORY_WRITE | vk::AccessFlags::MEMORY_READ)
+                .src_queue_family_index(vk::QUEUE_FAMILY_IGNORED)
+                .dst_queue_family_index(vk::QUEUE_FAMILY_IGNORED)
+                .subresource_range(range)
+        };
+        #[allow(unsafe_code)]
+        // SAFETY: a one-time command buffer on our own device and queue; the
+        // image is acquired and waited, so the runtime does not read it now.
+        unsafe {
+            let d = &self.device;
+            let cb = d
+                .allocate_command_buffers(
+                    &vk::CommandBufferAllocateInfo::default()
+                        .command_pool(self.pool)
+                        .level(vk::CommandBufferLevel::PRIMARY)
+                        .command_buffer_count(1),
+                )
+                .map_err(|e| e.to_string())?[0];
+            d.begin_command_buffer(
+                cb,
+                &vk::CommandBufferBeginInfo::default()
+                    .flags(vk::CommandBufferUsageFlags::ONE_TIME_SUBMIT),
+            )
+            .map_err(|e| e.to_string())?;
+            // Swapchain images are handed over in COLOR_ATTACHMENT_OPTIMAL.
+            d.cmd_pipeline_barrier(
+                cb,
+                vk::PipelineStageFlags::ALL_COMMANDS,
+                vk::PipelineStageFlags::TRANSFER,
+                vk::DependencyFlags::empty(),
+                &[],
+                &[],
+                &[barrier(
+                    vk::ImageLayout::COLOR_ATTACHMENT_OPTIMAL,
+                    vk::ImageLayout::TRANSFER_DST_OPTIMAL,
+                )],
+            );
+            d.cmd_clear_color_image(
+                cb,
+                image,
+                vk::ImageLayout::TRANSFER_DST_OPTIMAL,
+                &color,
+                &[range],
+            );
+            d.cmd_pipeline_barrier(
+                cb,
+                vk::PipelineStageFlags::TRANSFER,
+                vk::PipelineStageFlags::ALL_COMMANDS,
+                vk::DependencyFlags::empty(),
+                &[],
+                &[],
+                &[barrier(
+                    vk::ImageLayout::TRANSFER_DST_OPTIMAL,
+                    vk::ImageLayout::COLOR_ATTACHMENT_OPTIMAL,
+                )],
+            );
+            d.end_command_buffer(cb).map_err(|e| e.to_string())?;
+            let cbs = [cb];
+            d.queue_submit(
+                self.queue,
+                &[vk::SubmitInfo::default().command_buffers(&cbs)],
+                vk::Fence::null(),
+            )
+            .map_err(|e| e.to_string())?;
+            d.queue_wait_idle(self.queue).map_err(|e| e.to_string())?;
+            d.free_command_buffers(self.pool, &cbs);
+        }
+        let _ = self.memory;
+        let _ = &self.instance;
+        Ok(())
+    }
+}
+
+/// A swapchain and its images.
+struct Chain {
+    swapchain: xr::Swapchain<xr::Vulkan>,
+    images: Vec<vk::Image>,
+    width: u32,
+    height: u32,
+}
+
+fn chain(
+    session: &xr::Session<xr::Vulkan>,
+    w: u32,
+    h: u32,
+    array: u32,
+    static_image: bool,
+) -> Result<Chain, String> {
+    let swapchain = session
+        .create_swapchain(&xr::SwapchainCreateInfo {
+            create_flags: if static_image {
+                xr::SwapchainCreateFlags::STATIC_IMAGE
+            } else {
+                xr::SwapchainCreateFlags::EMPTY
+            },
+            usage_flags: xr::SwapchainUsageFlags::COLOR_ATTACHMENT
+                | xr::SwapchainUsageFlags::TRANSFER_DST,
+            format: FORMAT.as_raw() as u32,
+            sample_count: 1,
+            width: w,
+            height: h,
+            face_count: 1,
+            array_size: array,
+            mip_count: 1,
+        })
+        .map_err(|e| format!("xrCreateSwapchain: {e}"))?;
+    let images = swapchain
+        .enumerate_images()
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(vk::Image::from_raw)
+        .collect();
+    Ok(Chain {
+        swapchain,
+        images,
+        width: w,
+        height: h,
+    })
+}
+
+/// Acquires, fills and releases one image of a chain.
+fn draw(gpu: &Gpu, c: &mut Chain, layers: u32, rgba: [u8; 4]) -> Result<(), String> {
+    let i = c
+        .swapchain
+        .acquire_image()
+        .map_err(|e| format!("xrAcquireSwapchainImage: {e}"))?;
+    c.swapchain
+        .wait_image(xr::Duration::INFINITE)
+        .map_err(|e| format!("xrWaitSwapchainImage: {e}"))?;
+    gpu.fill(c.images[i as usize], layers, rgba)?;
+    c.swapchain
+        .release_image()
+        .map_err(|e| format!("xrReleaseSwapchainImage: {e}"))
+}
+
+fn rect(c: &Chain) -> xr::Rect2Di {
+    xr::Rect2Di {
+        offset: xr::Offset2Di { x: 0, y: 0 },
+        extent: xr::Extent2Di {
+            width: c.width as i32,
+            height: c.height as i32,
+        },
+    }
+}
+
+fn yaw(angle: f32) -> xr::Quaternionf {
+    let (s, c) = (angle / 2.0).sin_cos();
+    xr::Quaternionf {
+        x: 0.0,
+        y: s,
+        z: 0.0,
+        w: c,
+    }
+}
+
+#[allow(unsafe_code)]
+fn run(args: Args) -> Result<(), String> {
+    // SAFETY: the system's OpenXR loader is trusted to be conformant.
+    let entry = unsafe { xr::Entry::load(&()) }
+        .map_err(|e| format!("cannot load the OpenXR loader: {e}"))?;
+    let mut exts = xr::ExtensionSet::default();
+    exts.khr_vulkan_enable2 = true;
+    exts.khr_composition_layer_cylinder = true;
+    exts.khr_composition_layer_equirect2 = true;
+    let instance = entry
+        .create_instance(
+            &xr::ApplicationInfo {
+                application_name: "parallax-layers",
+                application_version: 1,
+                engine_name: "none",
+                engine_version: 0,
+                api_version: xr::Version::new(1, 0, 0),
+            },
+            &exts,
+            &[],
+            &(),
+        )
+        .map_err(|e| format!("xrCreateInstance: {e}"))?;
+    let system = instance
+        .system(xr::FormFactor::HEAD_MOUNTED_DISPLAY)
+        .map_err(|e| format!("xrGetSystem: {e}"))?;
+    let _req = instance
+        .graphics_requirements::<xr::Vulkan>(system)
+        .map_err(|e| e.to_string())?;
+    // SAFETY: loading the system's Vulkan loader.
+    let vk_entry = unsafe { ash::Entry::load() }.map_err(|e| format!("cannot load Vulkan: {e}"))?;
+    let app_info = vk::ApplicationInfo::default().api_version(vk::make_api_version(0, 1, 1, 0));
+    let ici = vk::InstanceCreateInfo::default().application_info(&app_info);
+    let gipa = vk_entry.static_fn().get_instance_proc_addr;
+    // SAFETY: the create info outlives the call; the function pointer types match.
+    let raw_instance = unsafe {
+        instance.create_vulkan_instance(
+            system,
+            std::mem::transmute::<
+                vk::PFN_vkGetInstanceProcAddr,
+                xr::sys::platform::VkGetInstanceProcAddr,
+            >(gipa),
+            &ici as *const _ as *const _,
+        )
+    }
+    .map_err(|e| e.to_string())?
+    .map_err(|e| format!("vkCreateInstance: {e}"))?;
+    // SAFETY: a live instance created through this loader.
+    let vk_instance = unsafe {
+        ash::Instance::load(
+            vk_entry.static_fn(),
+            vk::Instance::from_raw(raw_instance as u64),
+        )
+    };
+    // SAFETY: a live instance.
+    let physical = vk::PhysicalDevice::from_raw(
+        unsafe { instance.vulkan_graphics_device(system, raw_instance) }
+            .map_err(|e| e.to_string())? as u64,
+    );
+    // SAFETY: a physical device of that instance.
+    let family = unsafe { vk_instance.get_physical_device_queue_family_properties(physical) }
+        .iter()
+        .position(|f| f.queue_flags.contains(vk::QueueFlags::GRAPHICS))
+        .ok_or("no graphics queue")? as u32;
+    let prio = [1.0];
+    let qci = [vk::DeviceQueueCreateInfo::default()
+        .queue_family_index(family)
+        .queue_priorities(&prio)];
+    let dci = vk::DeviceCreateInfo::default().queue_create_infos(&qci);
+    // SAFETY: as for the instance.
+    let raw_device = unsafe {
+        instance.create_vulkan_device(
+            system,
+            std::mem::transmute::<
+                vk::PFN_vkGetInstanceProcAddr,
+                xr::sys::platform::VkGetInstanceProcAddr,
+            >(gipa),
+            physical.as_raw() as _,
+            &dci as *const _ as *const _,
+        )
+    }
+    .map_err(|e| e.to_string())?
+    .map_err(|e| format!("vkCreateDevice: {e}"))?;
+    // SAFETY: a live device of that instance.
+    let device = unsafe {
+        ash::Device::load(
+            vk_instance.fp_v1_0(),
+            vk::Device::from_raw(raw_device as u64),
+        )
+    };
+    // SAFETY: valid device objects.
+    let (queue, pool, memory) = unsafe {
+        (
+            device.get_device_queue(family, 0),
+            device
+                .create_command_pool(
+                    &vk::CommandPoolCreateInfo::default().queue_family_index(family),
+                    None,
+                )
+                .map_err(|e| e.to_string())?,
+            vk_instance.get_physical_device_memory_properties(physical),
+        )
+    };
+    let gpu = Gpu {
+        instance: vk_instance,
+        device,
+        queue,
+        pool,
+        memory,
+    };
+    // SAFETY: the binding's handles are the live objects made above.
+    let (session, mut waiter, mut stream) = unsafe {
+        instance.create_session::<xr::Vulkan>(
+            system,
+            &xr::vulkan::SessionCreateInfo {
+                instance: raw_instance,
+                physical_device: physical.as_raw() as _,
+                device: raw_device,
+                queue_family_index: family,
+                queue_index: 0,
+            },
+        )
+    }
+    .map_err(|e| format!("xrCreateSession: {e}"))?;
+    let local = session
+        .create_reference_space(xr::ReferenceSpaceType::LOCAL, xr::Posef::IDENTITY)
+        .map_err(|e| e.to_string())?;
+    let views = instance
+        .enumerate_view_configuration_views(system, xr::ViewConfigurationType::PRIMARY_STEREO)
+        .map_err(|e| e.to_string())?;
+    // Half the recommended size keeps a software renderer quick; any size works.
+    let (pw, ph) = (
+        views[0].recommended_image_rect_width / 2,
+        views[0].recommended_image_rect_height / 2,
+    );
+    let mut proj = chain(&session, pw, ph, 2, false)?;
+    let mut quad = chain(&session, 256, 256, 1, true)?;
+    let mut cyl = chain(&session, 256, 128, 1, true)?;
+    let mut eq = chain(&session, 512, 128, 1, true)?;
+    let mut buf = xr::EventDataBuffer::new();
+    let mut running = false;
+    let mut frames = 0u32;
+    'main: loop {
+        while let Some(ev) = instance.poll_event(&mut buf).map_err(|e| e.to_string())? {
+            if let xr::Event::SessionStateChanged(s) = ev {
+                match s.state() {
+                    xr::SessionState::READY => {
+                        session
+                            .begin(xr::ViewConfigurationType::PRIMARY_STEREO)
+                            .map_err(|e| e.to_string())?;
+                        running = true;
+                        // Static images are drawn once.
+                        draw(&gpu, &mut quad, 1, [255, 0, 0, 255])?;
+                        draw(&gpu, &mut cyl, 1, [0, 255, 0, 255])?;
+                        draw(&gpu, &mut eq, 1, [255, 255, 0, 255])?;
+                    }
+                    xr::SessionState::STOPPING => {
+                        session.end().map_err(|e| e.to_string())?;
+                        running = false;
+                    }
+                    xr::SessionState::EXITING | xr::SessionState::LOSS_PENDING => break 'main,
+                    _ => {}
+                }
+            }
+        }
+        if !running {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            continue;
+        }
+        let st = waiter.wait().map_err(|e| format!("xrWaitFrame: {e}"))?;
+        stream.begin().map_err(|e| format!("xrBeginFrame: {e}"))?;
+        if !st.should_render {
+            stream
+                .end(
+                    st.predicted_display_time,
+                    xr::EnvironmentBlendMode::OPAQUE,
+                    &[],
+                )
+                .map_err(|e| e.to_string())?;
+            continue;
+        }
+        let (_, located) = session
+            .locate_views(
+                xr::ViewConfigurationType::PRIMARY_STEREO,
+                st.predicted_display_time,
+                &local,
+            )
+            .map_err(|e| e.to_string())?;
+        draw(&gpu, &mut proj, 2, [10, 10, 60, 255])?;
+        let pviews: Vec<xr::CompositionLayerProjectionView<xr::Vulkan>> = (0..2)
+            .map(|i| {
+                xr::CompositionLayerProjectionView::new()
+                    .pose(located[i].pose)
+                    .fov(located[i].fov)
+                    .sub_image(
+                        xr::SwapchainSubImage::new()
+                            .swapchain(&proj.swapchain)
+                            .image_array_index(i as u32)
+                            .image_rect(rect(&proj)),
+                    )
+            })
+            .collect();
+        let projection = xr::CompositionLayerProjection::new()
+            .space(&local)
+            .views(&pviews);
+        let quad_layer = xr::CompositionLayerQuad::new()
+            .space(&local)
+            .eye_visibility(xr::EyeVisibility::BOTH)
+            .sub_image(
+                xr::SwapchainSubImage::new()
+                    .swapchain(&quad.swapchain)
+                    .image_rect(rect(&quad)),
+            )
+            .pose(xr::Posef {
+                orientation: xr::Quaternionf::IDENTITY,
+                position: xr::Vector3f {
+                    x: 0.0,
+                    y: 0.0,
+                    z: -2.0,
+                },
+            })
+            .size(xr::Extent2Df {
+                width: 1.0,
+                height: 1.0,
+            });
+        let cylinder = xr::CompositionLayerCylinderKHR::new()
+            .space(&local)
+            .eye_visibility(xr::EyeVisibility::BOTH)
+            .sub_image(
+                xr::SwapchainSubImage::new()
+                    .swapchain(&cyl.swapchain)
+                    .image_rect(rect(&cyl)),
+            )
+            .pose(xr::Posef {
+                orientation: yaw(35f32.to_radians()),
+                position: xr::Vector3f::default(),
+            })
+            .radius(3.0)
+            .central_angle(30f32.to_radians())
+            .aspect_ratio(2.0);
+        let equirect = xr::CompositionLayerEquirect2KHR::new()
+            .space(&local)
+            .eye_visibility(xr::EyeVisibility::BOTH)
+            .sub_image(
+                xr::SwapchainSubImage::new()
+                    .swapchain(&eq.swapchain)
+                    .image_rect(rect(&eq)),
+            )
+            .pose(xr::Posef::IDENTITY)
+            .radius(0.0)
+            .central_horizontal_angle(std::f32::consts::TAU)
+            .upper_vertical_angle(80f32.to_radians())
+            .lower_vertical_angle(40f32.to_radians());
+        stream
+            .end(
+                st.predicted_display_time,
+                xr::EnvironmentBlendMode::OPAQUE,
+                &[&projection, &quad_layer, &cylinder, &equirect],
+            )
+            .map_err(|e| format!("xrEndFrame: {e}"))?;
+        frames += 1;
+        if frames == args.frames {
+            session.request_exit().map_err(|e| e.to_string())?;
+        }
+    }
+    println!("parallax-example-layers: {frames} frames");
+    drop((proj, quad, cyl, eq, local, stream, waiter));
+    drop(session);
+    // SAFETY: every object of the device and instance is gone.
+    unsafe {
+        gpu.device.destroy_command_pool(gpu.pool, None);
+        gpu.device.destroy_device(None);
+        gpu.instance.destroy_instance(None);
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run(Args::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("parallax-example-layers: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
