@@ -36,6 +36,7 @@ fn main() {
         red: [0.215, 0.205, 0.0],
         green: [0.22, 0.21, 0.0],
         blue: [0.226, 0.218, 0.0],
+        aperture: 1.3,
     };
     // The head turns a little every frame, so reprojection has work to do.
     let config = TargetConfig {

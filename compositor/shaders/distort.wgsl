@@ -2,6 +2,14 @@
 // vertex, where red, green and blue must be sampled in the eye image
 // (the lens model's inverse, per channel: chromatic-aberration correction).
 
+struct Lens {
+    // The eye's tangents (left, right, up, down) and, in aperture.x, the
+    // tangent radius of the lens's circular field (0: none).
+    eye_tan: vec4<f32>,
+    aperture: vec4<f32>,
+}
+
+var<immediate> lens: Lens;
 @group(0) @binding(0) var samp: sampler;
 @group(0) @binding(1) var eye: texture_2d<f32>;
 
@@ -38,5 +46,10 @@ fn channel(uv: vec2<f32>) -> vec4<f32> {
 
 @fragment
 fn fs_main(v: VsOut) -> @location(0) vec4<f32> {
+    // Where green reads, in tangent space: beyond the aperture, black.
+    let t = vec2<f32>(mix(lens.eye_tan.x, lens.eye_tan.y, v.uv_g.x), mix(lens.eye_tan.z, lens.eye_tan.w, v.uv_g.y));
+    if (lens.aperture.x > 0.0 && length(t) > lens.aperture.x) {
+        return vec4<f32>(0.0, 0.0, 0.0, 1.0);
+    }
     return vec4<f32>(channel(v.uv_r).r, channel(v.uv_g).g, channel(v.uv_b).b, 1.0);
 }

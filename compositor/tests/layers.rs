@@ -365,6 +365,7 @@ fn chromatic_aberration_fringes_fall_outward_in_channel_order() {
         red: [0.16, 0.0, 0.0],
         green: [0.22, 0.0, 0.0],
         blue: [0.28, 0.0, 0.0],
+        aperture: 0.0,
     };
     let mut c = compositor(&h, 0.0, lens);
     let out = compose(&mut c, vec![projection(&img, Pose::IDENTITY)]);

@@ -38,6 +38,7 @@ pub const EXTENSIONS: &[(&str, u32)] = &[
     ("XR_KHR_vulkan_enable2", 2),
     ("XR_KHR_composition_layer_cylinder", 4),
     ("XR_KHR_composition_layer_equirect2", 1),
+    ("XR_KHR_visibility_mask", 2),
 ];
 
 /// The one system id this runtime hands out.

@@ -280,6 +280,42 @@ pub fn locate_views(
     Ok((flags, views))
 }
 
+/// `xrGetVisibilityMaskKHR`: the mask of one eye from the lens model.
+pub fn visibility_mask(
+    session: &Session,
+    view_configuration: xr::ViewConfigurationType,
+    view_index: u32,
+    kind: xr::VisibilityMaskTypeKHR,
+) -> Result<(Vec<glam::Vec2>, Vec<u32>)> {
+    use parallax_compositor::lens::{visibility_mask, MaskKind};
+    if view_configuration != xr::ViewConfigurationType::PRIMARY_STEREO {
+        return Err(Error::view_configuration_type_unsupported(format!(
+            "{view_configuration:?} is not supported"
+        )));
+    }
+    if view_index >= 2 {
+        return Err(Error::validation(format!(
+            "viewIndex {view_index} >= 2 views"
+        )));
+    }
+    let kind = match kind {
+        xr::VisibilityMaskTypeKHR::HIDDEN_TRIANGLE_MESH => MaskKind::Hidden,
+        xr::VisibilityMaskTypeKHR::VISIBLE_TRIANGLE_MESH => MaskKind::Visible,
+        xr::VisibilityMaskTypeKHR::LINE_LOOP => MaskKind::LineLoop,
+        other => {
+            return Err(Error::validation(format!(
+                "{other:?} is not a valid XrVisibilityMaskTypeKHR"
+            )))
+        }
+    };
+    let d = session.hub.display();
+    Ok(visibility_mask(
+        &d.eyes[view_index as usize].fov,
+        &d.lens,
+        kind,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

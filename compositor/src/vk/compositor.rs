@@ -15,6 +15,7 @@
 
 use super::swapchain::app_layout;
 use super::{call, AppDevice, Gpu, VkError};
+use crate::lens::{factor, tans};
 use crate::{Compositor, CompositorError, Frame, FrameClock, Layer, LayerKind, Stats, SubImage};
 use ash::vk;
 use parallax_sdk_types::{Duration, Fov, LensModel, Pose, Time};
@@ -231,10 +232,6 @@ pub struct Timings {
     pub total_ms: f64,
 }
 
-fn tans(f: &Fov) -> [f32; 4] {
-    [f.left.tan(), f.right.tan(), f.up.tan(), f.down.tan()]
-}
-
 /// Rows of `target_from_eye` (rotation, translation in .w).
 fn rows(target_from_eye: &Pose) -> [[f32; 4]; 3] {
     let m = glam::Mat3::from_quat(target_from_eye.orientation);
@@ -246,12 +243,6 @@ fn rows(target_from_eye: &Pose) -> [[f32; 4]; 3] {
     ]
 }
 
-/// Radial distortion factor of one channel's coefficients at radius `r`.
-fn factor(k: &[f32; 3], r: f32) -> f32 {
-    let r2 = r * r;
-    1.0 + k[0] * r2 + k[1] * r2 * r2 + k[2] * r2 * r2 * r2
-}
-
 /// One eye's distortion mesh: per vertex the panel position (NDC of the
 /// eye's viewport) and where red, green and blue are read in the eye image.
 ///
@@ -260,8 +251,7 @@ fn factor(k: &[f32; 3], r: f32) -> f32 {
 /// edge exactly; each channel then reads at `q * factor_c(|q|) / norm`.
 pub fn distortion_mesh(fov: &Fov, lens: &LensModel, cells: u32) -> (Vec<[f32; 8]>, Vec<u32>) {
     let t = tans(fov);
-    let edge = t[0].abs().min(t[1].abs());
-    let norm = factor(&lens.green, edge);
+    let norm = crate::lens::norm(fov, lens);
     let to_uv = |q: glam::Vec2| [(q.x - t[0]) / (t[1] - t[0]), (t[2] - q.y) / (t[2] - t[3])];
     let mut vertices = Vec::new();
     for j in 0..=cells {
@@ -574,9 +564,17 @@ impl Renderer {
                     None,
                 )
                 .map_err(call("vkCreatePipelineLayout"))?;
+            // The distortion pass gets the eye's tangents and the lens aperture.
+            let distort_ranges = [vk::PushConstantRange {
+                stage_flags: vk::ShaderStageFlags::FRAGMENT,
+                offset: 0,
+                size: 32,
+            }];
             let distort_layout = d
                 .create_pipeline_layout(
-                    &vk::PipelineLayoutCreateInfo::default().set_layouts(&set_layouts),
+                    &vk::PipelineLayoutCreateInfo::default()
+                        .set_layouts(&set_layouts)
+                        .push_constant_ranges(&distort_ranges),
                     None,
                 )
                 .map_err(call("vkCreatePipelineLayout"))?;
@@ -1150,6 +1148,25 @@ impl Renderer {
                     &[self.eye_sets[eye]],
                     &[],
                 );
+                let t = tans(&self.config.fov[eye]);
+                let pc: [f32; 8] = [
+                    t[0],
+                    t[1],
+                    t[2],
+                    t[3],
+                    self.config.lens.aperture,
+                    0.0,
+                    0.0,
+                    0.0,
+                ];
+                let bytes: Vec<u8> = pc.iter().flat_map(|f| f.to_le_bytes()).collect();
+                d.cmd_push_constants(
+                    self.cb,
+                    self.distort_layout,
+                    vk::ShaderStageFlags::FRAGMENT,
+                    0,
+                    &bytes,
+                );
                 d.cmd_draw_indexed(
                     self.cb,
                     self.mesh_index_count,
@@ -1436,6 +1453,7 @@ mod tests {
             red: [0.20, 0.0, 0.0],
             green: [0.22, 0.0, 0.0],
             blue: [0.24, 0.0, 0.0],
+            aperture: 0.0,
         };
         let (v, i) = distortion_mesh(&fov, &lens, 2);
         assert_eq!(v.len(), 9);

@@ -345,6 +345,7 @@ pub fn display_info() -> DisplayInfo {
             red: [0.215, 0.205, 0.0],
             green: [0.22, 0.21, 0.0],
             blue: [0.226, 0.218, 0.0],
+            aperture: 1.3,
         },
     }
 }

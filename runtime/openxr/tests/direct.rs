@@ -695,3 +695,108 @@ fn scripted_motion_is_predicted_exactly() {
     std::env::set_var("PARALLAX_SIM_MOTION", "static");
     unsafe { i::xrDestroyInstance(inst) };
 }
+
+#[test]
+fn visibility_mask_from_the_lens_model() {
+    let _g = serial();
+    set_env(&[]);
+    let inst = create_instance(
+        sys::Version::new(1, 0, 0),
+        &[HEADLESS, c"XR_KHR_visibility_mask"],
+        null(),
+    )
+    .unwrap();
+    let session = headless_session(inst);
+    let empty = || sys::VisibilityMaskKHR {
+        ty: sys::VisibilityMaskKHR::TYPE,
+        next: null_mut(),
+        vertex_capacity_input: 0,
+        vertex_count_output: 0,
+        vertices: null_mut(),
+        index_capacity_input: 0,
+        index_count_output: 0,
+        indices: null_mut(),
+    };
+    let stereo = sys::ViewConfigurationType::PRIMARY_STEREO;
+    for kind in [
+        sys::VisibilityMaskTypeKHR::HIDDEN_TRIANGLE_MESH,
+        sys::VisibilityMaskTypeKHR::VISIBLE_TRIANGLE_MESH,
+        sys::VisibilityMaskTypeKHR::LINE_LOOP,
+    ] {
+        let mut m = empty();
+        assert_eq!(
+            unsafe { sp::xrGetVisibilityMaskKHR(session, stereo, 1, kind, &mut m) },
+            sys::Result::SUCCESS
+        );
+        assert!(m.vertex_count_output > 0 && m.index_count_output > 0);
+        let mut v = vec![sys::Vector2f::default(); m.vertex_count_output as usize];
+        let mut idx = vec![0u32; m.index_count_output as usize];
+        let mut small = sys::VisibilityMaskKHR {
+            vertex_capacity_input: 1,
+            vertices: v.as_mut_ptr(),
+            index_capacity_input: idx.len() as u32,
+            indices: idx.as_mut_ptr(),
+            ..empty()
+        };
+        assert_eq!(
+            unsafe { sp::xrGetVisibilityMaskKHR(session, stereo, 1, kind, &mut small) },
+            sys::Result::ERROR_SIZE_INSUFFICIENT
+        );
+        let mut full = sys::VisibilityMaskKHR {
+            vertex_capacity_input: v.len() as u32,
+            vertices: v.as_mut_ptr(),
+            index_capacity_input: idx.len() as u32,
+            indices: idx.as_mut_ptr(),
+            ..empty()
+        };
+        assert_eq!(
+            unsafe { sp::xrGetVisibilityMaskKHR(session, stereo, 1, kind, &mut full) },
+            sys::Result::SUCCESS
+        );
+        assert!(idx.iter().all(|&i| (i as usize) < v.len()));
+        if kind != sys::VisibilityMaskTypeKHR::HIDDEN_TRIANGLE_MESH {
+            // The simulated lens sees up to a tangent radius of 1.3.
+            assert!(v
+                .iter()
+                .all(|p| (p.x * p.x + p.y * p.y).sqrt() <= 1.3 + 1e-4));
+        }
+    }
+    let mut m = empty();
+    assert_eq!(
+        unsafe {
+            sp::xrGetVisibilityMaskKHR(
+                session,
+                stereo,
+                2,
+                sys::VisibilityMaskTypeKHR::LINE_LOOP,
+                &mut m,
+            )
+        },
+        sys::Result::ERROR_VALIDATION_FAILURE
+    );
+    assert_eq!(
+        unsafe {
+            sp::xrGetVisibilityMaskKHR(
+                session,
+                stereo,
+                0,
+                sys::VisibilityMaskTypeKHR::from_raw(9),
+                &mut m,
+            )
+        },
+        sys::Result::ERROR_VALIDATION_FAILURE
+    );
+    assert_eq!(
+        unsafe {
+            sp::xrGetVisibilityMaskKHR(
+                session,
+                sys::ViewConfigurationType::PRIMARY_MONO,
+                0,
+                sys::VisibilityMaskTypeKHR::LINE_LOOP,
+                &mut m,
+            )
+        },
+        sys::Result::ERROR_VIEW_CONFIGURATION_TYPE_UNSUPPORTED
+    );
+    unsafe { i::xrDestroyInstance(inst) };
+}

@@ -210,6 +210,9 @@ pub struct LensModel {
     pub red: [f32; 3],
     pub green: [f32; 3],
     pub blue: [f32; 3],
+    /// Tangent radius of the lens's circular field: directions beyond it
+    /// are never seen (0: no limit).
+    pub aperture: f32,
 }
 
 /// The display panel of a head-mounted display.

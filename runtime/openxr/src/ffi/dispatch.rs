@@ -134,6 +134,7 @@ table! {
     xrGetVulkanGraphicsDevice2KHR: GetVulkanGraphicsDevice2KHR = v::xrGetVulkanGraphicsDevice2KHR, VK2;
     xrCreateVulkanInstanceKHR: CreateVulkanInstanceKHR = v::xrCreateVulkanInstanceKHR, VK2;
     xrCreateVulkanDeviceKHR: CreateVulkanDeviceKHR = v::xrCreateVulkanDeviceKHR, VK2;
+    xrGetVisibilityMaskKHR: GetVisibilityMaskKHR = sp::xrGetVisibilityMaskKHR, Extension("XR_KHR_visibility_mask");
 }
 
 /// Functions that may be looked up with `XR_NULL_HANDLE`.

@@ -322,3 +322,46 @@ pub unsafe extern "system" fn xrLocateViews(
         Ok(r)
     })
 }
+
+/// [xrGetVisibilityMaskKHR](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrGetVisibilityMaskKHR):
+/// both arrays follow the two-call idiom together.
+pub unsafe extern "system" fn xrGetVisibilityMaskKHR(
+    h: xr::Session,
+    view_configuration: xr::ViewConfigurationType,
+    view_index: u32,
+    kind: xr::VisibilityMaskTypeKHR,
+    mask: *mut xr::VisibilityMaskKHR,
+) -> xr::Result {
+    guard("xrGetVisibilityMaskKHR", |ctx| {
+        let s = session(ctx, h)?;
+        // SAFETY: contract of this function.
+        let m = unsafe { output(mask, xr::VisibilityMaskKHR::TYPE, "visibilityMask")? };
+        let (vertices, indices) = space::visibility_mask(&s, view_configuration, view_index, kind)?;
+        m.vertex_count_output = vertices.len() as u32;
+        m.index_count_output = indices.len() as u32;
+        if m.vertex_capacity_input == 0 || m.index_capacity_input == 0 {
+            return Ok(xr::Result::SUCCESS);
+        }
+        if (m.vertex_capacity_input as usize) < vertices.len()
+            || (m.index_capacity_input as usize) < indices.len()
+        {
+            return Err(Error::size_insufficient(
+                "vertex or index capacity too small",
+            ));
+        }
+        if m.vertices.is_null() || m.indices.is_null() {
+            return Err(Error::validation(
+                "vertices or indices is NULL with a non-zero capacity",
+            ));
+        }
+        for (i, v) in vertices.iter().enumerate() {
+            // SAFETY: i < vertex_capacity_input elements by contract.
+            unsafe { *m.vertices.add(i) = xr::Vector2f { x: v.x, y: v.y } };
+        }
+        for (i, v) in indices.iter().enumerate() {
+            // SAFETY: i < index_capacity_input elements by contract.
+            unsafe { *m.indices.add(i) = *v };
+        }
+        Ok(xr::Result::SUCCESS)
+    })
+}
