@@ -5,7 +5,7 @@ use std::path::Path;
 
 fn main() {
     let out = std::env::var("OUT_DIR").expect("OUT_DIR");
-    for name in ["layer", "distort"] {
+    for name in ["layer", "cube", "distort"] {
         let src_path = format!("shaders/{name}.wgsl");
         println!("cargo:rerun-if-changed={src_path}");
         let src = std::fs::read_to_string(&src_path).expect("shader source");

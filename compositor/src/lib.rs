@@ -92,6 +92,11 @@ pub enum LayerKind {
         aspect_ratio: f32,
         image: Option<SubImage>,
     },
+    /// An environment map around the viewer, turned by `orientation`.
+    Cube {
+        orientation: glam::Quat,
+        image: Option<SubImage>,
+    },
     /// An equirectangular image on a sphere (radius 0: at infinity).
     Equirect {
         pose: Pose,

@@ -388,3 +388,63 @@ fn chromatic_aberration_fringes_fall_outward_in_channel_order() {
         3
     ));
 }
+
+#[test]
+fn cube_faces_are_chosen_by_view_direction() {
+    let Some(h) = harness() else { return };
+    let cube = h
+        .cube_swapchain(32, ash::vk::Format::R8G8B8A8_SRGB)
+        .unwrap();
+    // Faces in Vulkan order: +X, -X, +Y, -Y, +Z, -Z.
+    let colours = [
+        RED,
+        GREEN,
+        BLUE,
+        [255, 255, 0, 255],
+        [255, 255, 255, 255],
+        [255, 0, 255, 255],
+    ];
+    for (face, c) in colours.iter().enumerate() {
+        h.fill(&cube, face as u32, &[([0, 0, 32, 32], *c)]).unwrap();
+    }
+    let layer = |orientation: Quat| Layer {
+        stage_from_space: Pose::IDENTITY,
+        blend: Blend::default(),
+        eyes: Eyes::Both,
+        kind: LayerKind::Cube {
+            orientation,
+            image: Some(SubImage {
+                hold: cube.hold(0),
+                rect: [0, 0, 32, 32],
+                array_index: 0,
+            }),
+        },
+    };
+    // Looking down -Z: the -Z face.
+    let mut c = compositor(&h, 0.0, LensModel::default());
+    let out = compose(&mut c, vec![layer(Quat::IDENTITY)]);
+    assert!(
+        close(px(&out.eyes[0], W, 128, 128), [255, 0, 255, 255], 3),
+        "{:?}",
+        px(&out.eyes[0], W, 128, 128)
+    );
+    // Turned 90 degrees left (looking down -X): the -X face.
+    let mut left = compositor(&h, std::f32::consts::FRAC_PI_2, LensModel::default());
+    let out = compose(&mut left, vec![layer(Quat::IDENTITY)]);
+    assert!(
+        close(px(&out.eyes[0], W, 128, 128), GREEN, 3),
+        "{:?}",
+        px(&out.eyes[0], W, 128, 128)
+    );
+    // The cube turned 90 degrees clockwise (seen from above) while the
+    // viewer looks ahead: the view direction in cube space is -X.
+    let out = compose(
+        &mut c,
+        vec![layer(Quat::from_rotation_y(-std::f32::consts::FRAC_PI_2))],
+    );
+    assert!(
+        close(px(&out.eyes[0], W, 128, 128), GREEN, 3),
+        "{:?}",
+        px(&out.eyes[0], W, 128, 128)
+    );
+}

@@ -271,6 +271,17 @@ impl Swapchain {
         Ok(())
     }
 
+    /// The released image a cube layer shows.
+    pub fn cube_image(self: &Arc<Self>, array_index: u32) -> Result<SubImage> {
+        if self.create.face_count != 6 {
+            return Err(Error::validation(
+                "a cube layer's swapchain must have faceCount 6",
+            ));
+        }
+        let side = self.create.width as i32;
+        self.sub_image([0, 0, side, side], array_index)
+    }
+
     /// The released image a layer shows, checked against the sub-image.
     pub fn sub_image(self: &Arc<Self>, rect: [i32; 4], array_index: u32) -> Result<SubImage> {
         let i =

@@ -155,6 +155,7 @@ const MESH_CELLS: u32 = 32;
 const MAX_DRAWS: u32 = 32;
 
 static LAYER_SPV: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/layer.spv"));
+static CUBE_SPV: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/cube.spv"));
 static DISTORT_SPV: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/distort.spv"));
 
 struct Target {
@@ -205,6 +206,7 @@ struct Renderer {
     eye_pass: vk::RenderPass,
     panel_pass: vk::RenderPass,
     layer_pipeline: vk::Pipeline,
+    cube_pipeline: vk::Pipeline,
     distort_pipeline: vk::Pipeline,
     frame_pool: vk::DescriptorPool,
     static_pool: vk::DescriptorPool,
@@ -581,6 +583,7 @@ impl Renderer {
             let eye_pass = Self::render_pass(d, vk::ImageLayout::SHADER_READ_ONLY_OPTIMAL)?;
             let panel_pass = Self::render_pass(d, vk::ImageLayout::TRANSFER_SRC_OPTIMAL)?;
             let layer_pipeline = Self::pipeline(d, layer_layout, eye_pass, LAYER_SPV, false, true)?;
+            let cube_pipeline = Self::pipeline(d, layer_layout, eye_pass, CUBE_SPV, false, true)?;
             let distort_pipeline =
                 Self::pipeline(d, distort_layout, panel_pass, DISTORT_SPV, true, false)?;
             let sizes = [
@@ -719,6 +722,7 @@ impl Renderer {
                 eye_pass,
                 panel_pass,
                 layer_pipeline,
+                cube_pipeline,
                 distort_pipeline,
                 frame_pool,
                 static_pool,
@@ -791,9 +795,7 @@ impl Renderer {
                 }
                 ready
             };
-            if !fresh && state.submitted_any.load(Ordering::Acquire) {
-                state.stats.lock().missed_frames += 1;
-            }
+            let missed = !fresh && state.submitted_any.load(Ordering::Acquire);
             let number = taken.wrapping_sub(1);
             let capture = self
                 .config
@@ -811,8 +813,11 @@ impl Renderer {
             }
             let took = Time::now() - started;
             clock.report_compose(took);
+            // Both counters move together, so a reader never sees a miss
+            // without its composition.
             let mut s = state.stats.lock();
             s.composed += 1;
+            s.missed_frames += u64::from(missed);
             s.last_compose_ns = took.0;
             drop(s);
             tracing::trace!(compose_ms = took.as_secs_f64() * 1e3, fresh, "composed");
@@ -821,8 +826,26 @@ impl Renderer {
 
     /// A view of one array layer of a swapchain image, kept until the next
     /// composition.
-    fn layer_view(&mut self, sub: &SubImage) -> Result<vk::ImageView, VkError> {
+    fn layer_view(&mut self, sub: &SubImage, cube: bool) -> Result<vk::ImageView, VkError> {
         let chain = &sub.hold.chain;
+        if cube {
+            let info = vk::ImageViewCreateInfo::default()
+                .image(chain.comp_image(sub.hold.index))
+                .view_type(vk::ImageViewType::CUBE)
+                .format(chain.desc.format)
+                .subresource_range(vk::ImageSubresourceRange {
+                    aspect_mask: vk::ImageAspectFlags::COLOR,
+                    base_mip_level: 0,
+                    level_count: chain.desc.mip_count,
+                    base_array_layer: sub.array_index * 6,
+                    layer_count: 6,
+                });
+            // SAFETY: the image is alive while the frame holds it.
+            let view = unsafe { self.gpu.device.create_image_view(&info, None) }
+                .map_err(call("vkCreateImageView"))?;
+            self.frame_views.push(view);
+            return Ok(view);
+        }
         let info = vk::ImageViewCreateInfo::default()
             .image(chain.comp_image(sub.hold.index))
             .view_type(vk::ImageViewType::TYPE_2D_ARRAY)
@@ -875,6 +898,11 @@ impl Renderer {
                 p.shape = [*radius, *central_angle, *aspect_ratio, 0.0];
                 (stage_from_layer.mul(pose), image.as_ref()?, 2)
             }
+            LayerKind::Cube { orientation, image } => (
+                stage_from_layer.mul(&Pose::new(*orientation, glam::Vec3::ZERO)),
+                image.as_ref()?,
+                4,
+            ),
             LayerKind::Equirect {
                 pose,
                 radius,
@@ -941,7 +969,7 @@ impl Renderer {
                     if draws.len() as u32 >= MAX_DRAWS {
                         break;
                     }
-                    let view = self.layer_view(sub)?;
+                    let view = self.layer_view(sub, p.misc[0] == 4)?;
                     let chain = &sub.hold.chain;
                     let img = chain.comp_image(sub.hold.index);
                     if !images.iter().any(|(i, _, _)| *i == img) {
@@ -1073,6 +1101,12 @@ impl Renderer {
                     if *e != eye {
                         continue;
                     }
+                    let pipeline = if p.misc[0] == 4 {
+                        self.cube_pipeline
+                    } else {
+                        self.layer_pipeline
+                    };
+                    d.cmd_bind_pipeline(self.cb, vk::PipelineBindPoint::GRAPHICS, pipeline);
                     d.cmd_bind_descriptor_sets(
                         self.cb,
                         vk::PipelineBindPoint::GRAPHICS,
@@ -1375,6 +1409,7 @@ impl Drop for Renderer {
             d.destroy_descriptor_pool(self.frame_pool, None);
             d.destroy_descriptor_pool(self.static_pool, None);
             d.destroy_pipeline(self.layer_pipeline, None);
+            d.destroy_pipeline(self.cube_pipeline, None);
             d.destroy_pipeline(self.distort_pipeline, None);
             d.destroy_render_pass(self.eye_pass, None);
             d.destroy_render_pass(self.panel_pass, None);

@@ -94,6 +94,26 @@ impl Harness {
         array_size: u32,
         format: vk::Format,
     ) -> Result<Arc<SharedSwapchain>, VkError> {
+        self.chain(width, height, array_size, 1, format)
+    }
+
+    /// A cube swapchain (six faces, array layer `face` of `fill`).
+    pub fn cube_swapchain(
+        &self,
+        size: u32,
+        format: vk::Format,
+    ) -> Result<Arc<SharedSwapchain>, VkError> {
+        self.chain(size, size, 1, 6, format)
+    }
+
+    fn chain(
+        &self,
+        width: u32,
+        height: u32,
+        array_size: u32,
+        face_count: u32,
+        format: vk::Format,
+    ) -> Result<Arc<SharedSwapchain>, VkError> {
         SharedSwapchain::new(
             self.gpu().clone(),
             self.app().clone(),
@@ -105,7 +125,7 @@ impl Harness {
                 height,
                 array_size,
                 mip_count: 1,
-                face_count: 1,
+                face_count,
                 sample_count: 1,
                 image_count: 1,
             },

@@ -8,7 +8,9 @@
 //! - a projection layer: one dark-blue image per eye, re-submitted each frame;
 //! - a red 1 m quad 2 m straight ahead;
 //! - a green cylinder strip 3 m away, 20 to 50 degrees to the left;
-//! - a yellow equirect band at infinity, 40 to 80 degrees above the horizon.
+//! - a yellow equirect band at infinity, 40 to 80 degrees above the horizon;
+//! - for the right eye only, an environment cube (faces +X red, -X green,
+//!   +Y blue, -Y yellow, +Z white, -Z magenta) over everything.
 //!
 //! Run it on Parallax: `parallax run -- parallax-example-layers`.
 #![deny(unsafe_code)]
@@ -41,6 +43,17 @@ struct Gpu {
 impl Gpu {
     /// Fills every layer of `image` with one sRGB colour.
     fn fill(&self, image: vk::Image, layers: u32, rgba: [u8; 4]) -> Result<(), String> {
+        self.fill_layers(image, 0, layers, rgba)
+    }
+
+    /// Fills array layers `first..first + count` of `image` with one sRGB colour.
+    fn fill_layers(
+        &self,
+        image: vk::Image,
+        first: u32,
+        layers: u32,
+        rgba: [u8; 4],
+    ) -> Result<(), String> {
         let c = |v: u8| {
             // The clear value is linear; convert from the sRGB byte.
             let x = v as f32 / 255.0;
@@ -57,7 +70,7 @@ impl Gpu {
             aspect_mask: vk::ImageAspectFlags::COLOR,
             base_mip_level: 0,
             level_count: 1,
-            base_array_layer: 0,
+            base_array_layer: first,
             layer_count: layers,
         };
         let barrier = |old, new| {
@@ -154,6 +167,17 @@ fn chain(
     array: u32,
     static_image: bool,
 ) -> Result<Chain, String> {
+    chain_faces(session, w, h, array, 1, static_image)
+}
+
+fn chain_faces(
+    session: &xr::Session<xr::Vulkan>,
+    w: u32,
+    h: u32,
+    array: u32,
+    faces: u32,
+    static_image: bool,
+) -> Result<Chain, String> {
     let swapchain = session
         .create_swapchain(&xr::SwapchainCreateInfo {
             create_flags: if static_image {
@@ -167,7 +191,7 @@ fn chain(
             sample_count: 1,
             width: w,
             height: h,
-            face_count: 1,
+            face_count: faces,
             array_size: array,
             mip_count: 1,
         })
@@ -230,6 +254,7 @@ fn run(args: Args) -> Result<(), String> {
     exts.khr_vulkan_enable2 = true;
     exts.khr_composition_layer_cylinder = true;
     exts.khr_composition_layer_equirect2 = true;
+    exts.khr_composition_layer_cube = true;
     let instance = entry
         .create_instance(
             &xr::ApplicationInfo {
@@ -360,6 +385,7 @@ fn run(args: Args) -> Result<(), String> {
     let mut quad = chain(&session, 256, 256, 1, true)?;
     let mut cyl = chain(&session, 256, 128, 1, true)?;
     let mut eq = chain(&session, 512, 128, 1, true)?;
+    let mut cube = chain_faces(&session, 64, 64, 1, 6, true)?;
     let mut buf = xr::EventDataBuffer::new();
     let mut running = false;
     let mut frames = 0u32;
@@ -376,6 +402,23 @@ fn run(args: Args) -> Result<(), String> {
                         draw(&gpu, &mut quad, 1, [255, 0, 0, 255])?;
                         draw(&gpu, &mut cyl, 1, [0, 255, 0, 255])?;
                         draw(&gpu, &mut eq, 1, [255, 255, 0, 255])?;
+                        // Cube faces +X, -X, +Y, -Y, +Z, -Z.
+                        let i = cube.swapchain.acquire_image().map_err(|e| e.to_string())?;
+                        cube.swapchain
+                            .wait_image(xr::Duration::INFINITE)
+                            .map_err(|e| e.to_string())?;
+                        let faces = [
+                            [255, 0, 0, 255],
+                            [0, 255, 0, 255],
+                            [0, 0, 255, 255],
+                            [255, 255, 0, 255],
+                            [255, 255, 255, 255],
+                            [255, 0, 255, 255],
+                        ];
+                        for (f, c) in faces.iter().enumerate() {
+                            gpu.fill_layers(cube.images[i as usize], f as u32, 1, *c)?;
+                        }
+                        cube.swapchain.release_image().map_err(|e| e.to_string())?;
                     }
                     xr::SessionState::STOPPING => {
                         session.end().map_err(|e| e.to_string())?;
@@ -474,11 +517,18 @@ fn run(args: Args) -> Result<(), String> {
             .central_horizontal_angle(std::f32::consts::TAU)
             .upper_vertical_angle(80f32.to_radians())
             .lower_vertical_angle(40f32.to_radians());
+        // The right eye sees only the environment cube, drawn last.
+        let cube_layer = xr::CompositionLayerCubeKHR::new()
+            .space(&local)
+            .eye_visibility(xr::EyeVisibility::RIGHT)
+            .swapchain(&cube.swapchain)
+            .image_array_index(0)
+            .orientation(xr::Quaternionf::IDENTITY);
         stream
             .end(
                 st.predicted_display_time,
                 xr::EnvironmentBlendMode::OPAQUE,
-                &[&projection, &quad_layer, &cylinder, &equirect],
+                &[&projection, &quad_layer, &cylinder, &equirect, &cube_layer],
             )
             .map_err(|e| format!("xrEndFrame: {e}"))?;
         frames += 1;
@@ -487,7 +537,7 @@ fn run(args: Args) -> Result<(), String> {
         }
     }
     println!("parallax-example-layers: {frames} frames");
-    drop((proj, quad, cyl, eq, local, stream, waiter));
+    drop((proj, quad, cyl, eq, cube, local, stream, waiter));
     drop(session);
     // SAFETY: every object of the device and instance is gone.
     unsafe {

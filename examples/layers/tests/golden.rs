@@ -99,4 +99,9 @@ fn every_layer_type_lands_where_it_belongs() {
     assert!(close(p, [10, 10, 60]), "projection {p:?}");
     let p = at(0.5, -0.6);
     assert!(close(p, [10, 10, 60]), "projection {p:?}");
+    // The right eye shows only the cube: looking ahead, its -Z face.
+    let (w1, right) = read_png(&capture.join("frame-00000-eye1.png"));
+    let i = ((1104 * w1 + 1032) * 4) as usize;
+    let c = [right[i], right[i + 1], right[i + 2]];
+    assert!(close(c, [255, 0, 255]), "cube -Z face {c:?}");
 }

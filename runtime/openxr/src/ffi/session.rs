@@ -367,6 +367,24 @@ unsafe fn check_layer(
                 },
             )
         }
+        xr::StructureType::COMPOSITION_LAYER_CUBE_KHR
+            if inst.has_extension("XR_KHR_composition_layer_cube") =>
+        {
+            // SAFETY: the type says it is a cube layer.
+            let c = unsafe { &*(layer as *const xr::CompositionLayerCubeKHR) };
+            let pose = pose_of(&xr::Posef {
+                orientation: c.orientation,
+                position: xr::Vector3f::default(),
+            })?;
+            let chain = swapchain_of(s, c.swapchain)?;
+            (
+                eyes(c.eye_visibility)?,
+                LayerKind::Cube {
+                    orientation: pose.orientation,
+                    image: Some(chain.cube_image(c.image_array_index)?),
+                },
+            )
+        }
         other => {
             return Err(Error::layer_invalid(format!(
                 "{other:?} is not a layer type this session can take"
