@@ -5,10 +5,18 @@ use std::path::Path;
 
 fn main() {
     let out = std::env::var("OUT_DIR").expect("OUT_DIR");
-    for name in ["layer", "cube", "distort"] {
+    println!("cargo:rerun-if-changed=shaders/common.wgsl");
+    let common = std::fs::read_to_string("shaders/common.wgsl").expect("shader source");
+    // WGSL has no includes: the layer shaders get the shared prelude here.
+    for (name, prelude) in [("layer", true), ("cube", true), ("distort", false)] {
         let src_path = format!("shaders/{name}.wgsl");
         println!("cargo:rerun-if-changed={src_path}");
-        let src = std::fs::read_to_string(&src_path).expect("shader source");
+        let own = std::fs::read_to_string(&src_path).expect("shader source");
+        let src = if prelude {
+            format!("{common}\n{own}")
+        } else {
+            own
+        };
         let module = naga::front::wgsl::parse_str(&src)
             .unwrap_or_else(|e| panic!("{src_path}: {}", e.emit_to_string(&src)));
         let info = naga::valid::Validator::new(

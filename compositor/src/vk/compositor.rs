@@ -828,34 +828,27 @@ impl Renderer {
     /// composition.
     fn layer_view(&mut self, sub: &SubImage, cube: bool) -> Result<vk::ImageView, VkError> {
         let chain = &sub.hold.chain;
-        if cube {
-            let info = vk::ImageViewCreateInfo::default()
-                .image(chain.comp_image(sub.hold.index))
-                .view_type(vk::ImageViewType::CUBE)
-                .format(chain.desc.format)
-                .subresource_range(vk::ImageSubresourceRange {
-                    aspect_mask: vk::ImageAspectFlags::COLOR,
-                    base_mip_level: 0,
-                    level_count: chain.desc.mip_count,
-                    base_array_layer: sub.array_index * 6,
-                    layer_count: 6,
-                });
-            // SAFETY: the image is alive while the frame holds it.
-            let view = unsafe { self.gpu.device.create_image_view(&info, None) }
-                .map_err(call("vkCreateImageView"))?;
-            self.frame_views.push(view);
-            return Ok(view);
-        }
+        // A cube view of one array element's six faces, or a 2D-array view
+        // of every layer (the shader picks the array index).
+        let (view_type, base_array_layer, layer_count) = if cube {
+            (vk::ImageViewType::CUBE, sub.array_index * 6, 6)
+        } else {
+            (
+                vk::ImageViewType::TYPE_2D_ARRAY,
+                0,
+                chain.desc.array_size * chain.desc.face_count,
+            )
+        };
         let info = vk::ImageViewCreateInfo::default()
             .image(chain.comp_image(sub.hold.index))
-            .view_type(vk::ImageViewType::TYPE_2D_ARRAY)
+            .view_type(view_type)
             .format(chain.desc.format)
             .subresource_range(vk::ImageSubresourceRange {
                 aspect_mask: vk::ImageAspectFlags::COLOR,
                 base_mip_level: 0,
                 level_count: chain.desc.mip_count,
-                base_array_layer: 0,
-                layer_count: chain.desc.array_size * chain.desc.face_count,
+                base_array_layer,
+                layer_count,
             });
         // SAFETY: the image is alive while the frame holds it.
         let view = unsafe { self.gpu.device.create_image_view(&info, None) }
