@@ -314,17 +314,8 @@ impl Renderer {
         unsafe {
             let image = d.create_image(&info, None).map_err(call("vkCreateImage"))?;
             let req = d.get_image_memory_requirements(image);
-            let ty = gpu
-                .memory_type(req.memory_type_bits, vk::MemoryPropertyFlags::DEVICE_LOCAL)
-                .ok_or_else(|| VkError::Unsupported("no device-local memory".into()))?;
-            let memory = d
-                .allocate_memory(
-                    &vk::MemoryAllocateInfo::default()
-                        .allocation_size(req.size)
-                        .memory_type_index(ty),
-                    None,
-                )
-                .map_err(call("vkAllocateMemory"))?;
+            let memory =
+                super::allocate(d, &gpu.memory, req, vk::MemoryPropertyFlags::DEVICE_LOCAL)?;
             d.bind_image_memory(image, memory, 0)
                 .map_err(call("vkBindImageMemory"))?;
             let view = d
@@ -342,34 +333,8 @@ impl Renderer {
     }
 
     fn buffer(gpu: &Gpu, size: u64, usage: vk::BufferUsageFlags) -> Result<Buffer, VkError> {
-        let d = &gpu.device;
-        // SAFETY: plain object creation on our own device.
-        unsafe {
-            let buffer = d
-                .create_buffer(
-                    &vk::BufferCreateInfo::default().size(size).usage(usage),
-                    None,
-                )
-                .map_err(call("vkCreateBuffer"))?;
-            let req = d.get_buffer_memory_requirements(buffer);
-            let ty = gpu
-                .memory_type(
-                    req.memory_type_bits,
-                    vk::MemoryPropertyFlags::HOST_VISIBLE | vk::MemoryPropertyFlags::HOST_COHERENT,
-                )
-                .ok_or_else(|| VkError::Unsupported("no host-visible memory".into()))?;
-            let memory = d
-                .allocate_memory(
-                    &vk::MemoryAllocateInfo::default()
-                        .allocation_size(req.size)
-                        .memory_type_index(ty),
-                    None,
-                )
-                .map_err(call("vkAllocateMemory"))?;
-            d.bind_buffer_memory(buffer, memory, 0)
-                .map_err(call("vkBindBufferMemory"))?;
-            Ok(Buffer { buffer, memory })
-        }
+        let (buffer, memory) = super::host_buffer(&gpu.device, &gpu.memory, size, usage)?;
+        Ok(Buffer { buffer, memory })
     }
 
     fn render_pass(

@@ -142,12 +142,6 @@ impl Harness {
         rects: &[([u32; 4], [u8; 4])],
     ) -> Result<(), VkError> {
         let app = self.app();
-        let gpu_like = |bits: u32| {
-            app.memory_type(
-                bits,
-                vk::MemoryPropertyFlags::HOST_VISIBLE | vk::MemoryPropertyFlags::HOST_COHERENT,
-            )
-        };
         let total: u64 = rects
             .iter()
             .map(|(r, _)| r[2] as u64 * r[3] as u64 * 4)
@@ -168,27 +162,8 @@ impl Harness {
         // SAFETY: a staging buffer on the app device, written through a
         // coherent mapping, copied, then destroyed after the wait.
         unsafe {
-            let buffer = d
-                .create_buffer(
-                    &vk::BufferCreateInfo::default()
-                        .size(total)
-                        .usage(vk::BufferUsageFlags::TRANSFER_SRC),
-                    None,
-                )
-                .map_err(call("vkCreateBuffer"))?;
-            let req = d.get_buffer_memory_requirements(buffer);
-            let ty = gpu_like(req.memory_type_bits)
-                .ok_or_else(|| VkError::Unsupported("no host-visible memory".into()))?;
-            let memory = d
-                .allocate_memory(
-                    &vk::MemoryAllocateInfo::default()
-                        .allocation_size(req.size)
-                        .memory_type_index(ty),
-                    None,
-                )
-                .map_err(call("vkAllocateMemory"))?;
-            d.bind_buffer_memory(buffer, memory, 0)
-                .map_err(call("vkBindBufferMemory"))?;
+            let (buffer, memory) =
+                super::host_buffer(d, &app.memory, total, vk::BufferUsageFlags::TRANSFER_SRC)?;
             let p = d
                 .map_memory(memory, 0, total, vk::MemoryMapFlags::empty())
                 .map_err(call("vkMapMemory"))? as *mut u8;

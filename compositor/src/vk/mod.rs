@@ -202,12 +202,7 @@ impl Gpu {
 
     /// A memory type index with `bits` allowed and `flags` set.
     pub fn memory_type(&self, bits: u32, flags: vk::MemoryPropertyFlags) -> Option<u32> {
-        (0..self.memory.memory_type_count).find(|&i| {
-            bits & (1 << i) != 0
-                && self.memory.memory_types[i as usize]
-                    .property_flags
-                    .contains(flags)
-        })
+        memory_type(&self.memory, bits, flags)
     }
 
     /// Runs a one-time command buffer on the compositor queue and waits.
@@ -229,6 +224,78 @@ impl Drop for Gpu {
             self.device.destroy_device(None);
             self.instance.destroy_instance(None);
         }
+    }
+}
+
+/// A memory type index of `props` with `bits` allowed and `flags` set.
+pub(crate) fn memory_type(
+    props: &vk::PhysicalDeviceMemoryProperties,
+    bits: u32,
+    flags: vk::MemoryPropertyFlags,
+) -> Option<u32> {
+    (0..props.memory_type_count).find(|&i| {
+        bits & (1 << i) != 0
+            && props.memory_types[i as usize]
+                .property_flags
+                .contains(flags)
+    })
+}
+
+/// Allocates memory meeting `req` with `flags`.
+pub(crate) fn allocate(
+    device: &ash::Device,
+    props: &vk::PhysicalDeviceMemoryProperties,
+    req: vk::MemoryRequirements,
+    flags: vk::MemoryPropertyFlags,
+) -> Result<vk::DeviceMemory, VkError> {
+    let ty = memory_type(props, req.memory_type_bits, flags)
+        .ok_or_else(|| VkError::Unsupported(format!("no memory type with {flags:?}")))?;
+    // SAFETY: a valid device and a memory type index it offers.
+    unsafe {
+        device.allocate_memory(
+            &vk::MemoryAllocateInfo::default()
+                .allocation_size(req.size)
+                .memory_type_index(ty),
+            None,
+        )
+    }
+    .map_err(call("vkAllocateMemory"))
+}
+
+/// A host-visible, coherent buffer bound to its own memory.
+pub(crate) fn host_buffer(
+    device: &ash::Device,
+    props: &vk::PhysicalDeviceMemoryProperties,
+    size: u64,
+    usage: vk::BufferUsageFlags,
+) -> Result<(vk::Buffer, vk::DeviceMemory), VkError> {
+    // SAFETY: plain object creation; on failure what was made is destroyed.
+    unsafe {
+        let buffer = device
+            .create_buffer(
+                &vk::BufferCreateInfo::default().size(size).usage(usage),
+                None,
+            )
+            .map_err(call("vkCreateBuffer"))?;
+        let req = device.get_buffer_memory_requirements(buffer);
+        let memory = match allocate(
+            device,
+            props,
+            req,
+            vk::MemoryPropertyFlags::HOST_VISIBLE | vk::MemoryPropertyFlags::HOST_COHERENT,
+        ) {
+            Ok(m) => m,
+            Err(e) => {
+                device.destroy_buffer(buffer, None);
+                return Err(e);
+            }
+        };
+        if let Err(e) = device.bind_buffer_memory(buffer, memory, 0) {
+            device.destroy_buffer(buffer, None);
+            device.free_memory(memory, None);
+            return Err(call("vkBindBufferMemory")(e));
+        }
+        Ok((buffer, memory))
     }
 }
 
@@ -347,12 +414,7 @@ impl AppDevice {
     }
 
     pub fn memory_type(&self, bits: u32, flags: vk::MemoryPropertyFlags) -> Option<u32> {
-        (0..self.memory.memory_type_count).find(|&i| {
-            bits & (1 << i) != 0
-                && self.memory.memory_types[i as usize]
-                    .property_flags
-                    .contains(flags)
-        })
+        memory_type(&self.memory, bits, flags)
     }
 
     /// Submits an empty batch with a new fence on the app's queue: it

@@ -113,6 +113,32 @@ pub unsafe extern "system" fn xrGetVulkanGraphicsDevice2KHR(
     })
 }
 
+/// The checks shared by `xrCreateVulkanInstanceKHR` and
+/// `xrCreateVulkanDeviceKHR`: the system, zero flags, a non-null
+/// `vkGetInstanceProcAddr` (returned as ash's type) and create info.
+fn create_checks(
+    i: &parallax_runtime::instance::Instance,
+    system: xr::SystemId,
+    flags_empty: bool,
+    gipa: Option<xr::platform::VkGetInstanceProcAddr>,
+    create_info: *const std::ffi::c_void,
+) -> parallax_runtime::Result<ash::vk::PFN_vkGetInstanceProcAddr> {
+    i.check_system(system.into_raw())?;
+    if !flags_empty {
+        return Err(Error::validation("createFlags must be 0"));
+    }
+    let gipa = gipa.ok_or_else(|| Error::validation("pfnGetInstanceProcAddr is NULL"))?;
+    if create_info.is_null() {
+        return Err(Error::validation("vulkanCreateInfo is NULL"));
+    }
+    // SAFETY: the app's vkGetInstanceProcAddr, the same C signature.
+    Ok(unsafe {
+        std::mem::transmute::<xr::platform::VkGetInstanceProcAddr, ash::vk::PFN_vkGetInstanceProcAddr>(
+            gipa,
+        )
+    })
+}
+
 /// [xrCreateVulkanInstanceKHR](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrCreateVulkanInstanceKHR)
 pub unsafe extern "system" fn xrCreateVulkanInstanceKHR(
     h: xr::Instance,
@@ -131,23 +157,13 @@ pub unsafe extern "system" fn xrCreateVulkanInstanceKHR(
                 out_ptr(vk_result, "vulkanResult")?,
             )
         };
-        i.check_system(info.system_id.into_raw())?;
-        if info.create_flags != xr::VulkanInstanceCreateFlagsKHR::EMPTY {
-            return Err(Error::validation("createFlags must be 0"));
-        }
-        let gipa = info
-            .pfn_get_instance_proc_addr
-            .ok_or_else(|| Error::validation("pfnGetInstanceProcAddr is NULL"))?;
-        if info.vulkan_create_info.is_null() {
-            return Err(Error::validation("vulkanCreateInfo is NULL"));
-        }
-        // SAFETY: the app's vkGetInstanceProcAddr, same C signature.
-        let gipa = unsafe {
-            std::mem::transmute::<
-                xr::platform::VkGetInstanceProcAddr,
-                ash::vk::PFN_vkGetInstanceProcAddr,
-            >(gipa)
-        };
+        let gipa = create_checks(
+            &i,
+            info.system_id,
+            info.create_flags == xr::VulkanInstanceCreateFlagsKHR::EMPTY,
+            info.pfn_get_instance_proc_addr,
+            info.vulkan_create_info,
+        )?;
         // SAFETY: valid create info and allocator per the OpenXR contract.
         let (r, handle) = unsafe {
             pvk::create_app_instance(
@@ -180,16 +196,13 @@ pub unsafe extern "system" fn xrCreateVulkanDeviceKHR(
                 out_ptr(vk_result, "vulkanResult")?,
             )
         };
-        i.check_system(info.system_id.into_raw())?;
-        if info.create_flags != xr::VulkanDeviceCreateFlagsKHR::EMPTY {
-            return Err(Error::validation("createFlags must be 0"));
-        }
-        let gipa = info
-            .pfn_get_instance_proc_addr
-            .ok_or_else(|| Error::validation("pfnGetInstanceProcAddr is NULL"))?;
-        if info.vulkan_create_info.is_null() {
-            return Err(Error::validation("vulkanCreateInfo is NULL"));
-        }
+        let gipa = create_checks(
+            &i,
+            info.system_id,
+            info.create_flags == xr::VulkanDeviceCreateFlagsKHR::EMPTY,
+            info.pfn_get_instance_proc_addr,
+            info.vulkan_create_info,
+        )?;
         let state = i.vulkan_state();
         let (Some(vk_instance), Some(pd)) = (state.vk_instance, state.physical_device) else {
             return Err(Error::validation(
@@ -201,13 +214,6 @@ pub unsafe extern "system" fn xrCreateVulkanDeviceKHR(
                 "vulkanPhysicalDevice is not the one xrGetVulkanGraphicsDevice2KHR returned",
             ));
         }
-        // SAFETY: the app's vkGetInstanceProcAddr, same C signature.
-        let gipa = unsafe {
-            std::mem::transmute::<
-                xr::platform::VkGetInstanceProcAddr,
-                ash::vk::PFN_vkGetInstanceProcAddr,
-            >(gipa)
-        };
         // SAFETY: live instance and physical device; valid create info.
         let (r, handle) = unsafe {
             pvk::create_app_device(
