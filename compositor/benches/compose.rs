@@ -99,6 +99,7 @@ fn main() {
                             ))),
                             fov: fov[i],
                             image: sub(&proj, i as u32),
+                            depth: None,
                         })
                         .collect(),
                 },

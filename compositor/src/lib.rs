@@ -51,6 +51,20 @@ pub struct ProjectionView {
     pub fov: Fov,
     /// The pixels (none in sessions without graphics).
     pub image: Option<SubImage>,
+    /// Depth submitted with `XR_KHR_composition_layer_depth`.
+    pub depth: Option<Depth>,
+}
+
+/// A projection view's depth: the image and how its values map to metres.
+#[derive(Debug)]
+pub struct Depth {
+    pub image: SubImage,
+    pub min_depth: f32,
+    pub max_depth: f32,
+    /// Distances (metres) that `min_depth` and `max_depth` stand for; `far_z`
+    /// may be infinite, and `near_z > far_z` for reversed depth.
+    pub near_z: f32,
+    pub far_z: f32,
 }
 
 /// Which eyes a layer is shown to.

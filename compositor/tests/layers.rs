@@ -65,6 +65,7 @@ fn projection(chain: &Arc<SharedSwapchain>, pose: Pose) -> Layer {
             pose,
             fov: fov(),
             image: sub(chain, i),
+            depth: None,
         })
         .collect();
     Layer {

@@ -40,6 +40,7 @@ pub const EXTENSIONS: &[(&str, u32)] = &[
     ("XR_KHR_composition_layer_equirect2", 1),
     ("XR_KHR_visibility_mask", 2),
     ("XR_KHR_composition_layer_cube", 8),
+    ("XR_KHR_composition_layer_depth", 6),
 ];
 
 /// The one system id this runtime hands out.

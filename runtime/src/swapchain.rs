@@ -271,6 +271,11 @@ impl Swapchain {
         Ok(())
     }
 
+    /// Whether the images have a depth format.
+    pub fn is_depth(&self) -> bool {
+        vks::is_depth(self.shared.desc.format)
+    }
+
     /// The released image a cube layer shows.
     pub fn cube_image(self: &Arc<Self>, array_index: u32) -> Result<SubImage> {
         if self.create.face_count != 6 {

@@ -27,6 +27,10 @@ struct Args {
     /// Frames to run before asking to exit (the runtime may end it sooner).
     #[arg(long, default_value_t = 600)]
     frames: u32,
+    /// Also submit frames the runtime must refuse (bad depth info) and
+    /// check the error codes.
+    #[arg(long)]
+    check_errors: bool,
 }
 
 const FORMAT: vk::Format = vk::Format::R8G8B8A8_SRGB;
@@ -255,6 +259,7 @@ fn run(args: Args) -> Result<(), String> {
     exts.khr_composition_layer_cylinder = true;
     exts.khr_composition_layer_equirect2 = true;
     exts.khr_composition_layer_cube = true;
+    exts.khr_composition_layer_depth = true;
     let instance = entry
         .create_instance(
             &xr::ApplicationInfo {
@@ -386,6 +391,22 @@ fn run(args: Args) -> Result<(), String> {
     let mut cyl = chain(&session, 256, 128, 1, true)?;
     let mut eq = chain(&session, 512, 128, 1, true)?;
     let mut cube = chain_faces(&session, 64, 64, 1, 6, true)?;
+    // Depth for the projection layer (the runtime may use it to reproject).
+    let depth = session
+        .create_swapchain(&xr::SwapchainCreateInfo {
+            create_flags: xr::SwapchainCreateFlags::STATIC_IMAGE,
+            usage_flags: xr::SwapchainUsageFlags::DEPTH_STENCIL_ATTACHMENT,
+            format: vk::Format::D32_SFLOAT.as_raw() as u32,
+            sample_count: 1,
+            width: pw,
+            height: ph,
+            face_count: 1,
+            array_size: 2,
+            mip_count: 1,
+        })
+        .map_err(|e| format!("xrCreateSwapchain (depth): {e}"))?;
+    let mut depth = depth;
+    let mut errors_checked = !args.check_errors;
     let mut buf = xr::EventDataBuffer::new();
     let mut running = false;
     let mut frames = 0u32;
@@ -419,6 +440,11 @@ fn run(args: Args) -> Result<(), String> {
                             gpu.fill_layers(cube.images[i as usize], f as u32, 1, *c)?;
                         }
                         cube.swapchain.release_image().map_err(|e| e.to_string())?;
+                        depth.acquire_image().map_err(|e| e.to_string())?;
+                        depth
+                            .wait_image(xr::Duration::INFINITE)
+                            .map_err(|e| e.to_string())?;
+                        depth.release_image().map_err(|e| e.to_string())?;
                     }
                     xr::SessionState::STOPPING => {
                         session.end().map_err(|e| e.to_string())?;
@@ -453,9 +479,31 @@ fn run(args: Args) -> Result<(), String> {
             )
             .map_err(|e| e.to_string())?;
         draw(&gpu, &mut proj, 2, [10, 10, 60, 255])?;
+        let depth_rect = xr::Rect2Di {
+            offset: xr::Offset2Di { x: 0, y: 0 },
+            extent: xr::Extent2Di {
+                width: pw as i32,
+                height: ph as i32,
+            },
+        };
+        let depth_infos: Vec<xr::sys::CompositionLayerDepthInfoKHR> = (0..2)
+            .map(|i| xr::sys::CompositionLayerDepthInfoKHR {
+                ty: xr::sys::CompositionLayerDepthInfoKHR::TYPE,
+                next: std::ptr::null(),
+                sub_image: xr::sys::SwapchainSubImage {
+                    swapchain: depth.as_raw(),
+                    image_rect: depth_rect,
+                    image_array_index: i,
+                },
+                min_depth: 0.0,
+                max_depth: 1.0,
+                near_z: 0.1,
+                far_z: 100.0,
+            })
+            .collect();
         let pviews: Vec<xr::CompositionLayerProjectionView<xr::Vulkan>> = (0..2)
             .map(|i| {
-                xr::CompositionLayerProjectionView::new()
+                let view = xr::CompositionLayerProjectionView::new()
                     .pose(located[i].pose)
                     .fov(located[i].fov)
                     .sub_image(
@@ -463,7 +511,12 @@ fn run(args: Args) -> Result<(), String> {
                             .swapchain(&proj.swapchain)
                             .image_array_index(i as u32)
                             .image_rect(rect(&proj)),
-                    )
+                    );
+                let mut raw = view.into_raw();
+                raw.next = &depth_infos[i] as *const _ as *const std::ffi::c_void;
+                // SAFETY: the same view with a depth structure chained; both
+                // outlive xrEndFrame below.
+                unsafe { xr::CompositionLayerProjectionView::from_raw(raw) }
             })
             .collect();
         let projection = xr::CompositionLayerProjection::new()
@@ -517,6 +570,46 @@ fn run(args: Args) -> Result<(), String> {
             .central_horizontal_angle(std::f32::consts::TAU)
             .upper_vertical_angle(80f32.to_radians())
             .lower_vertical_angle(40f32.to_radians());
+        if !errors_checked {
+            // A depth range outside [0, 1] must be refused, and the frame stay begun.
+            let mut bad = depth_infos.clone();
+            bad[0].min_depth = 2.0;
+            let bad_views: Vec<xr::sys::CompositionLayerProjectionView> = pviews
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let mut r = *v.as_raw();
+                    r.next = &bad[i] as *const _ as *const std::ffi::c_void;
+                    r
+                })
+                .collect();
+            let layer = xr::sys::CompositionLayerProjection {
+                ty: xr::sys::CompositionLayerProjection::TYPE,
+                next: std::ptr::null(),
+                layer_flags: xr::CompositionLayerFlags::EMPTY,
+                space: local.as_raw(),
+                view_count: 2,
+                views: bad_views.as_ptr(),
+            };
+            let layers = [&layer as *const _ as *const xr::sys::CompositionLayerBaseHeader];
+            let info = xr::sys::FrameEndInfo {
+                ty: xr::sys::FrameEndInfo::TYPE,
+                next: std::ptr::null(),
+                display_time: st.predicted_display_time,
+                environment_blend_mode: xr::EnvironmentBlendMode::OPAQUE,
+                layer_count: 1,
+                layers: layers.as_ptr(),
+            };
+            // SAFETY: every pointer refers to locals alive for the call.
+            let r = unsafe { (instance.fp().end_frame)(session.as_raw(), &info) };
+            if r != xr::sys::Result::ERROR_VALIDATION_FAILURE {
+                return Err(format!(
+                    "a bad depth range gave {r:?}, not XR_ERROR_VALIDATION_FAILURE"
+                ));
+            }
+            println!("bad depth range refused with {r:?}");
+            errors_checked = true;
+        }
         // The right eye sees only the environment cube, drawn last.
         let cube_layer = xr::CompositionLayerCubeKHR::new()
             .space(&local)
@@ -537,7 +630,7 @@ fn run(args: Args) -> Result<(), String> {
         }
     }
     println!("parallax-example-layers: {frames} frames");
-    drop((proj, quad, cyl, eq, cube, local, stream, waiter));
+    drop((proj, quad, cyl, eq, cube, depth, local, stream, waiter));
     drop(session);
     // SAFETY: every object of the device and instance is gone.
     unsafe {

@@ -51,7 +51,7 @@ fn every_layer_type_lands_where_it_belongs() {
     let capture = dir.join("layers_capture");
     let _ = std::fs::remove_dir_all(&capture);
     let out = Command::new(env!("CARGO_BIN_EXE_parallax-example-layers"))
-        .args(["--frames", "100000"])
+        .args(["--frames", "100000", "--check-errors"])
         .env("XR_RUNTIME_JSON", &manifest)
         .env("PARALLAX_SIM_MOTION", "static")
         .env("PARALLAX_EXIT_AFTER_FRAMES", "120")
@@ -68,6 +68,11 @@ fn every_layer_type_lands_where_it_belongs() {
         "example failed: {}\n{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("bad depth range refused with ERROR_VALIDATION_FAILURE"),
+        "{stdout}"
     );
     let (w, img) = read_png(&capture.join("frame-00000-eye0.png"));
     let at = |tx: f32, ty: f32| {

@@ -6,7 +6,7 @@ use super::{guard, input, out_ptr, output, slice, to_pose, Ctx};
 use openxr_sys as xr;
 use openxr_sys::Handle;
 use parallax_compositor::vk::AppBinding;
-use parallax_compositor::{Blend, Eyes, Layer, LayerKind, ProjectionView, SubImage};
+use parallax_compositor::{Blend, Depth, Eyes, Layer, LayerKind, ProjectionView, SubImage};
 use parallax_runtime::session::{self as sess, GraphicsBinding, Session, MAX_LAYERS};
 use parallax_runtime::space::{check_pose, Space};
 use parallax_runtime::swapchain::{self, Swapchain, SwapchainCreate};
@@ -229,6 +229,62 @@ fn finite_positive(v: f32, what: &str) -> Result<f32> {
     }
 }
 
+/// The `XrCompositionLayerDepthInfoKHR` chained to a projection view, when
+/// `XR_KHR_composition_layer_depth` is enabled, validated.
+///
+/// # Safety
+/// `next` is null or the head of a valid input structure chain.
+unsafe fn depth_info(s: &Arc<Session>, mut next: *const c_void) -> Result<Option<Depth>> {
+    if !s.instance.has_extension("XR_KHR_composition_layer_depth") {
+        return Ok(None);
+    }
+    while !next.is_null() {
+        // SAFETY: each chain element starts with XrBaseInStructure.
+        let base = unsafe { &*(next as *const xr::BaseInStructure) };
+        if base.ty == xr::CompositionLayerDepthInfoKHR::TYPE {
+            // SAFETY: the type says what it is.
+            let d = unsafe { &*(next as *const xr::CompositionLayerDepthInfoKHR) };
+            let unit = 0.0..=1.0;
+            if !(unit.contains(&d.min_depth)
+                && unit.contains(&d.max_depth)
+                && d.min_depth <= d.max_depth)
+            {
+                return Err(Error::validation(format!(
+                    "minDepth {} and maxDepth {} must satisfy 0 <= min <= max <= 1",
+                    d.min_depth, d.max_depth
+                )));
+            }
+            let positive = |z: f32| z > 0.0 && !z.is_nan();
+            if !(positive(d.near_z) && positive(d.far_z)) || d.near_z == d.far_z {
+                return Err(Error::validation(format!(
+                    "nearZ {} and farZ {} must be positive and different",
+                    d.near_z, d.far_z
+                )));
+            }
+            let chain = swapchain_of(s, d.sub_image.swapchain)?;
+            if !chain.is_depth() {
+                return Err(Error::validation(
+                    "the depth sub-image's swapchain does not have a depth format",
+                ));
+            }
+            let r = d.sub_image.image_rect;
+            let image = chain.sub_image(
+                [r.offset.x, r.offset.y, r.extent.width, r.extent.height],
+                d.sub_image.image_array_index,
+            )?;
+            return Ok(Some(Depth {
+                image,
+                min_depth: d.min_depth,
+                max_depth: d.max_depth,
+                near_z: d.near_z,
+                far_z: d.far_z,
+            }));
+        }
+        next = base.next as *const c_void;
+    }
+    Ok(None)
+}
+
 /// Validates one submitted layer and resolves it for the compositor.
 ///
 /// # Safety
@@ -297,6 +353,8 @@ unsafe fn check_layer(
                         down: f.angle_down,
                     },
                     image: Some(sub_image(s, &v.sub_image)?),
+                    // SAFETY: the view's next chain by contract.
+                    depth: unsafe { depth_info(s, v.next)? },
                 });
             }
             (Eyes::Both, LayerKind::Projection { views })
