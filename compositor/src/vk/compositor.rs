@@ -824,6 +824,46 @@ impl Renderer {
 
     /// Push constants for one layer seen from one eye; `None` if the layer
     /// has nothing for this eye.
+    /// Where a layer can appear on one eye's image, in normalized image
+    /// coordinates (x0, y0, x1, y1): `Some(None)` for the whole image,
+    /// `None` when it cannot appear at all. Quads are bounded by their
+    /// projected corners (when all are in front of the eye); the other
+    /// layer kinds cover the whole image.
+    fn screen_bounds(layer: &Layer, stage_from_eye: &Pose, fov: &Fov) -> Option<Option<[f32; 4]>> {
+        let LayerKind::Quad { pose, size, .. } = &layer.kind else {
+            return Some(None);
+        };
+        let eye_from_quad = stage_from_eye
+            .inverse()
+            .mul(&layer.stage_from_space.mul(pose));
+        let t = tans(fov);
+        let (mut lo, mut hi) = (
+            glam::Vec2::splat(f32::INFINITY),
+            glam::Vec2::splat(f32::NEG_INFINITY),
+        );
+        for (sx, sy) in [(-0.5, -0.5), (0.5, -0.5), (0.5, 0.5), (-0.5, 0.5)] {
+            let c = eye_from_quad.transform_point(glam::Vec3::new(sx * size[0], sy * size[1], 0.0));
+            if c.z > -1e-3 {
+                return Some(None); // a corner at or behind the eye: no simple bound
+            }
+            let uv = glam::Vec2::new(
+                (c.x / -c.z - t[0]) / (t[1] - t[0]),
+                (t[2] - c.y / -c.z) / (t[2] - t[3]),
+            );
+            lo = lo.min(uv);
+            hi = hi.max(uv);
+        }
+        if hi.x < 0.0 || hi.y < 0.0 || lo.x > 1.0 || lo.y > 1.0 {
+            return None;
+        }
+        Some(Some([
+            lo.x.max(0.0),
+            lo.y.max(0.0),
+            hi.x.min(1.0),
+            hi.y.min(1.0),
+        ]))
+    }
+
     fn params<'a>(
         layer: &'a Layer,
         eye: usize,
@@ -921,6 +961,41 @@ impl Renderer {
         if let Some(poses) = poses {
             for (eye, (pose, fov)) in poses.iter().zip(self.config.fov).enumerate() {
                 for layer in layers {
+                    let Some(bounds) = Self::screen_bounds(layer, pose, &fov) else {
+                        continue;
+                    };
+                    let scissor = match bounds {
+                        None => vk::Rect2D {
+                            offset: vk::Offset2D::default(),
+                            extent: vk::Extent2D {
+                                width: w,
+                                height: h,
+                            },
+                        },
+                        Some([x0, y0, x1, y1]) => {
+                            // Whole pixels, one pixel of margin for filtering.
+                            let px = |v: f32, n: u32| {
+                                ((v * n as f32).floor() as i64 - 1).clamp(0, n as i64) as u32
+                            };
+                            let qx = |v: f32, n: u32| {
+                                ((v * n as f32).ceil() as i64 + 1).clamp(0, n as i64) as u32
+                            };
+                            let (ax, ay, bx, by) = (px(x0, w), px(y0, h), qx(x1, w), qx(y1, h));
+                            vk::Rect2D {
+                                offset: vk::Offset2D {
+                                    x: ax as i32,
+                                    y: ay as i32,
+                                },
+                                extent: vk::Extent2D {
+                                    width: bx.saturating_sub(ax),
+                                    height: by.saturating_sub(ay),
+                                },
+                            }
+                        }
+                    };
+                    if scissor.extent.width == 0 || scissor.extent.height == 0 {
+                        continue;
+                    }
                     let Some((p, sub)) = Self::params(layer, eye, pose, &fov) else {
                         continue;
                     };
@@ -937,7 +1012,7 @@ impl Renderer {
                             chain.desc.array_size * chain.desc.face_count,
                         ));
                     }
-                    draws.push((eye, p, view));
+                    draws.push((eye, p, view, scissor));
                 }
             }
         }
@@ -955,7 +1030,7 @@ impl Renderer {
             }
             .map_err(call("vkAllocateDescriptorSets"))?
         };
-        for (set, (_, _, view)) in sets.iter().zip(&draws) {
+        for (set, (_, _, view, _)) in sets.iter().zip(&draws) {
             Self::write_set(
                 d,
                 *set,
@@ -1055,7 +1130,7 @@ impl Renderer {
                 );
                 d.cmd_set_viewport(self.cb, 0, &[viewport(0.0)]);
                 d.cmd_set_scissor(self.cb, 0, &[full]);
-                for ((e, p, _), set) in draws.iter().zip(&sets) {
+                for ((e, p, _, scissor), set) in draws.iter().zip(&sets) {
                     if *e != eye {
                         continue;
                     }
@@ -1080,6 +1155,7 @@ impl Renderer {
                         0,
                         p.bytes(),
                     );
+                    d.cmd_set_scissor(self.cb, 0, &[*scissor]);
                     d.cmd_draw(self.cb, 3, 1, 0, 0);
                 }
                 d.cmd_end_render_pass(self.cb);
