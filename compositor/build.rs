@@ -8,7 +8,12 @@ fn main() {
     println!("cargo:rerun-if-changed=shaders/common.wgsl");
     let common = std::fs::read_to_string("shaders/common.wgsl").expect("shader source");
     // WGSL has no includes: the layer shaders get the shared prelude here.
-    for (name, prelude) in [("layer", true), ("cube", true), ("distort", false)] {
+    for (name, prelude) in [
+        ("layer", true),
+        ("cube", true),
+        ("depth", true),
+        ("distort", false),
+    ] {
         let src_path = format!("shaders/{name}.wgsl");
         println!("cargo:rerun-if-changed={src_path}");
         let own = std::fs::read_to_string(&src_path).expect("shader source");

@@ -15,9 +15,11 @@ struct Params {
     shape: vec4<f32>,
     // Sub-image rectangle in normalized texture coordinates: offset, size.
     rect: vec4<f32>,
-    // kind (0 projection, 1 quad, 2 cylinder, 3 equirect), array index,
-    // flags (1 source alpha, 2 unpremultiplied), unused.
+    // kind (0 projection, 1 quad, 2 cylinder, 3 equirect, 4 cube), array
+    // index, flags (1 source alpha, 2 unpremultiplied, 4 depth), unused.
     misc: vec4<u32>,
+    // Projection with depth: minDepth, maxDepth, nearZ, farZ.
+    depth: vec4<f32>,
 }
 
 var<immediate> p: Params;

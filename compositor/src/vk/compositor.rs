@@ -156,6 +156,9 @@ const MAX_DRAWS: u32 = 32;
 
 static LAYER_SPV: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/layer.spv"));
 static CUBE_SPV: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/cube.spv"));
+static DEPTH_SPV: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/depth.spv"));
+/// `misc.z` flag: the projection view's depth is bound and used.
+const FLAG_DEPTH: u32 = 4;
 static DISTORT_SPV: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/distort.spv"));
 
 struct Target {
@@ -170,7 +173,7 @@ struct Buffer {
     memory: vk::DeviceMemory,
 }
 
-/// The push constants of `layer.wgsl` (128 bytes).
+/// The push constants of the layer shaders (`common.wgsl`, 128 bytes).
 #[repr(C)]
 #[derive(Copy, Clone, Default)]
 struct LayerParams {
@@ -179,6 +182,7 @@ struct LayerParams {
     shape: [f32; 4],
     rect: [f32; 4],
     misc: [u32; 4],
+    depth: [f32; 4],
 }
 
 impl LayerParams {
@@ -207,6 +211,7 @@ struct Renderer {
     panel_pass: vk::RenderPass,
     layer_pipeline: vk::Pipeline,
     cube_pipeline: vk::Pipeline,
+    depth_pipeline: vk::Pipeline,
     distort_pipeline: vk::Pipeline,
     frame_pool: vk::DescriptorPool,
     static_pool: vk::DescriptorPool,
@@ -510,6 +515,12 @@ impl Renderer {
                     .descriptor_type(vk::DescriptorType::SAMPLED_IMAGE)
                     .descriptor_count(1)
                     .stage_flags(vk::ShaderStageFlags::FRAGMENT),
+                // Depth of a projection view (only the depth shader reads it).
+                vk::DescriptorSetLayoutBinding::default()
+                    .binding(2)
+                    .descriptor_type(vk::DescriptorType::SAMPLED_IMAGE)
+                    .descriptor_count(1)
+                    .stage_flags(vk::ShaderStageFlags::FRAGMENT),
             ];
             let set_layout = d
                 .create_descriptor_set_layout(
@@ -549,6 +560,7 @@ impl Renderer {
             let panel_pass = Self::render_pass(d, vk::ImageLayout::TRANSFER_SRC_OPTIMAL)?;
             let layer_pipeline = Self::pipeline(d, layer_layout, eye_pass, LAYER_SPV, false, true)?;
             let cube_pipeline = Self::pipeline(d, layer_layout, eye_pass, CUBE_SPV, false, true)?;
+            let depth_pipeline = Self::pipeline(d, layer_layout, eye_pass, DEPTH_SPV, false, true)?;
             let distort_pipeline =
                 Self::pipeline(d, distort_layout, panel_pass, DISTORT_SPV, true, false)?;
             let sizes = [
@@ -558,7 +570,7 @@ impl Renderer {
                 },
                 vk::DescriptorPoolSize {
                     ty: vk::DescriptorType::SAMPLED_IMAGE,
-                    descriptor_count: MAX_DRAWS,
+                    descriptor_count: 2 * MAX_DRAWS,
                 },
             ];
             let frame_pool = d
@@ -624,6 +636,7 @@ impl Renderer {
                     sampler,
                     eye.view,
                     vk::ImageLayout::SHADER_READ_ONLY_OPTIMAL,
+                    None,
                 );
             }
             // Both eyes' meshes in one vertex buffer, then both index lists.
@@ -688,6 +701,7 @@ impl Renderer {
                 panel_pass,
                 layer_pipeline,
                 cube_pipeline,
+                depth_pipeline,
                 distort_pipeline,
                 frame_pool,
                 static_pool,
@@ -710,6 +724,7 @@ impl Renderer {
         sampler: vk::Sampler,
         view: vk::ImageView,
         layout: vk::ImageLayout,
+        depth: Option<vk::ImageView>,
     ) {
         let s = [vk::DescriptorImageInfo {
             sampler,
@@ -721,7 +736,12 @@ impl Renderer {
             image_view: view,
             image_layout: layout,
         }];
-        let writes = [
+        let z = [vk::DescriptorImageInfo {
+            sampler: vk::Sampler::null(),
+            image_view: depth.unwrap_or_default(),
+            image_layout: vk::ImageLayout::DEPTH_STENCIL_READ_ONLY_OPTIMAL,
+        }];
+        let mut writes = vec![
             vk::WriteDescriptorSet::default()
                 .dst_set(set)
                 .dst_binding(0)
@@ -733,7 +753,17 @@ impl Renderer {
                 .descriptor_type(vk::DescriptorType::SAMPLED_IMAGE)
                 .image_info(&i),
         ];
-        // SAFETY: valid set, sampler and view of this device.
+        // Binding 2 is written only for the depth shader, the only one that reads it.
+        if depth.is_some() {
+            writes.push(
+                vk::WriteDescriptorSet::default()
+                    .dst_set(set)
+                    .dst_binding(2)
+                    .descriptor_type(vk::DescriptorType::SAMPLED_IMAGE)
+                    .image_info(&z),
+            );
+        }
+        // SAFETY: valid set, sampler and views of this device.
         unsafe { d.update_descriptor_sets(&writes, &[]) };
     }
 
@@ -824,6 +854,28 @@ impl Renderer {
 
     /// Push constants for one layer seen from one eye; `None` if the layer
     /// has nothing for this eye.
+    /// A view of a depth swapchain image's depth aspect, kept until the next
+    /// composition.
+    fn depth_view(&mut self, sub: &SubImage) -> Result<vk::ImageView, VkError> {
+        let chain = &sub.hold.chain;
+        let info = vk::ImageViewCreateInfo::default()
+            .image(chain.comp_image(sub.hold.index))
+            .view_type(vk::ImageViewType::TYPE_2D_ARRAY)
+            .format(chain.desc.format)
+            .subresource_range(vk::ImageSubresourceRange {
+                aspect_mask: vk::ImageAspectFlags::DEPTH,
+                base_mip_level: 0,
+                level_count: 1,
+                base_array_layer: 0,
+                layer_count: chain.desc.array_size,
+            });
+        // SAFETY: the image is alive while the frame holds it.
+        let view = unsafe { self.gpu.device.create_image_view(&info, None) }
+            .map_err(call("vkCreateImageView"))?;
+        self.frame_views.push(view);
+        Ok(view)
+    }
+
     /// Where a layer can appear on one eye's image, in normalized image
     /// coordinates (x0, y0, x1, y1): `Some(None)` for the whole image,
     /// `None` when it cannot appear at all. Quads are bounded by their
@@ -869,17 +921,29 @@ impl Renderer {
         eye: usize,
         stage_from_eye: &Pose,
         fov: &Fov,
-    ) -> Option<(LayerParams, &'a SubImage)> {
+    ) -> Option<(LayerParams, &'a SubImage, Option<&'a SubImage>)> {
         let mut p = LayerParams {
             eye_tan: tans(fov),
             ..Default::default()
         };
         let stage_from_layer = layer.stage_from_space;
+        let mut depth_sub = None;
         let (target, sub, kind) = match &layer.kind {
             LayerKind::Projection { views } => {
                 let v = views.get(eye)?;
                 let t = tans(&v.fov);
                 p.shape = t;
+                // Depth is used when it covers the same pixels as the colour
+                // (same image size and rectangle); otherwise reprojection
+                // stays rotational.
+                if let (Some(dep), Some(col)) = (&v.depth, &v.image) {
+                    let (dc, cc) = (&dep.image.hold.chain.desc, &col.hold.chain.desc);
+                    if dep.image.rect == col.rect && (dc.width, dc.height) == (cc.width, cc.height)
+                    {
+                        p.depth = [dep.min_depth, dep.max_depth, dep.near_z, dep.far_z];
+                        depth_sub = Some(&dep.image);
+                    }
+                }
                 (stage_from_layer.mul(&v.pose), v.image.as_ref()?, 0)
             }
             LayerKind::Quad { pose, size, image } => {
@@ -930,8 +994,9 @@ impl Renderer {
         p.rect = [x as f32 / iw, y as f32 / ih, w as f32 / iw, h as f32 / ih];
         let flags =
             u32::from(layer.blend.source_alpha) | (u32::from(layer.blend.unpremultiplied) << 1);
+        let flags = flags | if depth_sub.is_some() { FLAG_DEPTH } else { 0 };
         p.misc = [kind, sub.array_index, flags, 0];
-        Some((p, sub))
+        Some((p, sub, depth_sub))
     }
 
     fn compose(
@@ -957,7 +1022,14 @@ impl Renderer {
         let layers: &[Layer] = frame.map(|f| f.layers.as_slice()).unwrap_or_default();
         // Draws: (eye, params, view), and the app images to hand over.
         let mut draws = Vec::new();
-        let mut images: Vec<(vk::Image, vk::ImageLayout, u32)> = Vec::new();
+        // (image, hand-over layout, layer count, aspect, layout while read)
+        let mut images: Vec<(
+            vk::Image,
+            vk::ImageLayout,
+            u32,
+            vk::ImageAspectFlags,
+            vk::ImageLayout,
+        )> = Vec::new();
         if let Some(poses) = poses {
             for (eye, (pose, fov)) in poses.iter().zip(self.config.fov).enumerate() {
                 for layer in layers {
@@ -996,7 +1068,7 @@ impl Renderer {
                     if scissor.extent.width == 0 || scissor.extent.height == 0 {
                         continue;
                     }
-                    let Some((p, sub)) = Self::params(layer, eye, pose, &fov) else {
+                    let Some((p, sub, depth_sub)) = Self::params(layer, eye, pose, &fov) else {
                         continue;
                     };
                     if draws.len() as u32 >= MAX_DRAWS {
@@ -1005,14 +1077,33 @@ impl Renderer {
                     let view = self.layer_view(sub, p.misc[0] == 4)?;
                     let chain = &sub.hold.chain;
                     let img = chain.comp_image(sub.hold.index);
-                    if !images.iter().any(|(i, _, _)| *i == img) {
+                    if !images.iter().any(|e| e.0 == img) {
                         images.push((
                             img,
                             app_layout(&chain.desc),
                             chain.desc.array_size * chain.desc.face_count,
+                            vk::ImageAspectFlags::COLOR,
+                            vk::ImageLayout::SHADER_READ_ONLY_OPTIMAL,
                         ));
                     }
-                    draws.push((eye, p, view, scissor));
+                    let depth_view = match depth_sub {
+                        Some(ds) => {
+                            let dc = &ds.hold.chain;
+                            let dimg = dc.comp_image(ds.hold.index);
+                            if !images.iter().any(|e| e.0 == dimg) {
+                                images.push((
+                                    dimg,
+                                    app_layout(&dc.desc),
+                                    dc.desc.array_size,
+                                    vk::ImageAspectFlags::DEPTH,
+                                    vk::ImageLayout::DEPTH_STENCIL_READ_ONLY_OPTIMAL,
+                                ));
+                            }
+                            Some(self.depth_view(ds)?)
+                        }
+                        None => None,
+                    };
+                    draws.push((eye, p, view, scissor, depth_view));
                 }
             }
         }
@@ -1030,23 +1121,25 @@ impl Renderer {
             }
             .map_err(call("vkAllocateDescriptorSets"))?
         };
-        for (set, (_, _, view, _)) in sets.iter().zip(&draws) {
+        for (set, (_, _, view, _, depth)) in sets.iter().zip(&draws) {
             Self::write_set(
                 d,
                 *set,
                 self.sampler,
                 *view,
                 vk::ImageLayout::SHADER_READ_ONLY_OPTIMAL,
+                *depth,
             );
         }
-        let hand = |old, new, src, dst| -> Vec<vk::ImageMemoryBarrier> {
+        // Hand app images to the shaders (`to_read`) or back to the app.
+        let hand = |to_read: bool, src, dst| -> Vec<vk::ImageMemoryBarrier> {
             images
                 .iter()
-                .map(|&(image, layout, layers)| {
-                    let (o, n) = if old == vk::ImageLayout::UNDEFINED {
-                        (layout, new)
+                .map(|&(image, layout, layers, aspect, read)| {
+                    let (o, n) = if to_read {
+                        (layout, read)
                     } else {
-                        (old, layout)
+                        (read, layout)
                     };
                     vk::ImageMemoryBarrier::default()
                         .image(image)
@@ -1056,7 +1149,13 @@ impl Renderer {
                         .dst_access_mask(dst)
                         .src_queue_family_index(vk::QUEUE_FAMILY_IGNORED)
                         .dst_queue_family_index(vk::QUEUE_FAMILY_IGNORED)
-                        .subresource_range(color_range(0, layers))
+                        .subresource_range(vk::ImageSubresourceRange {
+                            aspect_mask: aspect,
+                            base_mip_level: 0,
+                            level_count: vk::REMAINING_MIP_LEVELS,
+                            base_array_layer: 0,
+                            layer_count: layers,
+                        })
                 })
                 .collect()
         };
@@ -1082,8 +1181,7 @@ impl Renderer {
             }
             // App images: from the hand-over layout to shader reads.
             let to_read = hand(
-                vk::ImageLayout::UNDEFINED,
-                vk::ImageLayout::SHADER_READ_ONLY_OPTIMAL,
+                true,
                 vk::AccessFlags::MEMORY_WRITE,
                 vk::AccessFlags::SHADER_READ,
             );
@@ -1130,12 +1228,14 @@ impl Renderer {
                 );
                 d.cmd_set_viewport(self.cb, 0, &[viewport(0.0)]);
                 d.cmd_set_scissor(self.cb, 0, &[full]);
-                for ((e, p, _, scissor), set) in draws.iter().zip(&sets) {
+                for ((e, p, _, scissor, _), set) in draws.iter().zip(&sets) {
                     if *e != eye {
                         continue;
                     }
                     let pipeline = if p.misc[0] == 4 {
                         self.cube_pipeline
+                    } else if p.misc[2] & FLAG_DEPTH != 0 {
+                        self.depth_pipeline
                     } else {
                         self.layer_pipeline
                     };
@@ -1161,8 +1261,7 @@ impl Renderer {
                 d.cmd_end_render_pass(self.cb);
             }
             let back = hand(
-                vk::ImageLayout::SHADER_READ_ONLY_OPTIMAL,
-                vk::ImageLayout::UNDEFINED,
+                false,
                 vk::AccessFlags::SHADER_READ,
                 vk::AccessFlags::empty(),
             );
@@ -1444,6 +1543,7 @@ impl Drop for Renderer {
             d.destroy_descriptor_pool(self.static_pool, None);
             d.destroy_pipeline(self.layer_pipeline, None);
             d.destroy_pipeline(self.cube_pipeline, None);
+            d.destroy_pipeline(self.depth_pipeline, None);
             d.destroy_pipeline(self.distort_pipeline, None);
             d.destroy_render_pass(self.eye_pass, None);
             d.destroy_render_pass(self.panel_pass, None);

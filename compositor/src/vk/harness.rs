@@ -97,6 +97,33 @@ impl Harness {
         self.chain(width, height, array_size, 1, format)
     }
 
+    /// A depth swapchain (D32_SFLOAT) the harness can write with `fill`
+    /// (pixels are f32 depth values, little-endian).
+    pub fn depth_swapchain(
+        &self,
+        width: u32,
+        height: u32,
+        array_size: u32,
+    ) -> Result<Arc<SharedSwapchain>, VkError> {
+        SharedSwapchain::new(
+            self.gpu().clone(),
+            self.app().clone(),
+            SwapchainDesc {
+                format: vk::Format::D32_SFLOAT,
+                usage: vk::ImageUsageFlags::DEPTH_STENCIL_ATTACHMENT
+                    | vk::ImageUsageFlags::TRANSFER_DST,
+                mutable_format: false,
+                width,
+                height,
+                array_size,
+                mip_count: 1,
+                face_count: 1,
+                sample_count: 1,
+                image_count: 1,
+            },
+        )
+    }
+
     /// A cube swapchain (six faces, array layer `face` of `fill`).
     pub fn cube_swapchain(
         &self,
@@ -151,8 +178,9 @@ impl Harness {
         }
         let image = vk::Image::from_raw(chain.app_images()[0]);
         let layout = app_layout(&chain.desc);
+        let aspect = chain.aspect();
         let range = vk::ImageSubresourceRange {
-            aspect_mask: vk::ImageAspectFlags::COLOR,
+            aspect_mask: aspect,
             base_mip_level: 0,
             level_count: 1,
             base_array_layer: array_index,
@@ -180,7 +208,7 @@ impl Harness {
                     buffer_row_length: 0,
                     buffer_image_height: 0,
                     image_subresource: vk::ImageSubresourceLayers {
-                        aspect_mask: vk::ImageAspectFlags::COLOR,
+                        aspect_mask: aspect,
                         mip_level: 0,
                         base_array_layer: array_index,
                         layer_count: 1,
