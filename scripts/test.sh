@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pkgs=(libvulkan1 mesa-vulkan-drivers vulkan-tools libopenxr-loader1 libopenxr-dev libopenxr-utils binutils)
+pkgs=(libvulkan1 mesa-vulkan-drivers vulkan-tools libopenxr-loader1 libopenxr-dev libopenxr-utils binutils xvfb xauth)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -53,6 +53,7 @@ fn main() {
             ])
         }),
         capture: None,
+        window: false,
     };
     let mut c = OfflineCompositor::new(h.gpu().clone(), config).unwrap();
     let proj = h

@@ -39,6 +39,7 @@ fn compositor(h: &Harness, yaw: f32, lens: LensModel) -> OfflineCompositor {
         lens,
         eye_poses: eyes(yaw),
         capture: None,
+        window: false,
     };
     OfflineCompositor::new(h.gpu().clone(), config).unwrap()
 }
@@ -493,6 +494,7 @@ fn positional_reprojection_with_depth_matches_a_direct_render() {
         lens: LensModel::default(),
         eye_poses: Arc::new(move |_| Some([Pose::from_position(b); 2])),
         capture: None,
+        window: false,
     };
     let mut c = OfflineCompositor::new(h.gpu().clone(), config).unwrap();
     let with_depth = |use_depth: bool| {

@@ -22,6 +22,9 @@ pub struct Config {
     /// `PARALLAX_CAPTURE_FRAMES`: comma-separated app frame numbers to
     /// capture (default `60`).
     pub capture_frames: Vec<u64>,
+    /// `PARALLAX_TARGET`: `window` shows the panel in a desktop window,
+    /// `headless` does not; default `window` when a display is there.
+    pub window: bool,
 }
 
 impl Default for Config {
@@ -34,6 +37,7 @@ impl Default for Config {
             sim_disconnect_after_ms: None,
             capture: None,
             capture_frames: vec![60],
+            window: false,
         }
     }
 }
@@ -46,6 +50,7 @@ pub const OPTIONS: &[(&str, &str)] = &[
     ("PARALLAX_EXIT_AFTER_FRAMES", "end every session (STOPPING, then EXITING) after N frames"),
     ("PARALLAX_EVENT_QUEUE", "capacity of the event queue per instance (default 64); overflow is reported with XrEventDataEventsLost"),
     ("PARALLAX_SIM_DISCONNECT_AFTER_MS", "the simulated headset disconnects after N ms (session goes to LOSS_PENDING)"),
+    ("PARALLAX_TARGET", "`window` (default when DISPLAY or WAYLAND_DISPLAY is set) shows the panel in a desktop window; `headless` does not"),
     ("PARALLAX_CAPTURE", "folder where the compositor writes PNGs of each eye of the frames in PARALLAX_CAPTURE_FRAMES"),
     ("PARALLAX_CAPTURE_FRAMES", "comma-separated app frame numbers (0 = the first frame the compositor shows) to capture (default 60)"),
 ];
@@ -100,6 +105,17 @@ impl Config {
         if let Some(q) = parsed::<usize>("PARALLAX_EVENT_QUEUE", get("PARALLAX_EVENT_QUEUE")) {
             c.event_queue = q.clamp(4, 1 << 16);
         }
+        let display = get("DISPLAY").is_some_and(|d| !d.is_empty())
+            || get("WAYLAND_DISPLAY").is_some_and(|d| !d.is_empty());
+        c.window = match get("PARALLAX_TARGET").as_deref().map(str::trim) {
+            Some("window") => true,
+            Some("headless") => false,
+            Some(other) => {
+                tracing::warn!("ignoring PARALLAX_TARGET={other:?}: use `window` or `headless`");
+                display
+            }
+            None => display,
+        };
         c.capture = get("PARALLAX_CAPTURE")
             .filter(|d| !d.is_empty())
             .map(std::path::PathBuf::from);

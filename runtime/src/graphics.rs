@@ -109,6 +109,7 @@ pub fn open_vulkan(
         lens: d.lens,
         eye_poses,
         capture,
+        window: instance.config.window,
     };
     let compositor = VkCompositor::new(app.clone(), period, config)
         .map_err(|e| Error::runtime_failure(format!("cannot start the compositor: {e}")))?;

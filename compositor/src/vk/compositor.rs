@@ -45,6 +45,8 @@ pub struct TargetConfig {
     pub lens: LensModel,
     pub eye_poses: EyePoses,
     pub capture: Option<Capture>,
+    /// Also show the panel in a desktop window (when a display is there).
+    pub window: bool,
 }
 
 struct SharedState {
@@ -71,7 +73,7 @@ impl VkCompositor {
         period: Duration,
         config: TargetConfig,
     ) -> Result<Arc<Self>, VkError> {
-        let gpu = Gpu::open(app.uuid)?;
+        let gpu = Gpu::open_with(app.uuid, config.window)?;
         let renderer = Renderer::new(gpu.clone(), config)?;
         let clock = Arc::new(FrameClock::new(Time::now(), period));
         let state = Arc::new(SharedState {
@@ -771,6 +773,23 @@ impl Renderer {
         let mut current: Option<Frame> = None;
         // App frames taken so far (the number of the current one is taken - 1).
         let mut taken: u64 = 0;
+        let (w, h) = (self.config.eye_width, self.config.eye_height);
+        // The window belongs to this thread (winit's event loop is pumped here).
+        let mut window = if self.config.window {
+            match super::window::WindowTarget::new(
+                self.gpu.clone(),
+                (w * 2 / 4).max(64),
+                (h / 4).max(64),
+            ) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    tracing::warn!("desktop window target unavailable, composing headless: {e}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
         while !state.stop.load(Ordering::Acquire) {
             let margin = clock.compose_margin();
             let vsync = clock.next_vsync(Time::now() + margin + Duration(1));
@@ -799,6 +818,16 @@ impl Renderer {
                 .filter(|c| fresh && c.frames.contains(&number))
                 .cloned();
             let result = self.compose(current.as_ref(), vsync, capture.is_some());
+            if result.is_ok() {
+                if let Some(t) = &mut window {
+                    if let Err(e) = t.present(self.panel.image, w * 2, h) {
+                        tracing::error!("desktop window: {e}; closing it");
+                        window = None;
+                    } else if t.closed() {
+                        window = None;
+                    }
+                }
+            }
             if let Err(e) = &result {
                 tracing::error!("compositor: {e}");
             } else if let Some(c) = capture {

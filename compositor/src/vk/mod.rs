@@ -13,6 +13,7 @@
 pub mod compositor;
 pub mod harness;
 pub mod swapchain;
+pub mod window;
 
 use ash::vk;
 use ash::vk::Handle;
@@ -135,16 +136,45 @@ pub struct Gpu {
     pub memory: vk::PhysicalDeviceMemoryProperties,
     pub external_memory_fd: ash::khr::external_memory_fd::Device,
     pub name: String,
+    /// The surface and swapchain extensions are enabled.
+    pub can_present: bool,
 }
 
 impl Gpu {
     /// Opens a device on the physical device whose UUID is `uuid`.
     pub fn open(uuid: [u8; 16]) -> Result<Arc<Gpu>, VkError> {
+        Self::open_with(uuid, false)
+    }
+
+    /// Opens the device; with `present`, also the surface and swapchain
+    /// extensions a window target needs (those the system offers).
+    pub fn open_with(uuid: [u8; 16], present: bool) -> Result<Arc<Gpu>, VkError> {
         let entry = entry()?;
         let app = vk::ApplicationInfo::default()
             .application_name(c"parallax-compositor")
             .api_version(vk::make_api_version(0, 1, 1, 0));
-        let ci = vk::InstanceCreateInfo::default().application_info(&app);
+        let mut inst_exts: Vec<*const c_char> = Vec::new();
+        if present {
+            // SAFETY: a global query.
+            let available =
+                unsafe { entry.enumerate_instance_extension_properties(None) }.unwrap_or_default();
+            for want in [
+                c"VK_KHR_surface",
+                c"VK_KHR_xlib_surface",
+                c"VK_KHR_xcb_surface",
+                c"VK_KHR_wayland_surface",
+            ] {
+                if available
+                    .iter()
+                    .any(|e| e.extension_name_as_c_str() == Ok(want))
+                {
+                    inst_exts.push(want.as_ptr());
+                }
+            }
+        }
+        let ci = vk::InstanceCreateInfo::default()
+            .application_info(&app)
+            .enabled_extension_names(&inst_exts);
         // SAFETY: valid create info.
         let instance =
             unsafe { entry.create_instance(&ci, None) }.map_err(call("vkCreateInstance"))?;
@@ -169,7 +199,18 @@ impl Gpu {
         let qci = [vk::DeviceQueueCreateInfo::default()
             .queue_family_index(queue_family)
             .queue_priorities(&prio)];
-        let exts: Vec<*const c_char> = DEVICE_EXTENSIONS.iter().map(|e| e.as_ptr()).collect();
+        let mut exts: Vec<*const c_char> = DEVICE_EXTENSIONS.iter().map(|e| e.as_ptr()).collect();
+        // SAFETY: valid physical device.
+        let dev_available =
+            unsafe { instance.enumerate_device_extension_properties(physical) }.unwrap_or_default();
+        let can_present = present
+            && !inst_exts.is_empty()
+            && dev_available
+                .iter()
+                .any(|e| e.extension_name_as_c_str() == Ok(c"VK_KHR_swapchain"));
+        if can_present {
+            exts.push(c"VK_KHR_swapchain".as_ptr());
+        }
         let dci = vk::DeviceCreateInfo::default()
             .queue_create_infos(&qci)
             .enabled_extension_names(&exts);
@@ -197,6 +238,7 @@ impl Gpu {
             memory,
             external_memory_fd,
             name,
+            can_present,
         }))
     }
 
