@@ -474,22 +474,7 @@ impl Renderer {
         // SAFETY: plain object creation on our own device. A failure part
         // way leaks the objects made so far, only on a failing device.
         unsafe {
-            let pool = d
-                .create_command_pool(
-                    &vk::CommandPoolCreateInfo::default()
-                        .queue_family_index(gpu.queue_family)
-                        .flags(vk::CommandPoolCreateFlags::RESET_COMMAND_BUFFER),
-                    None,
-                )
-                .map_err(call("vkCreateCommandPool"))?;
-            let cb = d
-                .allocate_command_buffers(
-                    &vk::CommandBufferAllocateInfo::default()
-                        .command_pool(pool)
-                        .level(vk::CommandBufferLevel::PRIMARY)
-                        .command_buffer_count(1),
-                )
-                .map_err(call("vkAllocateCommandBuffers"))?[0];
+            let (pool, cb) = super::command_buffer(d, gpu.queue_family)?;
             let fence = d
                 .create_fence(&vk::FenceCreateInfo::default(), None)
                 .map_err(call("vkCreateFence"))?;

@@ -341,6 +341,36 @@ pub(crate) fn host_buffer(
     }
 }
 
+/// A resettable command pool on `family` with one primary command buffer.
+pub(crate) fn command_buffer(
+    device: &ash::Device,
+    family: u32,
+) -> Result<(vk::CommandPool, vk::CommandBuffer), VkError> {
+    // SAFETY: plain object creation; the pool is destroyed if allocation fails.
+    unsafe {
+        let pool = device
+            .create_command_pool(
+                &vk::CommandPoolCreateInfo::default()
+                    .queue_family_index(family)
+                    .flags(vk::CommandPoolCreateFlags::RESET_COMMAND_BUFFER),
+                None,
+            )
+            .map_err(call("vkCreateCommandPool"))?;
+        match device.allocate_command_buffers(
+            &vk::CommandBufferAllocateInfo::default()
+                .command_pool(pool)
+                .level(vk::CommandBufferLevel::PRIMARY)
+                .command_buffer_count(1),
+        ) {
+            Ok(cbs) => Ok((pool, cbs[0])),
+            Err(e) => {
+                device.destroy_command_pool(pool, None);
+                Err(call("vkAllocateCommandBuffers")(e))
+            }
+        }
+    }
+}
+
 /// Records and submits a one-time command buffer, then waits for it.
 pub(crate) fn one_time(
     device: &ash::Device,

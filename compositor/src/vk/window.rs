@@ -143,22 +143,7 @@ impl WindowTarget {
         let d = &gpu.device;
         // SAFETY: plain object creation on the compositor's device.
         let (pool, cb, acquired, rendered, fence) = unsafe {
-            let pool = d
-                .create_command_pool(
-                    &vk::CommandPoolCreateInfo::default()
-                        .queue_family_index(gpu.queue_family)
-                        .flags(vk::CommandPoolCreateFlags::RESET_COMMAND_BUFFER),
-                    None,
-                )
-                .map_err(call("vkCreateCommandPool"))?;
-            let cb = d
-                .allocate_command_buffers(
-                    &vk::CommandBufferAllocateInfo::default()
-                        .command_pool(pool)
-                        .level(vk::CommandBufferLevel::PRIMARY)
-                        .command_buffer_count(1),
-                )
-                .map_err(call("vkAllocateCommandBuffers"))?[0];
+            let (pool, cb) = super::command_buffer(d, gpu.queue_family)?;
             (
                 pool,
                 cb,
