@@ -315,10 +315,24 @@ pub struct InputState {
     automation: HashMap<&'static str, AutomatedDevice>,
     /// Bool-from-float hysteresis memory per (user, component).
     thresholds: HashMap<(DeviceIndex, usize), bool>,
-    /// Input values read at the last sync, per device (reused buffers).
-    device_values: Vec<(DeviceIndex, Vec<Option<InputValue>>)>,
+    /// Buffers `xrSyncActions` reuses from frame to frame, so the frame
+    /// loop does not allocate.
+    scratch: SyncScratch,
     /// Profile changes to announce at the next sync.
     rebind_needed: bool,
+}
+
+/// Per-sync working memory, kept between syncs.
+#[derive(Default)]
+struct SyncScratch {
+    /// Input values read at the last sync, per device.
+    device_values: Vec<(DeviceIndex, Vec<Option<InputValue>>)>,
+    /// Active sets of this sync: (set, priority, subaction path).
+    active: Vec<(Raw, u32, PathId)>,
+    /// Highest active priority per bound source.
+    priority: HashMap<PathId, u32>,
+    /// Values of one action's sources.
+    values: Vec<(PathId, Value)>,
 }
 
 const PROFILE_PREFERENCE: &[&str] = &[
@@ -530,12 +544,14 @@ impl Session {
     /// `xrSyncActions`; `Ok(false)` means `XR_SESSION_NOT_FOCUSED`.
     pub fn sync_actions(&self, active: &[(Raw, PathId)]) -> Result<bool> {
         let mut input = self.input.lock();
-        let Some(attached) = input.attached.clone() else {
+        let mut scratch = std::mem::take(&mut input.scratch);
+        let Some(attached) = input.attached.as_ref() else {
             return Err(Error::actionset_not_attached(
                 "no action sets are attached to this session",
             ));
         };
-        let mut active_sets = Vec::new();
+        let active_sets = &mut scratch.active;
+        active_sets.clear();
         for &(set_raw, sub) in active {
             let set = handles::get::<ActionSet>(Kind::ActionSet, set_raw)?;
             if !attached.contains(&set_raw) {
@@ -564,7 +580,7 @@ impl Session {
         let focused = self.is_focused();
         let now = Time::now();
         // Read each device once, into buffers kept between syncs.
-        let mut device_values = std::mem::take(&mut input.device_values);
+        let device_values = &mut scratch.device_values;
         for &user in &TOP_LEVEL_PATHS[..2] {
             if let Some(i) = self.hub.device_for_user_path(user) {
                 let pos = match device_values.iter().position(|(d, _)| *d == i) {
@@ -583,7 +599,8 @@ impl Session {
                 .iter()
                 .any(|&(s, _, sub)| s == set && (sub == 0 || sub == b.user_path))
         };
-        let mut top_priority: HashMap<PathId, u32> = HashMap::new();
+        let top_priority = &mut scratch.priority;
+        top_priority.clear();
         for aa in input.actions.values() {
             let set = aa.action.set_handle;
             let prio = aa.action.set.priority;
@@ -600,7 +617,7 @@ impl Session {
             thresholds,
             ..
         } = &mut *input;
-        let mut values: Vec<(PathId, Value)> = Vec::new();
+        let values = &mut scratch.values;
         for aa in actions.values_mut() {
             let set = aa.action.set_handle;
             let prio = aa.action.set.priority;
@@ -616,7 +633,7 @@ impl Session {
                 if auto.and_then(|a| a.active).is_some_and(|(on, _)| !on) {
                     continue;
                 }
-                let v = source_value(aa.action.ty, b, auto, &device_values, thresholds);
+                let v = source_value(aa.action.ty, b, auto, device_values, thresholds);
                 if let Some(v) = v {
                     values.push((b.user_path, v));
                 }
@@ -645,7 +662,7 @@ impl Session {
                 );
             }
         }
-        input.device_values = device_values;
+        input.scratch = scratch;
         Ok(focused)
     }
 
