@@ -1155,21 +1155,20 @@ impl Renderer {
                     } else {
                         (read, layout)
                     };
-                    vk::ImageMemoryBarrier::default()
-                        .image(image)
-                        .old_layout(o)
-                        .new_layout(n)
-                        .src_access_mask(src)
-                        .dst_access_mask(dst)
-                        .src_queue_family_index(vk::QUEUE_FAMILY_IGNORED)
-                        .dst_queue_family_index(vk::QUEUE_FAMILY_IGNORED)
-                        .subresource_range(vk::ImageSubresourceRange {
+                    super::barrier(
+                        image,
+                        vk::ImageSubresourceRange {
                             aspect_mask: aspect,
                             base_mip_level: 0,
                             level_count: vk::REMAINING_MIP_LEVELS,
                             base_array_layer: 0,
                             layer_count: layers,
-                        })
+                        },
+                        o,
+                        n,
+                        src,
+                        dst,
+                    )
                 })
                 .collect()
         };
@@ -1367,15 +1366,14 @@ impl Renderer {
                     .eyes
                     .iter()
                     .map(|e| {
-                        vk::ImageMemoryBarrier::default()
-                            .image(e.image)
-                            .old_layout(vk::ImageLayout::SHADER_READ_ONLY_OPTIMAL)
-                            .new_layout(vk::ImageLayout::TRANSFER_SRC_OPTIMAL)
-                            .src_access_mask(vk::AccessFlags::SHADER_READ)
-                            .dst_access_mask(vk::AccessFlags::TRANSFER_READ)
-                            .src_queue_family_index(vk::QUEUE_FAMILY_IGNORED)
-                            .dst_queue_family_index(vk::QUEUE_FAMILY_IGNORED)
-                            .subresource_range(color_range(0, 1))
+                        super::barrier(
+                            e.image,
+                            color_range(0, 1),
+                            vk::ImageLayout::SHADER_READ_ONLY_OPTIMAL,
+                            vk::ImageLayout::TRANSFER_SRC_OPTIMAL,
+                            vk::AccessFlags::SHADER_READ,
+                            vk::AccessFlags::TRANSFER_READ,
+                        )
                     })
                     .collect();
                 d.cmd_pipeline_barrier(

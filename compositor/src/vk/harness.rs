@@ -229,17 +229,14 @@ impl Harness {
             d.unmap_memory(memory);
             let r = super::one_time(d, app.queue, app.pool, |cb| {
                 let barrier = |old, new| {
-                    vk::ImageMemoryBarrier::default()
-                        .image(image)
-                        .old_layout(old)
-                        .new_layout(new)
-                        .src_access_mask(vk::AccessFlags::MEMORY_WRITE)
-                        .dst_access_mask(
-                            vk::AccessFlags::MEMORY_WRITE | vk::AccessFlags::MEMORY_READ,
-                        )
-                        .src_queue_family_index(vk::QUEUE_FAMILY_IGNORED)
-                        .dst_queue_family_index(vk::QUEUE_FAMILY_IGNORED)
-                        .subresource_range(range)
+                    super::barrier(
+                        image,
+                        range,
+                        old,
+                        new,
+                        vk::AccessFlags::MEMORY_WRITE,
+                        vk::AccessFlags::MEMORY_WRITE | vk::AccessFlags::MEMORY_READ,
+                    )
                 };
                 d.cmd_pipeline_barrier(
                     cb,

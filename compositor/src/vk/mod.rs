@@ -341,6 +341,26 @@ pub(crate) fn host_buffer(
     }
 }
 
+/// An image layout transition (no queue family transfer).
+pub(crate) fn barrier(
+    image: vk::Image,
+    range: vk::ImageSubresourceRange,
+    old: vk::ImageLayout,
+    new: vk::ImageLayout,
+    src: vk::AccessFlags,
+    dst: vk::AccessFlags,
+) -> vk::ImageMemoryBarrier<'static> {
+    vk::ImageMemoryBarrier::default()
+        .image(image)
+        .old_layout(old)
+        .new_layout(new)
+        .src_access_mask(src)
+        .dst_access_mask(dst)
+        .src_queue_family_index(vk::QUEUE_FAMILY_IGNORED)
+        .dst_queue_family_index(vk::QUEUE_FAMILY_IGNORED)
+        .subresource_range(range)
+}
+
 /// A resettable command pool on `family` with one primary command buffer.
 pub(crate) fn command_buffer(
     device: &ash::Device,

@@ -317,17 +317,7 @@ impl WindowTarget {
             base_array_layer: 0,
             layer_count: 1,
         };
-        let barrier = |old, new, src, dst| {
-            vk::ImageMemoryBarrier::default()
-                .image(target)
-                .old_layout(old)
-                .new_layout(new)
-                .src_access_mask(src)
-                .dst_access_mask(dst)
-                .src_queue_family_index(vk::QUEUE_FAMILY_IGNORED)
-                .dst_queue_family_index(vk::QUEUE_FAMILY_IGNORED)
-                .subresource_range(range)
-        };
+        let barrier = |old, new, src, dst| super::barrier(target, range, old, new, src, dst);
         // SAFETY: this struct's command buffer, semaphores and fence; the
         // panel image is idle (composition was waited for).
         unsafe {
