@@ -457,7 +457,40 @@ fn actions_with_conformance_automation() {
             )
             .unwrap();
         assert!(name.contains("Hand") && name.contains("Select"), "{name}");
-        // Haptics reach the device.
+        // Haptics: the runtime accepts a vibration for a bound hand and a
+        // stop (what the driver receives is not visible through OpenXR),
+        // and refuses the wrong action type and a foreign subaction path.
+        let vib = xr::HapticVibration::new()
+            .amplitude(0.5)
+            .duration(xr::Duration::MIN_HAPTIC)
+            .frequency(0.0);
+        let head = p("/user/head");
+        assert_eq!(
+            buzz.apply_feedback(&h.session, head, &vib).err(),
+            Some(sys::Result::ERROR_PATH_UNSUPPORTED)
+        );
+        let hinfo = sys::HapticActionInfo {
+            ty: sys::HapticActionInfo::TYPE,
+            next: std::ptr::null(),
+            action: select.as_raw(),
+            subaction_path: left,
+        };
+        let raw_vib = sys::HapticVibration {
+            ty: sys::HapticVibration::TYPE,
+            next: std::ptr::null(),
+            duration: sys::Duration::MIN_HAPTIC,
+            frequency: 0.0,
+            amplitude: 0.5,
+        };
+        // SAFETY: valid session, action and structures.
+        let r = unsafe {
+            (i.fp().apply_haptic_feedback)(
+                s,
+                &hinfo,
+                &raw_vib as *const _ as *const sys::HapticBaseHeader,
+            )
+        };
+        assert_eq!(r, sys::Result::ERROR_ACTION_TYPE_MISMATCH);
         buzz.apply_feedback(
             &h.session,
             left,
