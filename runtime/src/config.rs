@@ -56,18 +56,7 @@ pub const OPTIONS: &[(&str, &str)] = &[
 ];
 
 fn parse_motion(s: &str) -> Option<MotionKind> {
-    let s = s.trim();
-    if s == "static" {
-        return Some(MotionKind::Static);
-    }
-    let rest = s.strip_prefix("scripted")?;
-    if rest.is_empty() {
-        return Some(MotionKind::Scripted { seed: 1 });
-    }
-    rest.strip_prefix(':')?
-        .parse()
-        .ok()
-        .map(|seed| MotionKind::Scripted { seed })
+    MotionKind::parse(s)
 }
 
 impl Config {

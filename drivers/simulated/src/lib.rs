@@ -11,11 +11,12 @@
 
 use glam::{EulerRot, Quat, Vec3};
 use parallax_sdk::types::{
-    DisplayInfo, Duration, EyeInfo, Fov, LensModel, PlayArea, Pose, Time, TrackedPose, Velocity,
+    Battery, DisplayInfo, Duration, EyeInfo, Fov, LensModel, PlayArea, Pose, Time, TrackedPose,
+    Velocity,
 };
 use parallax_sdk::{
-    Builder, Device, DeviceDescription, DeviceRole, DriverError, Estimate, Hmd, InputComponent,
-    InputKind, InputValue, OutputComponent, SystemDevices, Vibration,
+    Builder, Capabilities, Device, DeviceDescription, DeviceRole, DriverError, Estimate, Hmd,
+    InputComponent, InputKind, InputValue, OutputComponent, SystemDevices, Vibration,
 };
 use parking_lot::Mutex;
 use std::sync::Arc;
@@ -27,6 +28,24 @@ pub enum MotionKind {
     Static,
     /// Smooth seeded motion (look around, sway, hands waving).
     Scripted { seed: u64 },
+}
+
+impl MotionKind {
+    /// Parses `static` or `scripted[:SEED]` (the `PARALLAX_SIM_MOTION` syntax).
+    pub fn parse(s: &str) -> Option<MotionKind> {
+        let s = s.trim();
+        if s == "static" {
+            return Some(MotionKind::Static);
+        }
+        let rest = s.strip_prefix("scripted")?;
+        if rest.is_empty() {
+            return Some(MotionKind::Scripted { seed: 1 });
+        }
+        rest.strip_prefix(':')?
+            .parse()
+            .ok()
+            .map(|seed| MotionKind::Scripted { seed })
+    }
 }
 
 /// Closed-form motion of the simulated devices.
@@ -203,6 +222,11 @@ fn controller_description(hand: usize) -> DeviceDescription {
         outputs: vec![OutputComponent {
             path: "output/haptic".into(),
         }],
+        capabilities: Capabilities {
+            battery: true,
+            ..Default::default()
+        },
+        cameras: vec![],
     }
 }
 
@@ -228,7 +252,7 @@ impl Device for SimController {
         Ok(TrackedPose {
             pose,
             velocity: vel,
-            time: at,
+            time: Time::now(),
             orientation_valid: true,
             position_valid: true,
             orientation_tracked: true,
@@ -258,6 +282,16 @@ impl Device for SimController {
         self.controls.vibrations.lock()[self.hand] = vibration;
         Ok(())
     }
+
+    fn battery(&self) -> Result<Battery, DriverError> {
+        // A slow, deterministic drain: full at the epoch of the clock, never
+        // below 20 %.
+        let hours = Time::now().as_secs_f64() / 3600.0;
+        Ok(Battery {
+            charge: (1.0 - 0.1 * hours.rem_euclid(8.0)) as f32,
+            charging: false,
+        })
+    }
 }
 
 struct SimHmd {
@@ -285,7 +319,7 @@ impl Device for SimHmd {
         Ok(TrackedPose {
             pose,
             velocity,
-            time: at,
+            time: Time::now(),
             orientation_valid: true,
             position_valid: true,
             orientation_tracked: true,
@@ -356,6 +390,8 @@ pub struct SimulatedBuilder {
     pub controls: Arc<Controls>,
     /// Disconnect the headset this long after opening (tests of session loss).
     pub disconnect_after: Option<Duration>,
+    /// The driver name reported (`simulated` built in).
+    pub name: &'static str,
 }
 
 impl SimulatedBuilder {
@@ -364,13 +400,14 @@ impl SimulatedBuilder {
             motion: Motion { kind: motion },
             controls: Arc::new(Controls::default()),
             disconnect_after: None,
+            name: "simulated",
         }
     }
 }
 
 impl Builder for SimulatedBuilder {
     fn name(&self) -> &str {
-        "simulated"
+        self.name
     }
 
     fn estimate(&self) -> Estimate {
@@ -391,6 +428,8 @@ impl Builder for SimulatedBuilder {
                 interaction_profile: None,
                 inputs: vec![],
                 outputs: vec![],
+                capabilities: Capabilities::default(),
+                cameras: vec![],
             },
             rate: Mutex::new(display.refresh_rates_hz[0]),
             display,

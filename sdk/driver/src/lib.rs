@@ -18,7 +18,10 @@
 pub mod sanitize;
 
 pub use parallax_sdk_types as types;
-use parallax_sdk_types::{DisplayInfo, Duration, PlayArea, Time, TrackedPose};
+use parallax_sdk_types::{
+    Battery, CameraFrame, CameraInfo, DisplayInfo, Duration, EyeGaze, FaceExpressions, Hand,
+    HandJoints, PlayArea, Time, TrackedPose,
+};
 use std::sync::Arc;
 
 /// What a driver can fail with.
@@ -36,6 +39,11 @@ pub enum DriverError {
     NoSuchComponent(String),
     #[error("failed to open: {0}")]
     OpenFailed(String),
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// The driver failed inside (e.g. a callback panicked and was contained).
+    #[error("internal driver error: {0}")]
+    Internal(String),
 }
 
 /// The role a device plays for the user.
@@ -112,6 +120,19 @@ pub struct Vibration {
     pub amplitude: f32,
 }
 
+/// Optional things a device can report beyond poses and inputs.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    /// [`Device::hand_joints`] works.
+    pub hand_tracking: bool,
+    /// [`Device::eye_gaze`] works.
+    pub eye_gaze: bool,
+    /// [`Device::face_expressions`] works.
+    pub face_expressions: bool,
+    /// [`Device::battery`] works.
+    pub battery: bool,
+}
+
 /// What a device is.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DeviceDescription {
@@ -123,6 +144,10 @@ pub struct DeviceDescription {
     pub interaction_profile: Option<String>,
     pub inputs: Vec<InputComponent>,
     pub outputs: Vec<OutputComponent>,
+    pub capabilities: Capabilities,
+    /// Camera streams this device carries (headset cameras for hand
+    /// tracking and passthrough), read with [`Device::camera_frame`].
+    pub cameras: Vec<CameraInfo>,
 }
 
 /// A tracked device.
@@ -143,6 +168,34 @@ pub trait Device: Send + Sync {
     /// Whether the device is connected now.
     fn is_connected(&self) -> bool {
         true
+    }
+
+    /// The 26 joints of a hand predicted to `at` (devices with
+    /// `capabilities.hand_tracking`).
+    fn hand_joints(&self, _hand: Hand, _at: Time) -> Result<HandJoints, DriverError> {
+        Err(DriverError::Unsupported)
+    }
+
+    /// Combined eye gaze (devices with `capabilities.eye_gaze`).
+    fn eye_gaze(&self, _at: Time) -> Result<EyeGaze, DriverError> {
+        Err(DriverError::Unsupported)
+    }
+
+    /// Face expression weights (devices with `capabilities.face_expressions`).
+    fn face_expressions(&self, _at: Time) -> Result<FaceExpressions, DriverError> {
+        Err(DriverError::Unsupported)
+    }
+
+    /// Battery state (devices with `capabilities.battery`).
+    fn battery(&self) -> Result<Battery, DriverError> {
+        Err(DriverError::Unsupported)
+    }
+
+    /// Copies the newest frame of camera `index` (of `description().cameras`)
+    /// into `frame`, reusing its buffer. Returns `false` when there is no
+    /// frame newer than the one `frame` holds (by `sequence`).
+    fn camera_frame(&self, _index: usize, _frame: &mut CameraFrame) -> Result<bool, DriverError> {
+        Err(DriverError::Unsupported)
     }
 }
 

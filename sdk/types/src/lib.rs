@@ -12,6 +12,7 @@ use std::ops::{Add, Sub};
 /// A point in time in nanoseconds on `CLOCK_MONOTONIC`, the clock OpenXR's
 /// `XrTime` is defined on for this runtime.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Time(pub i64);
 
 impl Time {
@@ -79,6 +80,7 @@ impl Sub<Time> for Time {
 
 /// A span of time in nanoseconds.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Duration(pub i64);
 
 impl Duration {
@@ -98,6 +100,7 @@ impl Duration {
 
 /// A rigid transform: rotate by `orientation`, then translate by `position`.
 #[derive(Copy, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Pose {
     pub orientation: Quat,
     pub position: Vec3,
@@ -156,6 +159,7 @@ impl Pose {
 
 /// Linear and angular velocity, expressed in the base space.
 #[derive(Copy, Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Velocity {
     pub linear: Vec3,
     pub angular: Vec3,
@@ -163,10 +167,14 @@ pub struct Velocity {
 
 /// A tracked pose at a time, with what is known about it.
 #[derive(Copy, Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct TrackedPose {
-    /// `tracking_from_device` at `time`.
+    /// `tracking_from_device` at the time the pose was asked for.
     pub pose: Pose,
     pub velocity: Velocity,
+    /// Time of the newest tracking sample the pose is based on. Successive
+    /// results for one device component never go backwards (the boundary
+    /// rejects those that do).
     pub time: Time,
     pub orientation_valid: bool,
     pub position_valid: bool,
@@ -177,6 +185,7 @@ pub struct TrackedPose {
 /// Field of view as four angles in radians (left and down are negative for
 /// a symmetric view), the OpenXR convention.
 #[derive(Copy, Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Fov {
     pub left: f32,
     pub right: f32,
@@ -197,6 +206,7 @@ impl Fov {
 
 /// One eye of a head-mounted display.
 #[derive(Copy, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct EyeInfo {
     /// `head_from_eye`.
     pub head_from_eye: Pose,
@@ -206,6 +216,7 @@ pub struct EyeInfo {
 /// Distortion model of a lens, radial polynomial per colour channel
 /// (`r_d = r (1 + k1 r^2 + k2 r^4 + k3 r^6)`), in tangent-angle space.
 #[derive(Copy, Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct LensModel {
     pub red: [f32; 3],
     pub green: [f32; 3],
@@ -217,6 +228,7 @@ pub struct LensModel {
 
 /// The display panel of a head-mounted display.
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct DisplayInfo {
     /// Pixels per eye the panel shows.
     pub width_per_eye: u32,
@@ -236,9 +248,161 @@ impl DisplayInfo {
 
 /// Play area bounds (rectangle on the floor, metres).
 #[derive(Copy, Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct PlayArea {
     pub width: f32,
     pub depth: f32,
+}
+
+/// Which hand.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum Hand {
+    Left,
+    Right,
+}
+
+/// Joints per hand, in the order of `XrHandJointEXT` (palm, wrist, then
+/// thumb metacarpal to little tip).
+pub const HAND_JOINT_COUNT: usize = 26;
+
+/// One joint of a tracked hand.
+#[derive(Copy, Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct HandJoint {
+    /// `tracking_from_joint`; +Z points from the joint towards the wrist,
+    /// +Y out of the back of the hand, as `XR_EXT_hand_tracking` defines.
+    pub pose: Pose,
+    /// Radius of the joint's sphere, metres.
+    pub radius: f32,
+    pub velocity: Velocity,
+    pub pose_valid: bool,
+    pub pose_tracked: bool,
+    pub velocity_valid: bool,
+}
+
+/// All joints of one hand at a time.
+#[derive(Copy, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct HandJoints {
+    pub time: Time,
+    /// Whether the hand is tracked at all; when false the joints are meaningless.
+    pub active: bool,
+    pub joints: [HandJoint; HAND_JOINT_COUNT],
+}
+
+impl Default for HandJoints {
+    fn default() -> Self {
+        Self {
+            time: Time::default(),
+            active: false,
+            joints: [HandJoint::default(); HAND_JOINT_COUNT],
+        }
+    }
+}
+
+/// Pixel layout of a camera stream.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum PixelFormat {
+    /// 8-bit luminance, one byte per pixel.
+    Gray8,
+    /// 8-bit RGB, three bytes per pixel.
+    Rgb8,
+    /// 8-bit RGBA, four bytes per pixel.
+    Rgba8,
+}
+
+impl PixelFormat {
+    pub fn bytes_per_pixel(self) -> u32 {
+        match self {
+            PixelFormat::Gray8 => 1,
+            PixelFormat::Rgb8 => 3,
+            PixelFormat::Rgba8 => 4,
+        }
+    }
+}
+
+/// Pinhole intrinsics with Brown-Conrady distortion (`k1 k2 p1 p2 k3`),
+/// in pixels of the stream's resolution.
+#[derive(Copy, Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct CameraIntrinsics {
+    pub fx: f32,
+    pub fy: f32,
+    pub cx: f32,
+    pub cy: f32,
+    pub distortion: [f32; 5],
+}
+
+/// One camera stream a device offers.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct CameraInfo {
+    pub name: String,
+    pub width: u32,
+    pub height: u32,
+    pub format: PixelFormat,
+    pub fps: f32,
+    pub intrinsics: CameraIntrinsics,
+    /// `head_from_camera` (extrinsics); the camera looks down its -Z axis
+    /// with +Y up, like an OpenXR view.
+    pub head_from_camera: Pose,
+}
+
+/// One image of a camera stream.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CameraFrame {
+    /// Mid-exposure time.
+    pub time: Time,
+    /// Increases by one per frame the camera produced (gaps are drops).
+    pub sequence: u64,
+    pub width: u32,
+    pub height: u32,
+    /// Bytes per row.
+    pub stride: u32,
+    pub format: Option<PixelFormat>,
+    pub data: Vec<u8>,
+}
+
+/// Face expression weights, 0..=1, in the order of ARKit's 52 blend shapes
+/// (`eyeBlinkLeft` ... `tongueOut`), the vocabulary face-tracking vendors share.
+pub const FACE_EXPRESSION_COUNT: usize = 52;
+
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct FaceExpressions {
+    pub time: Time,
+    pub valid: bool,
+    pub weights: [f32; FACE_EXPRESSION_COUNT],
+}
+
+impl Default for FaceExpressions {
+    fn default() -> Self {
+        Self {
+            time: Time::default(),
+            valid: false,
+            weights: [0.0; FACE_EXPRESSION_COUNT],
+        }
+    }
+}
+
+/// Combined eye gaze.
+#[derive(Copy, Clone, Debug, Default, PartialEq)]
+pub struct EyeGaze {
+    pub time: Time,
+    pub valid: bool,
+    /// `head_from_gaze`: origin between the eyes, looking down -Z.
+    pub gaze: Pose,
+    /// Openness of the left and right eye, 0 (closed) ..= 1.
+    pub openness: [f32; 2],
+}
+
+/// Battery state of a device.
+#[derive(Copy, Clone, Debug, Default, PartialEq)]
+pub struct Battery {
+    /// 0..=1.
+    pub charge: f32,
+    pub charging: bool,
 }
 
 #[cfg(test)]
