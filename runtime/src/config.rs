@@ -25,6 +25,12 @@ pub struct Config {
     /// `PARALLAX_TARGET`: `window` shows the panel in a desktop window,
     /// `headless` does not; default `window` when a display is there.
     pub window: bool,
+    /// `PARALLAX_DRIVER`: the driver to open, by name (default: the best
+    /// estimate among the built-in and discovered drivers).
+    pub driver: Option<String>,
+    /// `PARALLAX_DRIVER_PATH`: colon-separated manifests, folders of
+    /// manifests or driver libraries, searched before the XDG folders.
+    pub driver_path: Option<String>,
 }
 
 impl Default for Config {
@@ -38,6 +44,8 @@ impl Default for Config {
             capture: None,
             capture_frames: vec![60],
             window: false,
+            driver: None,
+            driver_path: None,
         }
     }
 }
@@ -52,6 +60,8 @@ pub const OPTIONS: &[(&str, &str)] = &[
     ("PARALLAX_SIM_DISCONNECT_AFTER_MS", "the simulated headset disconnects after N ms (session goes to LOSS_PENDING)"),
     ("PARALLAX_TARGET", "`window` (default when DISPLAY or WAYLAND_DISPLAY is set) shows the panel in a desktop window; `headless` does not"),
     ("PARALLAX_CAPTURE", "folder where the compositor writes PNGs of each eye of the frames in PARALLAX_CAPTURE_FRAMES"),
+    ("PARALLAX_DRIVER", "the driver to open by name (see `parallax devices`); default: the highest estimate score among the built-in `simulated` and discovered drivers"),
+    ("PARALLAX_DRIVER_PATH", "colon-separated driver manifests, folders of manifests, or driver libraries (.so), searched before $XDG_CONFIG_HOME, $XDG_CONFIG_DIRS, $XDG_DATA_HOME and $XDG_DATA_DIRS (each + /parallax/drivers)"),
     ("PARALLAX_CAPTURE_FRAMES", "comma-separated app frame numbers (0 = the first frame the compositor shows) to capture (default 60)"),
 ];
 
@@ -118,6 +128,8 @@ impl Config {
                 ),
             }
         }
+        c.driver = get("PARALLAX_DRIVER").filter(|d| !d.trim().is_empty());
+        c.driver_path = get("PARALLAX_DRIVER_PATH").filter(|d| !d.is_empty());
         c.sim_disconnect_after_ms = parsed(
             "PARALLAX_SIM_DISCONNECT_AFTER_MS",
             get("PARALLAX_SIM_DISCONNECT_AFTER_MS"),

@@ -6,40 +6,203 @@
 
 use crate::config::Config;
 use parallax_driver_simulated::SimulatedBuilder;
+use parallax_sdk::sanitize;
 use parallax_sdk::types::{DisplayInfo, Duration, Time, TrackedPose};
 use parallax_sdk::{
-    sanitize, Builder, Device, DriverError, Hmd, InputValue, SystemDevices, Vibration,
+    Builder, Device, DriverError, Estimate, Hmd, InputValue, SystemDevices, Vibration,
 };
+use parallax_sdk_abi::discovery;
 use parking_lot::Mutex;
 use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+
+/// Where a driver came from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Origin {
+    BuiltIn,
+    Manifest(PathBuf),
+    Library(PathBuf),
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::BuiltIn => write!(f, "built in"),
+            Origin::Manifest(p) => write!(f, "manifest {}", p.display()),
+            Origin::Library(p) => write!(f, "library {}", p.display()),
+        }
+    }
+}
+
+/// One driver the survey found.
+pub struct Candidate {
+    pub name: String,
+    pub origin: Origin,
+    pub library: Option<PathBuf>,
+    pub description: Option<String>,
+    /// The loaded driver and its estimate, or why it cannot be used.
+    pub usable: Result<(Box<dyn Builder>, Estimate), String>,
+    /// Why it was chosen or passed over (filled by the selection).
+    pub verdict: String,
+}
+
+/// Every driver found, and which one the configuration selects.
+pub struct Survey {
+    pub candidates: Vec<Candidate>,
+    pub chosen: Option<usize>,
+    /// Why nothing was chosen, when nothing was.
+    pub problem: Option<String>,
+}
+
+/// Finds every driver (the built-in simulated headset first, then the
+/// discovered libraries) and selects one: the one `PARALLAX_DRIVER` names,
+/// else the highest estimate score among those offering a headset (the
+/// first found wins a tie).
+pub fn survey(config: &Config) -> Survey {
+    let mut sim = SimulatedBuilder::new(config.sim_motion);
+    sim.disconnect_after = config
+        .sim_disconnect_after_ms
+        .map(|ms| Duration::from_nanos(ms as i64 * 1_000_000));
+    let sim_estimate = sim.estimate();
+    let mut candidates = vec![Candidate {
+        name: "simulated".into(),
+        origin: Origin::BuiltIn,
+        library: None,
+        description: Some("the built-in simulated headset and controllers".into()),
+        usable: Ok((Box::new(sim), sim_estimate)),
+        verdict: String::new(),
+    }];
+    let driver_path = config.driver_path.clone();
+    let env = move |k: &str| {
+        if k == "PARALLAX_DRIVER_PATH" {
+            driver_path.clone()
+        } else {
+            std::env::var(k).ok()
+        }
+    };
+    for f in discovery::discover(&env) {
+        let origin = match &f.manifest {
+            Some(m) => Origin::Manifest(m.clone()),
+            None => Origin::Library(f.library.clone().unwrap_or_default()),
+        };
+        let usable = f.outcome.map(|b| {
+            let e = b.estimate();
+            (Box::new(b) as Box<dyn Builder>, e)
+        });
+        let usable = match usable {
+            Ok(_)
+                if candidates
+                    .iter()
+                    .any(|c| c.name == f.name && c.usable.is_ok()) =>
+            {
+                Err(format!(
+                    "shadowed: a driver named {:?} was found first",
+                    f.name
+                ))
+            }
+            other => other,
+        };
+        candidates.push(Candidate {
+            name: f.name,
+            origin,
+            library: f.library,
+            description: f.description,
+            usable,
+            verdict: String::new(),
+        });
+    }
+    let mut chosen = None;
+    let mut problem = None;
+    if let Some(want) = &config.driver {
+        match candidates.iter().position(|c| &c.name == want) {
+            None => {
+                problem = Some(format!(
+                    "PARALLAX_DRIVER={want}: no driver of that name was found"
+                ))
+            }
+            Some(i) => match &candidates[i].usable {
+                Err(e) => problem = Some(format!("PARALLAX_DRIVER={want}: {e}")),
+                Ok((_, e)) if !e.hmd => {
+                    problem = Some(format!(
+                        "PARALLAX_DRIVER={want}: it offers no head-mounted display now"
+                    ))
+                }
+                Ok(_) => chosen = Some(i),
+            },
+        }
+    } else {
+        let mut best: Option<(usize, u32)> = None;
+        for (i, c) in candidates.iter().enumerate() {
+            if let Ok((_, e)) = &c.usable {
+                if e.hmd && best.is_none_or(|(_, s)| e.score > s) {
+                    best = Some((i, e.score));
+                }
+            }
+        }
+        chosen = best.map(|(i, _)| i);
+        if chosen.is_none() {
+            problem = Some("no driver offers a head-mounted display".into());
+        }
+    }
+    for (i, c) in candidates.iter_mut().enumerate() {
+        c.verdict = match (&c.usable, chosen) {
+            (Err(e), _) => format!("skipped: {e}"),
+            (Ok(_), Some(k)) if k == i => match &config.driver {
+                Some(_) => "chosen: named by PARALLAX_DRIVER".into(),
+                None => "chosen: highest estimate score".into(),
+            },
+            (Ok((_, e)), _) if !e.hmd => "skipped: offers no head-mounted display now".into(),
+            (Ok(_), Some(_)) if config.driver.is_some() => {
+                "not chosen: PARALLAX_DRIVER names another".into()
+            }
+            (Ok(_), Some(_)) => "not chosen: a higher (or earlier equal) score won".into(),
+            (Ok(_), None) => "not chosen".into(),
+        };
+    }
+    Survey {
+        candidates,
+        chosen,
+        problem,
+    }
+}
+
+/// Key of a "log once" cause: device, component, what went wrong.
+type WarnKey = (DeviceIndex, String, String);
 
 /// The opened devices.
 pub struct DeviceHub {
     system: SystemDevices,
-    warned: Mutex<HashSet<String>>,
+    driver: String,
+    warned: Mutex<HashSet<WarnKey>>,
+    /// Newest sample time returned per (device, pose component).
+    last_sample: Mutex<Vec<(DeviceIndex, String, Time)>>,
+    /// Set when the headset's driver failed for good (lost, or failed
+    /// inside): the session goes to LOSS_PENDING.
+    hmd_failed: AtomicBool,
+    /// Devices marked inactive after their driver failed (lost or failed inside).
+    inactive: Mutex<HashSet<DeviceIndex>>,
 }
 
 /// Index of a device: 0 is the HMD, 1.. the other devices.
 pub type DeviceIndex = usize;
 
 impl DeviceHub {
-    /// Chooses and opens a driver. Today the built-in simulated headset is
-    /// the only builder; the vendor ABI adds discovered ones.
+    /// Surveys the drivers and opens the selected one.
     pub fn open(config: &Config) -> Result<Self, DriverError> {
-        let mut sim = SimulatedBuilder::new(config.sim_motion);
-        sim.disconnect_after = config
-            .sim_disconnect_after_ms
-            .map(|ms| Duration::from_nanos(ms as i64 * 1_000_000));
-        let builders: Vec<Box<dyn Builder>> = vec![Box::new(sim)];
-        let best = builders
-            .iter()
-            .filter(|b| b.estimate().hmd)
-            .max_by_key(|b| b.estimate().score)
-            .ok_or_else(|| {
-                DriverError::OpenFailed("no driver offers a head-mounted display".into())
-            })?;
-        let system = best.open()?;
+        let mut survey = survey(config);
+        for c in &survey.candidates {
+            tracing::debug!(driver = %c.name, origin = %c.origin, "{}", c.verdict);
+        }
+        let Some(i) = survey.chosen else {
+            return Err(DriverError::OpenFailed(
+                survey.problem.unwrap_or_else(|| "no driver".into()),
+            ));
+        };
+        let chosen = survey.candidates.swap_remove(i);
+        let (builder, _) = chosen.usable.map_err(DriverError::OpenFailed)?;
+        let system = builder.open()?;
         if let Some(hz) = config.refresh_hz {
             if let Err(e) = system.hmd.set_refresh_rate(hz) {
                 tracing::warn!(
@@ -48,11 +211,25 @@ impl DeviceHub {
                 );
             }
         }
-        tracing::info!(driver = best.name(), system = %system.system_name, "opened device system");
-        Ok(Self {
+        tracing::info!(driver = builder.name(), origin = %chosen.origin, system = %system.system_name, "opened device system");
+        Ok(Self::from_system(system, builder.name()))
+    }
+
+    /// A hub over an already opened system (tests, tools).
+    pub fn from_system(system: SystemDevices, driver: &str) -> Self {
+        Self {
             system,
+            driver: driver.to_string(),
             warned: Mutex::new(HashSet::new()),
-        })
+            last_sample: Mutex::new(Vec::new()),
+            hmd_failed: AtomicBool::new(false),
+            inactive: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// The name of the driver in use.
+    pub fn driver_name(&self) -> &str {
+        &self.driver
     }
 
     pub fn system_name(&self) -> &str {
@@ -75,13 +252,58 @@ impl DeviceHub {
         self.system.play_area
     }
 
+    /// Whether the headset is there: connected, and its driver has not failed.
     pub fn is_connected(&self) -> bool {
-        self.system.hmd.is_connected()
+        !self.hmd_failed.load(Ordering::Relaxed) && self.system.hmd.is_connected()
     }
 
-    fn warn_once(&self, cause: String) {
-        if self.warned.lock().insert(cause.clone()) {
-            tracing::warn!("{cause}");
+    /// Whether a device can be used now (connected, its driver not failed).
+    pub fn is_active(&self, index: DeviceIndex) -> bool {
+        if index == 0 {
+            return self.is_connected();
+        }
+        !self.inactive.lock().contains(&index)
+            && self.device(index).is_some_and(|d| d.is_connected())
+    }
+
+    fn warn_once(&self, index: DeviceIndex, component: &str, cause: String, message: String) {
+        if self
+            .warned
+            .lock()
+            .insert((index, component.to_string(), cause))
+        {
+            tracing::warn!("{message}");
+        }
+    }
+
+    /// Handles a driver error: a lost or internally failed headset loses
+    /// the session; such a device becomes inactive; other errors are logged
+    /// once per cause.
+    fn driver_failed(&self, index: DeviceIndex, component: &str, e: &DriverError) {
+        let name = self
+            .device(index)
+            .map(|d| d.description().name.clone())
+            .unwrap_or_default();
+        match e {
+            DriverError::Disconnected => {}
+            DriverError::Lost(_) | DriverError::Internal(_) => {
+                if index == 0 {
+                    if !self.hmd_failed.swap(true, Ordering::Relaxed) {
+                        tracing::error!("{name}: driver failed ({e}); the headset is lost");
+                    }
+                } else if self.inactive.lock().insert(index) {
+                    tracing::error!("{name}: driver failed ({e}); device marked inactive");
+                }
+            }
+            other => {
+                let cause = format!("{:?}", std::mem::discriminant(other));
+                self.warn_once(
+                    index,
+                    component,
+                    cause,
+                    format!("{name} {component}: {other}"),
+                );
+            }
         }
     }
 
@@ -115,21 +337,43 @@ impl DeviceHub {
 
     /// A sanitised pose of a device component, predicted to `at`.
     pub fn pose(&self, index: DeviceIndex, component: &str, at: Time) -> Option<TrackedPose> {
+        if index != 0 && self.inactive.lock().contains(&index) {
+            return None;
+        }
+        if index == 0 && self.hmd_failed.load(Ordering::Relaxed) {
+            return None;
+        }
         let dev = self.device(index)?;
-        let name = &dev.description().name;
         match dev.pose(component, at) {
-            // Queries may ask for any time (prediction), so sample order is
-            // not checked here; streaming drivers are checked where they push.
-            Ok(p) => match sanitize::tracked_pose(p, None) {
-                Ok(p) => Some(p),
-                Err(e) => {
-                    self.warn_once(format!("{name} {component}: rejected pose: {e}"));
-                    None
+            Ok(p) => {
+                let mut last = self.last_sample.lock();
+                let slot = last
+                    .iter()
+                    .position(|(i, c, _)| *i == index && c == component);
+                let prev = slot.map(|s| last[s].2);
+                match sanitize::tracked_pose(p, prev) {
+                    Ok(p) => {
+                        match slot {
+                            Some(s) => last[s].2 = p.time,
+                            None => last.push((index, component.to_string(), p.time)),
+                        }
+                        Some(p)
+                    }
+                    Err(r) => {
+                        drop(last);
+                        let name = &dev.description().name;
+                        self.warn_once(
+                            index,
+                            component,
+                            format!("{:?}", r.cause),
+                            format!("{name} {component}: rejected pose: {r}"),
+                        );
+                        None
+                    }
                 }
-            },
-            Err(DriverError::Disconnected) => None,
+            }
             Err(e) => {
-                self.warn_once(format!("{name} {component}: {e}"));
+                self.driver_failed(index, component, &e);
                 None
             }
         }
@@ -150,17 +394,25 @@ impl DeviceHub {
         };
         let desc = dev.description();
         out.resize(desc.inputs.len(), None);
+        if index != 0 && self.inactive.lock().contains(&index) {
+            return;
+        }
         if let Err(e) = dev.read_inputs(out) {
-            self.warn_once(format!("{}: reading inputs failed: {e}", desc.name));
             out.iter_mut().for_each(|v| *v = None);
+            self.driver_failed(index, "inputs", &e);
             return;
         }
         for (slot, c) in out.iter_mut().zip(&desc.inputs) {
             if let Some(v) = *slot {
                 *slot = match sanitize::input(v) {
                     Ok(v) => Some(v),
-                    Err(e) => {
-                        self.warn_once(format!("{} {}: {e}", desc.name, c.path));
+                    Err(r) => {
+                        self.warn_once(
+                            index,
+                            &c.path,
+                            format!("{:?}", r.cause),
+                            format!("{} {}: rejected input: {r}", desc.name, c.path),
+                        );
                         None
                     }
                 };
@@ -172,7 +424,7 @@ impl DeviceHub {
     pub fn vibrate(&self, index: DeviceIndex, output: &str, v: Option<Vibration>) {
         if let Some(dev) = self.device(index) {
             if let Err(e) = dev.set_vibration(output, v) {
-                self.warn_once(format!("{} {output}: {e}", dev.description().name));
+                self.driver_failed(index, output, &e);
             }
         }
     }

@@ -8,8 +8,9 @@
 //! - `non_unit_quaternion`: the head orientation has length 3;
 //! - `backwards_time`: head sample timestamps go backwards;
 //! - `out_of_range_input`: the right trigger reads 5.0;
-//! - `panic`: `get_pose` of the headset panics (a Rust driver's panic is
-//!   contained by `export_driver!`'s shims and reported as an internal error);
+//! - `panic`: `get_pose` of the headset panics from its third call on (a
+//!   Rust driver's panic is contained by `export_driver!`'s shims and
+//!   reported as an internal error);
 //! - `wrong_vtable_size`: the vtable claims 24 bytes;
 //! - `refresh_rate_lie`: the driver reports a refresh rate it never offered;
 //! - `no_stop`: vibrations cannot be stopped (stop returns an error).
@@ -90,6 +91,7 @@ impl Builder for BrokenBuilder {
             inner: sys.hmd.clone(),
             faults: self.faults.clone(),
             clock: AtomicI64::new(Time::now().0 + 1_000_000_000),
+            calls: AtomicI64::new(0),
         });
         sys.devices = sys
             .devices
@@ -110,6 +112,7 @@ struct BrokenHmd {
     faults: Faults,
     /// Runs backwards under `backwards_time`.
     clock: AtomicI64,
+    calls: AtomicI64,
 }
 
 impl Device for BrokenHmd {
@@ -118,7 +121,7 @@ impl Device for BrokenHmd {
     }
 
     fn pose(&self, component: &str, at: Time) -> Result<TrackedPose, DriverError> {
-        if self.faults.contains("panic") {
+        if self.faults.contains("panic") && self.calls.fetch_add(1, Ordering::Relaxed) >= 2 {
             panic!("planted fault: panic in get_pose");
         }
         let mut p = self.inner.pose(component, at)?;

@@ -26,6 +26,9 @@ fn set_env(vars: &[(&str, &str)]) {
         "PARALLAX_EVENT_QUEUE",
         "PARALLAX_EXIT_AFTER_FRAMES",
         "PARALLAX_SIM_DISCONNECT_AFTER_MS",
+        "PARALLAX_DRIVER",
+        "PARALLAX_DRIVER_PATH",
+        "PARALLAX_BROKEN_FAULTS",
     ] {
         std::env::remove_var(k);
     }
@@ -494,6 +497,84 @@ unsafe extern "system" fn record(
         .into_owned();
     log.lock().unwrap().push((sev.into_raw(), f, m));
     sys::FALSE
+}
+
+/// A driver that panics inside a callback (contained by the ABI shims) is a
+/// lost headset: the session goes to LOSS_PENDING, the app does not crash.
+#[test]
+fn failing_driver_makes_the_session_loss_pending() {
+    let _g = serial();
+    let exe = std::env::current_exe().unwrap();
+    let lib = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("libparallax_driver_broken.so");
+    assert!(
+        lib.exists(),
+        "{} missing: cargo build --workspace",
+        lib.display()
+    );
+    let lib = lib.to_string_lossy().into_owned();
+    set_env(&[
+        ("PARALLAX_DRIVER_PATH", &lib),
+        ("PARALLAX_DRIVER", "broken"),
+        ("PARALLAX_BROKEN_FAULTS", "panic"),
+    ]);
+    let inst = create_instance(sys::Version::new(1, 0, 0), &[HEADLESS], null()).unwrap();
+    let session = headless_session(inst);
+    begin(session);
+    let ci = sys::ReferenceSpaceCreateInfo {
+        ty: sys::ReferenceSpaceCreateInfo::TYPE,
+        next: null(),
+        reference_space_type: sys::ReferenceSpaceType::VIEW,
+        pose_in_reference_space: sys::Posef::IDENTITY,
+    };
+    let mut view = sys::Space::NULL;
+    assert_eq!(
+        unsafe { sp::xrCreateReferenceSpace(session, &ci, &mut view) },
+        sys::Result::SUCCESS
+    );
+    let local_ci = sys::ReferenceSpaceCreateInfo {
+        reference_space_type: sys::ReferenceSpaceType::LOCAL,
+        ..ci
+    };
+    let mut local = sys::Space::NULL;
+    assert_eq!(
+        unsafe { sp::xrCreateReferenceSpace(session, &local_ci, &mut local) },
+        sys::Result::SUCCESS
+    );
+    let start = std::time::Instant::now();
+    let mut last = sys::Result::SUCCESS;
+    while start.elapsed() < std::time::Duration::from_secs(2) {
+        let mut loc = sys::SpaceLocation {
+            ty: sys::SpaceLocation::TYPE,
+            next: null_mut(),
+            location_flags: sys::SpaceLocationFlags::EMPTY,
+            pose: sys::Posef::IDENTITY,
+        };
+        let t = sys::Time::from_nanos(now_ns());
+        let r = unsafe { sp::xrLocateSpace(view, local, t, &mut loc) };
+        assert_eq!(
+            r,
+            sys::Result::SUCCESS,
+            "locating never fails, it goes untracked"
+        );
+        last = frame(session);
+        if last == sys::Result::SESSION_LOSS_PENDING {
+            break;
+        }
+        assert_eq!(last, sys::Result::SUCCESS);
+    }
+    assert_eq!(last, sys::Result::SESSION_LOSS_PENDING);
+    let states: Vec<_> = poll_all(inst).into_iter().filter_map(|e| e.1).collect();
+    assert_eq!(states.last(), Some(&sys::SessionState::LOSS_PENDING));
+    unsafe { i::xrDestroyInstance(inst) };
+}
+
+fn now_ns() -> i64 {
+    parallax_sdk::types::Time::now().as_nanos()
 }
 
 #[test]

@@ -149,10 +149,10 @@ fn broken_driver_faults_are_refused_or_contained() {
     // A panic inside get_pose is contained and reported as an internal error.
     let b = broken(r#""panic""#).unwrap();
     let sys = b.open().unwrap();
-    assert!(matches!(
-        sys.hmd.pose("head", Time::now()),
-        Err(DriverError::Internal(_))
-    ));
+    assert!(sys.hmd.pose("head", Time::now()).is_ok());
+    assert!(sys.hmd.pose("head", Time::now()).is_ok());
+    let third = sys.hmd.pose("head", Time::now());
+    assert!(matches!(third, Err(DriverError::Internal(_))), "{third:?}");
     // ...and the library keeps working afterwards.
     assert!(sys.devices[0].pose("input/grip/pose", Time::now()).is_ok());
     drop(sys);

@@ -1,6 +1,7 @@
 //! Sanitising of everything a driver hands to the runtime: NaN or infinite
-//! values, non-unit quaternions and timestamps that go backwards are caught
-//! here, once, at the SDK boundary.
+//! values, non-unit quaternions, timestamps that go backwards and inputs out
+//! of range are caught here, once, at the SDK boundary. Each rejection has a
+//! [`Cause`], so callers can log once per cause rather than once per frame.
 
 use crate::{DriverError, InputValue};
 use parallax_sdk_types::{Pose, Time, TrackedPose};
@@ -9,41 +10,76 @@ use parallax_sdk_types::{Pose, Time, TrackedPose};
 /// beyond `MAX_QUAT_NORM_ERROR` rejected as garbage).
 const QUAT_RENORMALISE: f32 = 1e-4;
 const MAX_QUAT_NORM_ERROR: f32 = 0.1;
+/// Inputs this far outside their range are rounding and get clamped;
+/// beyond it they are rejected.
+const INPUT_SLACK: f32 = 1e-3;
+
+/// Why a value was rejected.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Cause {
+    NonFinite,
+    NonUnitQuaternion,
+    TimeBackwards,
+    OutOfRange,
+}
+
+/// A rejected value: the cause, and the details for the log.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{detail}")]
+pub struct Rejected {
+    pub cause: Cause,
+    pub detail: String,
+}
+
+impl From<Rejected> for DriverError {
+    fn from(r: Rejected) -> Self {
+        DriverError::InvalidData(r.detail)
+    }
+}
+
+fn reject(cause: Cause, detail: String) -> Rejected {
+    Rejected { cause, detail }
+}
 
 /// Checks a tracked pose; renormalises slightly off quaternions, rejects
-/// non-finite values and wildly non-unit quaternions.
-pub fn tracked_pose(
-    mut p: TrackedPose,
-    last_time: Option<Time>,
-) -> Result<TrackedPose, DriverError> {
+/// non-finite values, wildly non-unit quaternions and a sample time earlier
+/// than `last_time` (the previous sample of the same component).
+pub fn tracked_pose(mut p: TrackedPose, last_time: Option<Time>) -> Result<TrackedPose, Rejected> {
     if !p.pose.is_finite() || !p.velocity.linear.is_finite() || !p.velocity.angular.is_finite() {
-        return Err(DriverError::InvalidData(
+        return Err(reject(
+            Cause::NonFinite,
             "non-finite pose or velocity".into(),
         ));
     }
     p.pose = pose(p.pose)?;
     if let Some(last) = last_time {
         if p.time < last {
-            return Err(DriverError::InvalidData(format!(
-                "timestamp went backwards ({} < {})",
-                p.time.0, last.0
-            )));
+            return Err(reject(
+                Cause::TimeBackwards,
+                format!(
+                    "sample timestamp went backwards ({} < {} ns)",
+                    p.time.0, last.0
+                ),
+            ));
         }
     }
     Ok(p)
 }
 
 /// Checks and normalises a pose.
-pub fn pose(mut p: Pose) -> Result<Pose, DriverError> {
+pub fn pose(mut p: Pose) -> Result<Pose, Rejected> {
     if !p.is_finite() {
-        return Err(DriverError::InvalidData("non-finite pose".into()));
+        return Err(reject(Cause::NonFinite, "non-finite pose".into()));
     }
     let err = (p.orientation.length() - 1.0).abs();
     if err > MAX_QUAT_NORM_ERROR {
-        return Err(DriverError::InvalidData(format!(
-            "quaternion far from unit length (|q| = {})",
-            p.orientation.length()
-        )));
+        return Err(reject(
+            Cause::NonUnitQuaternion,
+            format!(
+                "quaternion far from unit length (|q| = {})",
+                p.orientation.length()
+            ),
+        ));
     }
     if err > QUAT_RENORMALISE {
         p.orientation = p.orientation.normalize();
@@ -51,15 +87,29 @@ pub fn pose(mut p: Pose) -> Result<Pose, DriverError> {
     Ok(p)
 }
 
-/// Clamps an input value into its legal range; rejects non-finite values.
-pub fn input(v: InputValue) -> Result<InputValue, DriverError> {
+/// Checks an input value against its legal range (-1..=1 per axis):
+/// rounding slack is clamped, anything further out or non-finite is
+/// rejected.
+pub fn input(v: InputValue) -> Result<InputValue, Rejected> {
+    let check = |f: f32| -> Result<f32, Rejected> {
+        if !f.is_finite() {
+            return Err(reject(Cause::NonFinite, "non-finite input value".into()));
+        }
+        if f.abs() > 1.0 + INPUT_SLACK {
+            return Err(reject(
+                Cause::OutOfRange,
+                format!("input value {f} outside -1..=1"),
+            ));
+        }
+        Ok(f.clamp(-1.0, 1.0))
+    };
     match v {
         InputValue::Boolean(_) => Ok(v),
-        InputValue::Float(f) if f.is_finite() => Ok(InputValue::Float(f.clamp(-1.0, 1.0))),
-        InputValue::Vector2(xy) if xy.is_finite() => Ok(InputValue::Vector2(
-            xy.clamp(glam::Vec2::splat(-1.0), glam::Vec2::splat(1.0)),
-        )),
-        _ => Err(DriverError::InvalidData("non-finite input value".into())),
+        InputValue::Float(f) => Ok(InputValue::Float(check(f)?)),
+        InputValue::Vector2(xy) => Ok(InputValue::Vector2(glam::Vec2::new(
+            check(xy.x)?,
+            check(xy.y)?,
+        ))),
     }
 }
 
@@ -71,26 +121,38 @@ mod tests {
     #[test]
     fn rejects_nan_and_renormalises() {
         let bad = Pose::new(Quat::from_xyzw(f32::NAN, 0.0, 0.0, 1.0), Vec3::ZERO);
-        assert!(pose(bad).is_err());
+        assert_eq!(pose(bad).unwrap_err().cause, Cause::NonFinite);
         let off = Pose::new(Quat::from_xyzw(0.0, 0.0, 0.0, 1.01), Vec3::ZERO);
         let fixed = pose(off).unwrap();
         assert!((fixed.orientation.length() - 1.0).abs() < 1e-6);
         let garbage = Pose::new(Quat::from_xyzw(0.0, 0.0, 0.0, 3.0), Vec3::ZERO);
-        assert!(pose(garbage).is_err());
+        assert_eq!(pose(garbage).unwrap_err().cause, Cause::NonUnitQuaternion);
     }
 
     #[test]
-    fn rejects_backwards_time_and_clamps_inputs() {
+    fn rejects_backwards_time_and_out_of_range_inputs() {
         let p = TrackedPose {
             time: Time(5),
             ..Default::default()
         };
-        assert!(tracked_pose(p, Some(Time(6))).is_err());
+        assert_eq!(
+            tracked_pose(p, Some(Time(6))).unwrap_err().cause,
+            Cause::TimeBackwards
+        );
         assert!(tracked_pose(p, Some(Time(5))).is_ok());
         assert_eq!(
-            input(InputValue::Float(3.0)).unwrap(),
+            input(InputValue::Float(1.0005)).unwrap(),
             InputValue::Float(1.0)
         );
-        assert!(input(InputValue::Float(f32::INFINITY)).is_err());
+        assert_eq!(
+            input(InputValue::Float(3.0)).unwrap_err().cause,
+            Cause::OutOfRange
+        );
+        assert_eq!(
+            input(InputValue::Vector2(glam::Vec2::new(0.0, f32::INFINITY)))
+                .unwrap_err()
+                .cause,
+            Cause::NonFinite
+        );
     }
 }

@@ -57,6 +57,57 @@ pub fn target_dir() -> PathBuf {
 /// Writes a runtime manifest for the built library and sets the process
 /// environment (once) so the loader uses it, with deterministic motion.
 pub fn entry() -> xr::Entry {
+    setup_env();
+    // SAFETY: Debian's libopenxr_loader.so.1 is a conformant loader.
+    unsafe { xr::Entry::load(&()) }
+        .expect("the Khronos OpenXR loader (libopenxr-loader1) must be installed")
+}
+
+/// What the selected driver offers, read by opening it the way the runtime
+/// does (`PARALLAX_DRIVER`, `PARALLAX_DRIVER_PATH`), so these tests hold
+/// unchanged for every driver: the built-in simulated headset, or a driver
+/// library loaded through the ABI.
+pub struct Expected {
+    pub driver: String,
+    pub system_name: String,
+    pub width: u32,
+    pub height: u32,
+    pub period_ns: i64,
+    pub ipd: f32,
+    /// Height of the head above the stage floor (motion is static).
+    pub head_height: f32,
+    /// Stage bounds (width, depth), if the driver reports a play area.
+    pub play_area: Option<(f32, f32)>,
+}
+
+pub fn expected() -> &'static Expected {
+    static E: std::sync::OnceLock<Expected> = std::sync::OnceLock::new();
+    E.get_or_init(|| {
+        setup_env();
+        let config = parallax_runtime::config::Config::from_env();
+        let hub =
+            parallax_runtime::hub::DeviceHub::open(&config).expect("open the selected driver");
+        let d = hub.display();
+        let hz = hub.hmd().refresh_rate() as f64;
+        Expected {
+            driver: hub.driver_name().to_string(),
+            system_name: hub.system_name().to_string(),
+            width: d.width_per_eye,
+            height: d.height_per_eye,
+            period_ns: (1e9 / hz).round() as i64,
+            ipd: d.ipd(),
+            head_height: hub
+                .head(parallax_sdk::types::Time::now())
+                .expect("head pose")
+                .pose
+                .position
+                .y,
+            play_area: hub.play_area().map(|a| (a.width, a.depth)),
+        }
+    })
+}
+
+fn setup_env() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let lib = target_dir().join("libparallax_openxr.so");
@@ -71,9 +122,6 @@ pub fn entry() -> xr::Entry {
         std::env::set_var("XR_RUNTIME_JSON", &manifest);
         std::env::set_var("PARALLAX_SIM_MOTION", "static");
     });
-    // SAFETY: Debian's libopenxr_loader.so.1 is a conformant loader.
-    unsafe { xr::Entry::load(&()) }
-        .expect("the Khronos OpenXR loader (libopenxr-loader1) must be installed")
 }
 
 pub fn headless_exts() -> xr::ExtensionSet {
