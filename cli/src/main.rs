@@ -3,6 +3,8 @@
 //! offers and which devices it finds.
 #![forbid(unsafe_code)]
 
+mod driver_check;
+
 use clap::{Parser, Subcommand};
 use parallax_runtime::config::{Config, OPTIONS};
 use parallax_runtime::hub::DeviceHub;
@@ -36,6 +38,31 @@ enum Command {
     },
     /// Print the runtime, its extensions, options and the devices found.
     Info,
+    /// List every driver found (built in, manifests, PARALLAX_DRIVER_PATH),
+    /// what each offers, and why it was chosen or skipped.
+    Devices,
+    /// Load a driver library through the ABI, exercise it and print a
+    /// pass/fail report (exit status 1 when a check fails).
+    DriverCheck {
+        /// The driver library (.so).
+        library: PathBuf,
+        /// The `config` object to pass the driver, as JSON.
+        #[arg(long)]
+        config: Option<String>,
+    },
+    /// Record the selected driver's poses and inputs to a file that the
+    /// replay driver plays back.
+    Record {
+        /// Output file (.pxrec).
+        #[arg(long, short)]
+        out: PathBuf,
+        /// How long to record.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Samples per second.
+        #[arg(long, default_value_t = 250.0)]
+        rate: f64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -171,7 +198,97 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Devices => devices(),
+        Command::DriverCheck { library, config } => {
+            let (checks, name) = driver_check::run(&library, config.as_deref());
+            Ok(if driver_check::print(&library, name.as_deref(), &checks) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Record { out, seconds, rate } => record(&out, seconds, rate),
     }
+}
+
+fn devices() -> Result<ExitCode, String> {
+    let config = Config::from_env();
+    let survey = parallax_runtime::hub::survey(&config);
+    let home = |k: &str| std::env::var(k).ok();
+    println!("drivers, in search order (PARALLAX_DRIVER_PATH first, then):");
+    for d in parallax_sdk_abi::discovery::search_dirs(&home) {
+        println!("    {}", d.display());
+    }
+    for (i, c) in survey.candidates.iter().enumerate() {
+        let mark = if survey.chosen == Some(i) { "*" } else { " " };
+        println!("{mark} {:<16} {}", c.name, c.origin);
+        if let Some(d) = &c.description {
+            println!("      {d}");
+        }
+        if let Some(l) = &c.library {
+            println!("      library {}", l.display());
+        }
+        if let Ok((_, e)) = &c.usable {
+            println!(
+                "      offers: {}, {} controllers, score {}",
+                if e.hmd { "a headset" } else { "no headset now" },
+                e.controllers,
+                e.score
+            );
+        }
+        println!("      {}", c.verdict);
+    }
+    if let Some(p) = &survey.problem {
+        println!("no driver selected: {p}");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn record(out: &std::path::Path, seconds: f64, rate: f64) -> Result<ExitCode, String> {
+    use parallax_sdk::types::{Duration, Time};
+    let valid = rate > 0.0 && rate <= 2000.0 && seconds > 0.0 && seconds.is_finite();
+    if !valid {
+        return Err("--rate must be in (0, 2000] and --seconds positive".into());
+    }
+    let config = Config::from_env();
+    let mut survey = parallax_runtime::hub::survey(&config);
+    let i = survey
+        .chosen
+        .ok_or_else(|| survey.problem.clone().unwrap_or_default())?;
+    let c = survey.candidates.swap_remove(i);
+    let (builder, _) = c.usable.map_err(|e| format!("{}: {e}", c.name))?;
+    let system = builder
+        .open()
+        .map_err(|e| format!("{}: open: {e}", c.name))?;
+    let file = std::fs::File::create(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let period = Duration::from_secs_f64(1.0 / rate);
+    let mut rec = parallax_driver_replay::Recorder::new(
+        std::io::BufWriter::new(file),
+        builder.name(),
+        &system,
+        period,
+    )
+    .map_err(|e| e.to_string())?;
+    let n = (seconds * rate).round() as i64;
+    let start = Time::now();
+    for k in 0..n {
+        let at = start + Duration(k * period.0);
+        at.sleep_until();
+        rec.sample(at, at.0 - start.0).map_err(|e| e.to_string())?;
+    }
+    rec.finish().map_err(|e| e.to_string())?;
+    println!(
+        "recorded {n} samples of {:?} (driver {}) over {seconds} s to {}",
+        system.system_name,
+        builder.name(),
+        out.display()
+    );
+    println!(
+        "play it back: a manifest with {{\"file_format_version\": \"1.0.0\", \"driver\": {{\"name\": \"replay\", \"library_path\": \"libparallax_driver_replay.so\", \"config\": {{\"file\": \"{}\"}}}}}} and PARALLAX_DRIVER=replay",
+        out.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn main() -> ExitCode {

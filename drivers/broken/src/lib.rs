@@ -90,7 +90,7 @@ impl Builder for BrokenBuilder {
         sys.hmd = Arc::new(BrokenHmd {
             inner: sys.hmd.clone(),
             faults: self.faults.clone(),
-            clock: AtomicI64::new(Time::now().0 + 1_000_000_000),
+            clock: AtomicI64::new(Time::now().0),
             calls: AtomicI64::new(0),
         });
         sys.devices = sys

@@ -269,6 +269,13 @@ impl AbiBuilder {
         self.lib.vt.struct_size
     }
 
+    /// Raw calls for conformance checking (`parallax driver-check`): the
+    /// result code exactly as the driver returned it, with none of the
+    /// host's own argument checks in front.
+    pub fn raw(&self) -> Raw<'_> {
+        Raw { lib: &self.lib }
+    }
+
     fn try_estimate(&self) -> Result<Estimate, DriverError> {
         let mut e = PxEstimate::default();
         call!(self.lib, estimate, "estimate", &mut e)?;
@@ -728,5 +735,79 @@ impl Hmd for AbiHmd {
             // A driver reporting a rate it never offered gets its default.
             _ => self.display.refresh_rates_hz[0],
         }
+    }
+}
+
+/// Raw vtable calls; see [`AbiBuilder::raw`].
+pub struct Raw<'a> {
+    lib: &'a Library,
+}
+
+impl Raw<'_> {
+    /// `get_pose`; the code and what the driver wrote.
+    pub fn get_pose(
+        &self,
+        device: u32,
+        component: &str,
+        at_ns: i64,
+    ) -> (PxResultCode, PxTrackedPose) {
+        let mut p = PxTrackedPose::default();
+        let Ok(c) = CString::new(component) else {
+            return (PxResult::ErrorInvalidArgument as PxResultCode, p);
+        };
+        let code = match self.lib.vt.get_pose {
+            // SAFETY: driver function with its context, a valid C string and
+            // a valid out pointer, as the ABI specifies.
+            Some(f) => unsafe { f(self.lib.ctx, device, c.as_ptr(), at_ns, &mut p) },
+            None => PxResult::ErrorUnsupported as PxResultCode,
+        };
+        (code, p)
+    }
+
+    pub fn get_refresh_rate(&self) -> (PxResultCode, f32) {
+        let mut hz = 0.0f32;
+        let code = match self.lib.vt.get_refresh_rate {
+            // SAFETY: as above.
+            Some(f) => unsafe { f(self.lib.ctx, &mut hz) },
+            None => PxResult::ErrorUnsupported as PxResultCode,
+        };
+        (code, hz)
+    }
+
+    pub fn set_refresh_rate(&self, hz: f32) -> PxResultCode {
+        match self.lib.vt.set_refresh_rate {
+            // SAFETY: as above.
+            Some(f) => unsafe { f(self.lib.ctx, hz) },
+            None => PxResult::ErrorUnsupported as PxResultCode,
+        }
+    }
+
+    pub fn is_connected(&self, device: u32) -> PxResultCode {
+        match self.lib.vt.is_connected {
+            // SAFETY: as above.
+            Some(f) => unsafe { f(self.lib.ctx, device) },
+            None => PxResult::ErrorUnsupported as PxResultCode,
+        }
+    }
+
+    /// `set_vibration` by output index (`None` stops).
+    pub fn set_vibration(&self, device: u32, output: u32, v: Option<&Vibration>) -> PxResultCode {
+        let v = v.map(vibration_to);
+        let ptr = v
+            .as_ref()
+            .map_or(std::ptr::null(), |v| v as *const PxVibration);
+        match self.lib.vt.set_vibration {
+            // SAFETY: as above; `ptr` is NULL or points at `v`, alive for the call.
+            Some(f) => unsafe { f(self.lib.ctx, device, output, ptr) },
+            None => PxResult::ErrorUnsupported as PxResultCode,
+        }
+    }
+}
+
+/// The name of a result code, for reports.
+pub fn result_name(code: PxResultCode) -> String {
+    match PxResult::from_code(code) {
+        Some(r) => format!("{r:?}"),
+        None => format!("unknown result {code}"),
     }
 }

@@ -1,0 +1,804 @@
+//! Record a session from any driver, and play it back as a driver.
+//!
+//! # File format (`.pxrec`, version 1)
+//! UTF-8 JSON Lines. The first line is the header:
+//! ```json
+//! {"format":"parallax-recording","version":1,"driver":"simulated",
+//!  "system":{"name":"…","vendor_id":20568,"play_area":[3.0,2.5]},
+//!  "display":{…DisplayInfo…},
+//!  "devices":[{"name":"…","serial":"…","role":"head","interaction_profile":null,
+//!              "inputs":[{"path":"input/trigger/value","kind":"float"}],
+//!              "outputs":["output/haptic"],"poses":["head"]}],
+//!  "period_ns":4000000}
+//! ```
+//! Device 0 is the headset. Every following line is one sample, `t` being
+//! nanoseconds since the recording started:
+//! - a pose: `{"t":4000000,"d":1,"c":"input/grip/pose","p":[qx,qy,qz,qw,x,y,z],"v":[lx,ly,lz,ax,ay,az],"f":15}`
+//!   (`f`: bits 1 orientation valid, 2 position valid, 4 orientation
+//!   tracked, 8 position tracked);
+//! - the inputs of a device: `{"t":4000000,"d":1,"i":[false,0.5,[0.0,1.0],null]}`,
+//!   one value per input of the header in order (`null` for pose inputs or
+//!   no value).
+//!
+//! Floats are written in the shortest form that reads back to the same
+//! `f32`, so a replay reproduces the recorded numbers exactly. Samples are
+//! in time order; lines a reader does not know are skipped (later versions
+//! add camera frames).
+//!
+//! # Playback
+//! The recording starts when the system is opened. A pose asked for at a
+//! recorded instant is that sample exactly; between samples it is
+//! interpolated (linear position and velocity, spherical orientation);
+//! beyond the end it holds the last sample, or wraps when looping. The
+//! reported sample time is the newest recorded sample already played, so it
+//! never goes backwards.
+
+use glam::{Quat, Vec2, Vec3};
+use parallax_sdk::types::{DisplayInfo, Duration, Pose, Time, TrackedPose, Velocity};
+use parallax_sdk::{
+    Builder, Capabilities, Device, DeviceDescription, DeviceRole, DriverError, Estimate, Hmd,
+    InputComponent, InputKind, InputValue, OutputComponent, SystemDevices, Vibration,
+};
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub const FORMAT: &str = "parallax-recording";
+pub const VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordingError {
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("line {line}: {msg}")]
+    Format { line: usize, msg: String },
+    #[error("driver: {0}")]
+    Driver(#[from] DriverError),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SystemHeader {
+    pub name: String,
+    pub vendor_id: u32,
+    pub play_area: Option<(f32, f32)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InputHeader {
+    pub path: String,
+    pub kind: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeviceHeader {
+    pub name: String,
+    pub serial: String,
+    pub role: String,
+    pub interaction_profile: Option<String>,
+    pub inputs: Vec<InputHeader>,
+    pub outputs: Vec<String>,
+    /// Pose components recorded for this device.
+    pub poses: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Header {
+    pub format: String,
+    pub version: u32,
+    pub driver: String,
+    pub system: SystemHeader,
+    pub display: DisplayInfo,
+    pub devices: Vec<DeviceHeader>,
+    /// Nominal time between samples.
+    pub period_ns: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct PoseLine {
+    t: i64,
+    d: usize,
+    c: String,
+    p: [f32; 7],
+    v: [f32; 6],
+    f: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+enum JsonValue {
+    Bool(bool),
+    Float(f32),
+    Vec2([f32; 2]),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct InputLine {
+    t: i64,
+    d: usize,
+    i: Vec<Option<JsonValue>>,
+}
+
+fn role_name(r: DeviceRole) -> &'static str {
+    match r {
+        DeviceRole::Head => "head",
+        DeviceRole::LeftHand => "left_hand",
+        DeviceRole::RightHand => "right_hand",
+        DeviceRole::Tracker => "tracker",
+    }
+}
+
+fn role_from(s: &str) -> Option<DeviceRole> {
+    Some(match s {
+        "head" => DeviceRole::Head,
+        "left_hand" => DeviceRole::LeftHand,
+        "right_hand" => DeviceRole::RightHand,
+        "tracker" => DeviceRole::Tracker,
+        _ => return None,
+    })
+}
+
+fn kind_name(k: InputKind) -> &'static str {
+    match k {
+        InputKind::Boolean => "boolean",
+        InputKind::Float => "float",
+        InputKind::Vector2 => "vector2",
+        InputKind::Pose => "pose",
+    }
+}
+
+fn kind_from(s: &str) -> Option<InputKind> {
+    Some(match s {
+        "boolean" => InputKind::Boolean,
+        "float" => InputKind::Float,
+        "vector2" => InputKind::Vector2,
+        "pose" => InputKind::Pose,
+        _ => return None,
+    })
+}
+
+fn flags(p: &TrackedPose) -> u32 {
+    p.orientation_valid as u32
+        | (p.position_valid as u32) << 1
+        | (p.orientation_tracked as u32) << 2
+        | (p.position_tracked as u32) << 3
+}
+
+/// Writes a recording of an opened system.
+pub struct Recorder<W: Write> {
+    out: W,
+    devices: Vec<Arc<dyn Device>>,
+    poses: Vec<Vec<String>>,
+    values: Vec<Option<InputValue>>,
+    pub samples: u64,
+}
+
+impl<W: Write> Recorder<W> {
+    /// Writes the header. `period` is the nominal sample spacing.
+    pub fn new(
+        mut out: W,
+        driver: &str,
+        system: &SystemDevices,
+        period: Duration,
+    ) -> Result<Self, RecordingError> {
+        let mut devices: Vec<Arc<dyn Device>> = vec![system.hmd.clone()];
+        devices.extend(system.devices.iter().cloned());
+        let mut headers = Vec::new();
+        let mut poses = Vec::new();
+        for d in &devices {
+            let desc = d.description();
+            let mut p: Vec<String> = desc
+                .inputs
+                .iter()
+                .filter(|c| c.kind == InputKind::Pose)
+                .map(|c| c.path.clone())
+                .collect();
+            if desc.role == DeviceRole::Head {
+                p.insert(0, "head".into());
+            }
+            headers.push(DeviceHeader {
+                name: desc.name.clone(),
+                serial: desc.serial.clone(),
+                role: role_name(desc.role).into(),
+                interaction_profile: desc.interaction_profile.clone(),
+                inputs: desc
+                    .inputs
+                    .iter()
+                    .map(|c| InputHeader {
+                        path: c.path.clone(),
+                        kind: kind_name(c.kind).into(),
+                    })
+                    .collect(),
+                outputs: desc.outputs.iter().map(|o| o.path.clone()).collect(),
+                poses: p.clone(),
+            });
+            poses.push(p);
+        }
+        let header = Header {
+            format: FORMAT.into(),
+            version: VERSION,
+            driver: driver.into(),
+            system: SystemHeader {
+                name: system.system_name.clone(),
+                vendor_id: system.vendor_id,
+                play_area: system.play_area.map(|a| (a.width, a.depth)),
+            },
+            display: system.hmd.display().clone(),
+            devices: headers,
+            period_ns: period.0,
+        };
+        serde_json::to_writer(&mut out, &header).map_err(std::io::Error::from)?;
+        out.write_all(b"\n")?;
+        Ok(Self {
+            out,
+            devices,
+            poses,
+            values: Vec::new(),
+            samples: 0,
+        })
+    }
+
+    /// Records every pose and input of every device as the driver reports
+    /// it for `at`, stamped `t` (nanoseconds since the recording started).
+    /// Poses the driver cannot give now are skipped.
+    pub fn sample(&mut self, at: Time, t: i64) -> Result<(), RecordingError> {
+        for (d, dev) in self.devices.iter().enumerate() {
+            for c in &self.poses[d] {
+                let Ok(p) = dev.pose(c, at) else { continue };
+                let Ok(p) = parallax_sdk::sanitize::tracked_pose(p, None) else {
+                    continue;
+                };
+                let (q, x, v) = (p.pose.orientation, p.pose.position, p.velocity);
+                let line = PoseLine {
+                    t,
+                    d,
+                    c: c.clone(),
+                    p: [q.x, q.y, q.z, q.w, x.x, x.y, x.z],
+                    v: [
+                        v.linear.x,
+                        v.linear.y,
+                        v.linear.z,
+                        v.angular.x,
+                        v.angular.y,
+                        v.angular.z,
+                    ],
+                    f: flags(&p),
+                };
+                serde_json::to_writer(&mut self.out, &line).map_err(std::io::Error::from)?;
+                self.out.write_all(b"\n")?;
+            }
+            let desc = dev.description();
+            if desc.inputs.iter().any(|c| c.kind != InputKind::Pose) {
+                self.values.clear();
+                self.values.resize(desc.inputs.len(), None);
+                if dev.read_inputs(&mut self.values).is_ok() {
+                    let line = InputLine {
+                        t,
+                        d,
+                        i: self
+                            .values
+                            .iter()
+                            .map(|v| {
+                                v.map(|v| match v {
+                                    InputValue::Boolean(b) => JsonValue::Bool(b),
+                                    InputValue::Float(f) => JsonValue::Float(f),
+                                    InputValue::Vector2(v) => JsonValue::Vec2([v.x, v.y]),
+                                })
+                            })
+                            .collect(),
+                    };
+                    serde_json::to_writer(&mut self.out, &line).map_err(std::io::Error::from)?;
+                    self.out.write_all(b"\n")?;
+                }
+            }
+        }
+        self.samples += 1;
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> Result<W, RecordingError> {
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+/// One recorded pose.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct PoseSample {
+    pub t: i64,
+    pub pose: Pose,
+    pub velocity: Velocity,
+    pub flags: u32,
+}
+
+/// A recording read into memory.
+#[derive(Clone, Debug)]
+pub struct Recording {
+    pub header: Header,
+    /// Per device, per pose component (header order): samples by time.
+    pub poses: Vec<Vec<Vec<PoseSample>>>,
+    /// Per device: input snapshots by time.
+    pub inputs: Vec<Vec<(i64, Vec<Option<InputValue>>)>>,
+    /// Time of the last sample.
+    pub end: i64,
+}
+
+impl Recording {
+    pub fn read(path: &Path) -> Result<Self, RecordingError> {
+        let f = std::fs::File::open(path)?;
+        Self::from_reader(std::io::BufReader::new(f))
+    }
+
+    pub fn from_reader(r: impl BufRead) -> Result<Self, RecordingError> {
+        let mut lines = r.lines().enumerate();
+        let err = |line: usize, msg: String| RecordingError::Format {
+            line: line + 1,
+            msg,
+        };
+        let (_, first) = lines.next().ok_or_else(|| err(0, "empty file".into()))?;
+        let header: Header =
+            serde_json::from_str(&first?).map_err(|e| err(0, format!("header: {e}")))?;
+        if header.format != FORMAT {
+            return Err(err(0, format!("not a {FORMAT} file")));
+        }
+        if header.version != VERSION {
+            return Err(err(
+                0,
+                format!("version {} (this reads {VERSION})", header.version),
+            ));
+        }
+        if header.devices.first().map(|d| d.role.as_str()) != Some("head") {
+            return Err(err(0, "device 0 must be the headset".into()));
+        }
+        for d in &header.devices {
+            if role_from(&d.role).is_none() || d.inputs.iter().any(|i| kind_from(&i.kind).is_none())
+            {
+                return Err(err(
+                    0,
+                    format!("device {:?}: unknown role or input kind", d.name),
+                ));
+            }
+        }
+        let mut poses: Vec<Vec<Vec<PoseSample>>> = header
+            .devices
+            .iter()
+            .map(|d| vec![Vec::new(); d.poses.len()])
+            .collect();
+        let mut inputs: Vec<Vec<(i64, Vec<Option<InputValue>>)>> =
+            vec![Vec::new(); header.devices.len()];
+        let mut end = 0i64;
+        let mut last_t = i64::MIN;
+        for (n, line) in lines {
+            let line = line?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let v: serde_json::Value =
+                serde_json::from_str(&line).map_err(|e| err(n, e.to_string()))?;
+            let t = v.get("t").and_then(|t| t.as_i64());
+            if let Some(t) = t {
+                if t < last_t {
+                    return Err(err(n, format!("time {t} goes backwards")));
+                }
+                last_t = t;
+                end = end.max(t);
+            }
+            if v.get("c").is_some() {
+                let p: PoseLine = serde_json::from_value(v).map_err(|e| err(n, e.to_string()))?;
+                let dev = header
+                    .devices
+                    .get(p.d)
+                    .ok_or_else(|| err(n, format!("no device {}", p.d)))?;
+                let ci = dev
+                    .poses
+                    .iter()
+                    .position(|c| *c == p.c)
+                    .ok_or_else(|| err(n, format!("device {} has no pose {}", p.d, p.c)))?;
+                poses[p.d][ci].push(PoseSample {
+                    t: p.t,
+                    pose: Pose::new(
+                        Quat::from_xyzw(p.p[0], p.p[1], p.p[2], p.p[3]),
+                        Vec3::new(p.p[4], p.p[5], p.p[6]),
+                    ),
+                    velocity: Velocity {
+                        linear: Vec3::new(p.v[0], p.v[1], p.v[2]),
+                        angular: Vec3::new(p.v[3], p.v[4], p.v[5]),
+                    },
+                    flags: p.f,
+                });
+            } else if v.get("i").is_some() {
+                let l: InputLine = serde_json::from_value(v).map_err(|e| err(n, e.to_string()))?;
+                let dev = header
+                    .devices
+                    .get(l.d)
+                    .ok_or_else(|| err(n, format!("no device {}", l.d)))?;
+                if l.i.len() != dev.inputs.len() {
+                    return Err(err(
+                        n,
+                        format!("{} input values for {} inputs", l.i.len(), dev.inputs.len()),
+                    ));
+                }
+                let vals =
+                    l.i.iter()
+                        .zip(&dev.inputs)
+                        .map(|(v, c)| match (v, kind_from(&c.kind)) {
+                            (Some(JsonValue::Bool(b)), Some(InputKind::Boolean)) => {
+                                Some(InputValue::Boolean(*b))
+                            }
+                            (Some(JsonValue::Float(f)), Some(InputKind::Float)) => {
+                                Some(InputValue::Float(*f))
+                            }
+                            (Some(JsonValue::Vec2([x, y])), Some(InputKind::Vector2)) => {
+                                Some(InputValue::Vector2(Vec2::new(*x, *y)))
+                            }
+                            _ => None,
+                        })
+                        .collect();
+                inputs[l.d].push((l.t, vals));
+            }
+            // Other lines: a later version's samples; skipped.
+        }
+        Ok(Self {
+            header,
+            poses,
+            inputs,
+            end,
+        })
+    }
+
+    /// Length of one loop: the last sample plus one period.
+    pub fn duration(&self) -> i64 {
+        self.end + self.header.period_ns.max(1)
+    }
+}
+
+/// Interpolates a pose track at `t`.
+fn pose_at(track: &[PoseSample], t: i64) -> Option<(Pose, Velocity, u32)> {
+    let i = track.partition_point(|s| s.t <= t);
+    if i == 0 {
+        return track.first().map(|s| (s.pose, s.velocity, s.flags));
+    }
+    let a = &track[i - 1];
+    if a.t == t || i == track.len() {
+        return Some((a.pose, a.velocity, a.flags));
+    }
+    let b = &track[i];
+    let f = (t - a.t) as f32 / (b.t - a.t) as f32;
+    Some((
+        Pose::new(
+            a.pose.orientation.slerp(b.pose.orientation, f),
+            a.pose.position.lerp(b.pose.position, f),
+        ),
+        Velocity {
+            linear: a.velocity.linear.lerp(b.velocity.linear, f),
+            angular: a.velocity.angular.lerp(b.velocity.angular, f),
+        },
+        a.flags & b.flags,
+    ))
+}
+
+/// Plays a recording back.
+pub struct ReplayBuilder {
+    pub file: PathBuf,
+    pub looping: bool,
+    /// When playback starts (CLOCK_MONOTONIC ns); `None`: when opened.
+    pub start: Option<Time>,
+}
+
+impl ReplayBuilder {
+    /// From the manifest config `{"file": "...", "loop": true, "start_ns": N}`;
+    /// the file defaults to `PARALLAX_REPLAY_FILE`, the start to the moment
+    /// the system is opened (`start_ns` lines playback up with other clocks).
+    pub fn from_config(config: &str) -> Result<Self, DriverError> {
+        let cfg: serde_json::Value = serde_json::from_str(config)
+            .map_err(|e| DriverError::InvalidArgument(format!("config is not JSON: {e}")))?;
+        let file = cfg
+            .get("file")
+            .and_then(|f| f.as_str())
+            .map(String::from)
+            .or_else(|| std::env::var("PARALLAX_REPLAY_FILE").ok())
+            .ok_or_else(|| {
+                DriverError::InvalidArgument(
+                    "no recording: set config.file or PARALLAX_REPLAY_FILE".into(),
+                )
+            })?;
+        Ok(Self {
+            file: PathBuf::from(file),
+            looping: cfg.get("loop").and_then(|l| l.as_bool()).unwrap_or(true),
+            start: cfg.get("start_ns").and_then(|s| s.as_i64()).map(Time),
+        })
+    }
+}
+
+impl Builder for ReplayBuilder {
+    fn name(&self) -> &str {
+        "replay"
+    }
+
+    fn estimate(&self) -> Estimate {
+        // Offered only when asked for by name: a replay never wins over live
+        // hardware (or the simulated headset) on its own.
+        Estimate {
+            hmd: self.file.is_file(),
+            controllers: 0,
+            score: 0,
+        }
+    }
+
+    fn open(&self) -> Result<SystemDevices, DriverError> {
+        let rec = Recording::read(&self.file)
+            .map_err(|e| DriverError::OpenFailed(format!("{}: {e}", self.file.display())))?;
+        Ok(play(
+            Arc::new(rec),
+            self.start.unwrap_or_else(Time::now),
+            self.looping,
+        ))
+    }
+}
+
+/// The devices of a recording, played from `start`.
+pub fn play(rec: Arc<Recording>, start: Time, looping: bool) -> SystemDevices {
+    let player = Arc::new(Player {
+        rec: rec.clone(),
+        start,
+        looping,
+    });
+    let mut devices: Vec<Arc<dyn Device>> = Vec::new();
+    for (i, d) in rec.header.devices.iter().enumerate().skip(1) {
+        devices.push(Arc::new(ReplayDevice::new(player.clone(), i, d)));
+    }
+    let h = &rec.header;
+    SystemDevices {
+        system_name: h.system.name.clone(),
+        vendor_id: h.system.vendor_id,
+        hmd: Arc::new(ReplayHmd {
+            dev: ReplayDevice::new(player.clone(), 0, &h.devices[0]),
+            display: h.display.clone(),
+            rate: Mutex::new(h.display.refresh_rates_hz[0]),
+        }),
+        devices,
+        play_area: h
+            .system
+            .play_area
+            .map(|(width, depth)| parallax_sdk::types::PlayArea { width, depth }),
+    }
+}
+
+struct Player {
+    rec: Arc<Recording>,
+    start: Time,
+    looping: bool,
+}
+
+impl Player {
+    /// Recording time for a wall-clock time: (loop start, time in loop).
+    fn map(&self, at: Time) -> (i64, i64) {
+        let rel = at.0 - self.start.0;
+        if self.looping && rel >= 0 {
+            let d = self.rec.duration();
+            let k = rel.div_euclid(d);
+            (k * d, rel.rem_euclid(d))
+        } else {
+            (0, rel)
+        }
+    }
+}
+
+struct ReplayDevice {
+    player: Arc<Player>,
+    index: usize,
+    desc: DeviceDescription,
+}
+
+impl ReplayDevice {
+    fn new(player: Arc<Player>, index: usize, h: &DeviceHeader) -> Self {
+        let desc = DeviceDescription {
+            name: h.name.clone(),
+            serial: h.serial.clone(),
+            role: role_from(&h.role).unwrap_or(DeviceRole::Tracker),
+            interaction_profile: h.interaction_profile.clone(),
+            inputs: h
+                .inputs
+                .iter()
+                .map(|c| InputComponent {
+                    path: c.path.clone(),
+                    kind: kind_from(&c.kind).unwrap_or(InputKind::Float),
+                })
+                .collect(),
+            outputs: h
+                .outputs
+                .iter()
+                .map(|p| OutputComponent { path: p.clone() })
+                .collect(),
+            capabilities: Capabilities::default(),
+            cameras: vec![],
+        };
+        Self {
+            player,
+            index,
+            desc,
+        }
+    }
+}
+
+impl Device for ReplayDevice {
+    fn description(&self) -> &DeviceDescription {
+        &self.desc
+    }
+
+    fn pose(&self, component: &str, at: Time) -> Result<TrackedPose, DriverError> {
+        let rec = &self.player.rec;
+        let ci = rec.header.devices[self.index]
+            .poses
+            .iter()
+            .position(|c| c == component)
+            .ok_or_else(|| DriverError::NoSuchComponent(component.into()))?;
+        let track = &rec.poses[self.index][ci];
+        let (_, t) = self.player.map(at);
+        let (pose, velocity, f) = pose_at(track, t).ok_or(DriverError::Disconnected)?;
+        // The newest sample already played (by the wall clock).
+        let (base, now) = self.player.map(Time::now());
+        let newest = track
+            .get(track.partition_point(|s| s.t <= now).saturating_sub(1))
+            .map_or(0, |s| s.t);
+        Ok(TrackedPose {
+            pose,
+            velocity,
+            time: Time(self.player.start.0 + base + newest),
+            orientation_valid: f & 1 != 0,
+            position_valid: f & 2 != 0,
+            orientation_tracked: f & 4 != 0,
+            position_tracked: f & 8 != 0,
+        })
+    }
+
+    fn read_inputs(&self, values: &mut [Option<InputValue>]) -> Result<(), DriverError> {
+        let snaps = &self.player.rec.inputs[self.index];
+        let (_, now) = self.player.map(Time::now());
+        let i = snaps.partition_point(|(t, _)| *t <= now);
+        let snap = snaps.get(i.saturating_sub(1));
+        for (k, v) in values.iter_mut().enumerate() {
+            *v = snap.and_then(|(_, s)| s.get(k).copied().flatten());
+        }
+        Ok(())
+    }
+
+    fn set_vibration(&self, output: &str, v: Option<Vibration>) -> Result<(), DriverError> {
+        if !self.desc.outputs.iter().any(|o| o.path == output) {
+            return Err(DriverError::NoSuchComponent(output.into()));
+        }
+        tracing::debug!(device = %self.desc.name, ?v, "replay: vibration (not played)");
+        Ok(())
+    }
+}
+
+struct ReplayHmd {
+    dev: ReplayDevice,
+    display: DisplayInfo,
+    rate: Mutex<f32>,
+}
+
+impl Device for ReplayHmd {
+    fn description(&self) -> &DeviceDescription {
+        self.dev.description()
+    }
+    fn pose(&self, component: &str, at: Time) -> Result<TrackedPose, DriverError> {
+        self.dev.pose(component, at)
+    }
+    fn read_inputs(&self, values: &mut [Option<InputValue>]) -> Result<(), DriverError> {
+        self.dev.read_inputs(values)
+    }
+    fn set_vibration(&self, output: &str, v: Option<Vibration>) -> Result<(), DriverError> {
+        self.dev.set_vibration(output, v)
+    }
+}
+
+impl Hmd for ReplayHmd {
+    fn display(&self) -> &DisplayInfo {
+        &self.display
+    }
+    fn set_refresh_rate(&self, hz: f32) -> Result<(), DriverError> {
+        if !self.display.refresh_rates_hz.contains(&hz) {
+            return Err(DriverError::Unsupported);
+        }
+        *self.rate.lock() = hz;
+        Ok(())
+    }
+    fn refresh_rate(&self) -> f32 {
+        *self.rate.lock()
+    }
+}
+
+fn make(config: &str) -> Result<Box<dyn Builder>, DriverError> {
+    Ok(Box::new(ReplayBuilder::from_config(config)?))
+}
+
+parallax_sdk_abi::export_driver!("replay", make);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parallax_driver_simulated::{MotionKind, SimulatedBuilder};
+
+    #[test]
+    fn replayed_poses_and_inputs_equal_the_recorded_ones() {
+        let sim = SimulatedBuilder::new(MotionKind::Scripted { seed: 3 });
+        sim.controls
+            .set(1, "input/trigger/value", InputValue::Float(0.25))
+            .unwrap();
+        let live = sim.open().unwrap();
+        let period = Duration::from_nanos(4_000_000);
+        let t0 = Time(1_000_000_000_000);
+        let mut rec = Recorder::new(Vec::new(), "simulated", &live, period).unwrap();
+        for k in 0..50 {
+            rec.sample(t0 + Duration(k * period.0), k * period.0)
+                .unwrap();
+        }
+        let bytes = rec.finish().unwrap();
+        let recording = Arc::new(Recording::from_reader(&bytes[..]).unwrap());
+        assert_eq!(recording.header.display, *live.hmd.display());
+        let start = Time(5_000_000_000_000);
+        let replay = play(recording, start, false);
+        for k in 0..50 {
+            let at = t0 + Duration(k * period.0);
+            let again = start + Duration(k * period.0);
+            let a = live.hmd.pose("head", at).unwrap();
+            let b = replay.hmd.pose("head", again).unwrap();
+            assert_eq!((a.pose, a.velocity), (b.pose, b.velocity), "sample {k}");
+            for (dl, dr) in live.devices.iter().zip(&replay.devices) {
+                for c in ["input/grip/pose", "input/aim/pose"] {
+                    assert_eq!(
+                        dl.pose(c, at).unwrap().pose,
+                        dr.pose(c, again).unwrap().pose
+                    );
+                }
+            }
+        }
+        // Between samples the pose is interpolated, not snapped.
+        let mid = replay
+            .hmd
+            .pose("head", start + Duration(2_000_000))
+            .unwrap()
+            .pose;
+        let a = replay.hmd.pose("head", start).unwrap().pose;
+        let b = replay.hmd.pose("head", start + period).unwrap().pose;
+        assert!(mid.position != a.position && mid.position != b.position);
+        assert!((mid.position - (a.position + b.position) / 2.0).length() < 1e-6);
+        // Inputs replay (the recording's start is long past, so its last snapshot holds).
+        let right = &replay.devices[1];
+        let mut vals = vec![None; right.description().inputs.len()];
+        right.read_inputs(&mut vals).unwrap();
+        let i = right
+            .description()
+            .inputs
+            .iter()
+            .position(|c| c.path == "input/trigger/value")
+            .unwrap();
+        assert_eq!(vals[i], Some(InputValue::Float(0.25)));
+        // Everything but the optional capabilities (a replay has no battery).
+        assert_eq!(
+            *right.description(),
+            DeviceDescription {
+                capabilities: Capabilities::default(),
+                ..live.devices[1].description().clone()
+            }
+        );
+    }
+
+    #[test]
+    fn corrupt_recordings_are_refused_with_the_line() {
+        let bad = b"{\"format\":\"parallax-recording\",\"version\":1}\n";
+        assert!(matches!(
+            Recording::from_reader(&bad[..]),
+            Err(RecordingError::Format { line: 1, .. })
+        ));
+        let sim = SimulatedBuilder::new(MotionKind::Static).open().unwrap();
+        let mut rec = Recorder::new(Vec::new(), "simulated", &sim, Duration(1)).unwrap();
+        rec.sample(Time(10), 10).unwrap();
+        rec.sample(Time(5), 5).unwrap();
+        let bytes = rec.finish().unwrap();
+        let e = Recording::from_reader(&bytes[..]).unwrap_err();
+        assert!(e.to_string().contains("goes backwards"), "{e}");
+    }
+}
