@@ -26,6 +26,30 @@ export CARGO_TERM_COLOR=never
 cargo build --workspace --all-targets
 cargo test --workspace
 
+echo "== drivers through the ABI: driver-check, then the OpenXR tests unchanged on each"
+drv=$(mktemp -d)
+for lib in c simulated; do
+  target/debug/parallax driver-check "target/debug/libparallax_driver_$lib.so"
+done
+PARALLAX_SIM_MOTION=static PARALLAX_DRIVER=simulated \
+  target/debug/parallax record --out "$drv/static.pxrec" --seconds 0.5 --rate 100
+cat > "$drv/replay.json" <<JSON
+{"file_format_version": "1.0.0",
+ "driver": {"name": "replay", "library_path": "$PWD/target/debug/libparallax_driver_replay.so",
+            "abi_version": "1.0", "config": {"file": "$drv/static.pxrec", "loop": true}}}
+JSON
+target/debug/parallax driver-check target/debug/libparallax_driver_replay.so \
+  --config "{\"file\": \"$drv/static.pxrec\"}"
+export PARALLAX_DRIVER_PATH="$PWD/target/debug/libparallax_driver_c.so:$PWD/target/debug/libparallax_driver_simulated.so:$drv/replay.json"
+PARALLAX_DRIVER=replay target/debug/parallax devices
+for d in c-sample simulated-abi replay; do
+  echo "-- OpenXR tests on driver $d"
+  PARALLAX_DRIVER=$d cargo test -q -p parallax-openxr --test instance --test session
+done
+echo "-- hello_xr on the C driver"
+PARALLAX_DRIVER=c-sample cargo test -q -p parallax-openxr --test hello_xr
+unset PARALLAX_DRIVER_PATH
+
 echo "== real clients"
 cfg=$(mktemp -d)
 XDG_CONFIG_HOME="$cfg" target/debug/parallax runtime install

@@ -176,8 +176,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 Ok(hub) => {
                     let d = hub.display();
                     println!(
-                        "  {}: head-mounted display, {}x{} per eye, {:?} Hz, IPD {:.1} mm",
+                        "  {} (driver {}): head-mounted display, {}x{} per eye, {:?} Hz, IPD {:.1} mm",
                         hub.system_name(),
+                        hub.driver_name(),
                         d.width_per_eye,
                         d.height_per_eye,
                         d.refresh_rates_hz,

@@ -92,7 +92,8 @@ fn run_hello_xr(graphics: &str) {
     );
     for eye in 0..2 {
         let (w, h, rgba) = read_png(&capture.join(format!("frame-00030-eye{eye}.png")));
-        assert_eq!((w, h), (2064, 2208));
+        let e = common::expected();
+        assert_eq!((w, h), (e.width, e.height));
         let (faces, background) = classify(&rgba);
         let total = (w * h) as usize;
         // The background fills most of the view; the cubes' red, green and
@@ -115,7 +116,8 @@ fn run_hello_xr(graphics: &str) {
 /// area and black outside it.
 fn check_panel(dir: &Path) {
     let (w, h, rgba) = read_png(&dir.join("frame-00030-panel.png"));
-    assert_eq!((w, h), (2 * 2064, 2208));
+    let e = common::expected();
+    assert_eq!((w, h), (2 * e.width, e.height));
     let px = |x: u32, y: u32| {
         let i = ((y * w + x) * 4) as usize;
         [rgba[i], rgba[i + 1], rgba[i + 2]]
