@@ -11,8 +11,8 @@
 
 use glam::{EulerRot, Quat, Vec3};
 use parallax_sdk::types::{
-    Battery, DisplayInfo, Duration, EyeInfo, Fov, LensModel, PlayArea, Pose, Time, TrackedPose,
-    Velocity,
+    Battery, CameraFrame, CameraInfo, CameraIntrinsics, DisplayInfo, Duration, EyeInfo, Fov,
+    LensModel, PixelFormat, PlayArea, Pose, Time, TrackedPose, Velocity,
 };
 use parallax_sdk::{
     Builder, Capabilities, Device, DeviceDescription, DeviceRole, DriverError, Estimate, Hmd,
@@ -301,6 +301,50 @@ struct SimHmd {
     rate: Mutex<f32>,
     /// When the headset disconnects (simulated cable pull), if ever.
     disconnect_at: Option<Time>,
+    /// When the cameras started streaming (the system was opened).
+    opened_at: Time,
+}
+
+/// The simulated headset's two forward tracking cameras: 640×480 grey at
+/// 30 Hz, 10 cm apart, pinhole with a little barrel distortion.
+pub fn camera_infos() -> Vec<CameraInfo> {
+    [-0.05f32, 0.05]
+        .iter()
+        .enumerate()
+        .map(|(i, x)| CameraInfo {
+            name: format!("tracking-{}", ["left", "right"][i]),
+            width: 640,
+            height: 480,
+            format: PixelFormat::Gray8,
+            fps: 30.0,
+            intrinsics: CameraIntrinsics {
+                fx: 400.0,
+                fy: 400.0,
+                cx: 319.5,
+                cy: 239.5,
+                distortion: [-0.05, 0.01, 0.0, 0.0, 0.0],
+            },
+            head_from_camera: Pose::from_position(Vec3::new(*x, 0.02, -0.06)),
+        })
+        .collect()
+}
+
+/// The image of a simulated camera for a frame sequence number: a test
+/// pattern (a diagonal ramp that scrolls one pixel per frame, with the
+/// camera index in the first row) until the rendered hand scenes arrive.
+pub fn camera_image(camera: usize, sequence: u64, width: u32, height: u32, out: &mut Vec<u8>) {
+    out.clear();
+    out.reserve((width * height) as usize);
+    for y in 0..height {
+        for x in 0..width {
+            let v = if y == 0 {
+                camera as u8
+            } else {
+                ((x + y + sequence as u32) % 256) as u8
+            };
+            out.push(v);
+        }
+    }
 }
 
 impl Device for SimHmd {
@@ -337,6 +381,32 @@ impl Device for SimHmd {
 
     fn is_connected(&self) -> bool {
         self.disconnect_at.is_none_or(|t| Time::now() < t)
+    }
+
+    fn camera_frame(&self, index: usize, frame: &mut CameraFrame) -> Result<bool, DriverError> {
+        let cam = self
+            .desc
+            .cameras
+            .get(index)
+            .ok_or_else(|| DriverError::NoSuchComponent(format!("camera {index}")))?;
+        if !self.is_connected() {
+            return Err(DriverError::Disconnected);
+        }
+        let period = 1e9 / cam.fps as f64;
+        let since = (Time::now().0 - self.opened_at.0).max(0) as f64;
+        let sequence = (since / period) as u64 + 1;
+        if sequence <= frame.sequence {
+            return Ok(false);
+        }
+        camera_image(index, sequence, cam.width, cam.height, &mut frame.data);
+        frame.sequence = sequence;
+        // Mid-exposure of the newest frame.
+        frame.time = Time(self.opened_at.0 + ((sequence - 1) as f64 * period) as i64);
+        frame.width = cam.width;
+        frame.height = cam.height;
+        frame.stride = cam.width;
+        frame.format = Some(cam.format);
+        Ok(true)
     }
 }
 
@@ -429,12 +499,13 @@ impl Builder for SimulatedBuilder {
                 inputs: vec![],
                 outputs: vec![],
                 capabilities: Capabilities::default(),
-                cameras: vec![],
+                cameras: camera_infos(),
             },
             rate: Mutex::new(display.refresh_rates_hz[0]),
             display,
             motion: self.motion,
             disconnect_at: self.disconnect_after.map(|d| Time::now() + d),
+            opened_at: Time::now(),
         });
         let devices: Vec<Arc<dyn Device>> = (0..2)
             .map(|hand| {

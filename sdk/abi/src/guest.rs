@@ -475,7 +475,10 @@ unsafe extern "C" fn get_camera_frame(
                 }
             };
             let buf = &mut frames[slot].1;
-            if !d.camera_frame(index as usize, buf)? || buf.sequence <= f.sequence {
+            // Refreshes the cache when the device has a newer frame; the
+            // host may still lack the cached one.
+            d.camera_frame(index as usize, buf)?;
+            if buf.data.is_empty() || buf.sequence <= f.sequence {
                 f.size = 0;
                 return Ok(());
             }

@@ -71,6 +71,25 @@ fn simulated_library_matches_the_built_in_driver() {
     a.hmd.set_refresh_rate(120.0).unwrap();
     assert_eq!(a.hmd.refresh_rate(), 120.0);
     assert_eq!(a.hmd.set_refresh_rate(50.0), Err(DriverError::Unsupported));
+    // Camera streams: described identically, frames carried through the
+    // host's buffer with their sequence, time and pixels.
+    assert_eq!(a.hmd.description().cameras.len(), 2);
+    let mut frame = parallax_sdk::types::CameraFrame::default();
+    assert!(a.hmd.camera_frame(1, &mut frame).unwrap());
+    assert_eq!((frame.width, frame.height, frame.stride), (640, 480, 640));
+    let mut expect = Vec::new();
+    parallax_driver_simulated::camera_image(1, frame.sequence, 640, 480, &mut expect);
+    assert_eq!(frame.data, expect);
+    assert!(frame.time <= Time::now());
+    let seq = frame.sequence;
+    // Nothing newer within the same 33 ms frame; a newer one after it.
+    if !a.hmd.camera_frame(1, &mut frame).unwrap() {
+        assert_eq!(frame.sequence, seq);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(40));
+    assert!(a.hmd.camera_frame(1, &mut frame).unwrap());
+    assert!(frame.sequence > seq);
+    assert!(a.hmd.camera_frame(5, &mut frame).is_err());
     // Closing (dropping every device) lets it open again.
     drop(a);
     let again = abi.open().unwrap();
