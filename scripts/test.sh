@@ -4,23 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pkgs=(libvulkan1 mesa-vulkan-drivers vulkan-tools libopenxr-loader1 libopenxr-dev libopenxr-utils binutils xvfb xauth)
-missing=()
-for p in "${pkgs[@]}"; do
-  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -q
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
-  else
-    echo "missing Debian packages: ${missing[*]}" >&2
-    echo "install them with: sudo apt-get install -y ${missing[*]}" >&2
-    exit 1
-  fi
-fi
-
-export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
+PARALLAX_PACKAGES="binutils xvfb xauth xdotool" source scripts/setup.sh
 export CARGO_TERM_COLOR=never
 
 cargo build --workspace --all-targets

@@ -3,6 +3,7 @@
 //! offers and which devices it finds.
 #![forbid(unsafe_code)]
 
+mod demo;
 mod driver_check;
 
 use clap::{Parser, Subcommand};
@@ -35,6 +36,20 @@ enum Command {
         /// The command and its arguments.
         #[arg(trailing_var_arg = true, required = true)]
         command: Vec<String>,
+    },
+    /// Run the showcase app on the simulated headset: in the desktop
+    /// simulator window when there is a display, else headless for a bounded
+    /// number of frames, writing composited frames and a timing plot.
+    Demo {
+        /// Folder for the frames, timing logs and plot.
+        #[arg(long, default_value = "parallax-demo")]
+        out: PathBuf,
+        /// App frames to run headless.
+        #[arg(long, default_value_t = 180)]
+        frames: u32,
+        /// Run headless even when a display is there.
+        #[arg(long)]
+        headless: bool,
     },
     /// Print the runtime, its extensions, options and the devices found.
     Info,
@@ -200,6 +215,18 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Devices => devices(),
+        Command::Demo {
+            out,
+            frames,
+            headless,
+        } => demo::run(
+            demo::Options {
+                out,
+                frames,
+                headless,
+            },
+            &build_manifest()?,
+        ),
         Command::DriverCheck { library, config } => {
             let (checks, name) = driver_check::run(&library, config.as_deref());
             Ok(if driver_check::print(&library, name.as_deref(), &checks) {

@@ -54,6 +54,8 @@ fn main() {
         }),
         capture: None,
         window: false,
+        desktop: None,
+        timing_log: None,
     };
     let mut c = OfflineCompositor::new(h.gpu().clone(), config).unwrap();
     let proj = h

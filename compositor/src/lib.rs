@@ -164,6 +164,8 @@ pub struct Stats {
     pub missed_frames: u64,
     /// How long the last composition took, in nanoseconds.
     pub last_compose_ns: i64,
+    /// The user closed the desktop window: the runtime ends the session.
+    pub window_closed: bool,
 }
 
 /// What the state tracker needs from a compositor.

@@ -40,6 +40,8 @@ fn compositor(h: &Harness, yaw: f32, lens: LensModel) -> OfflineCompositor {
         eye_poses: eyes(yaw),
         capture: None,
         window: false,
+        desktop: None,
+        timing_log: None,
     };
     OfflineCompositor::new(h.gpu().clone(), config).unwrap()
 }
@@ -495,6 +497,8 @@ fn positional_reprojection_with_depth_matches_a_direct_render() {
         eye_poses: Arc::new(move |_| Some([Pose::from_position(b); 2])),
         capture: None,
         window: false,
+        desktop: None,
+        timing_log: None,
     };
     let mut c = OfflineCompositor::new(h.gpu().clone(), config).unwrap();
     let with_depth = |use_depth: bool| {

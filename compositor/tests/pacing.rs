@@ -22,6 +22,8 @@ fn late_app_frames_are_reused_and_counted() {
         eye_poses: Arc::new(|_| Some([Pose::from_position(Vec3::new(0.0, 1.6, 0.0)); 2])),
         capture: None,
         window: false,
+        desktop: None,
+        timing_log: None,
     };
     let period = Duration(11_111_111);
     let c = VkCompositor::new(h.app().clone(), period, config).unwrap();

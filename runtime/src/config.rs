@@ -25,6 +25,9 @@ pub struct Config {
     /// `PARALLAX_TARGET`: `window` shows the panel in a desktop window,
     /// `headless` does not; default `window` when a display is there.
     pub window: bool,
+    /// `PARALLAX_TIMING_LOG`: CSV file the compositor appends one line per
+    /// composition to (vsync, compose time, new frame, frame number, misses).
+    pub timing_log: Option<std::path::PathBuf>,
     /// `PARALLAX_DRIVER`: the driver to open, by name (default: the best
     /// estimate among the built-in and discovered drivers).
     pub driver: Option<String>,
@@ -46,6 +49,7 @@ impl Default for Config {
             window: false,
             driver: None,
             driver_path: None,
+            timing_log: None,
         }
     }
 }
@@ -60,6 +64,7 @@ pub const OPTIONS: &[(&str, &str)] = &[
     ("PARALLAX_SIM_DISCONNECT_AFTER_MS", "the simulated headset disconnects after N ms (session goes to LOSS_PENDING)"),
     ("PARALLAX_TARGET", "`window` (default when DISPLAY or WAYLAND_DISPLAY is set) shows the panel in a desktop window; `headless` does not"),
     ("PARALLAX_CAPTURE", "folder where the compositor writes PNGs of each eye of the frames in PARALLAX_CAPTURE_FRAMES"),
+    ("PARALLAX_TIMING_LOG", "CSV file the compositor writes one line per composition to: target vsync (ns), compose time (ns), whether the app's frame was new, app frame number, misses so far"),
     ("PARALLAX_DRIVER", "the driver to open by name (see `parallax devices`); default: the highest estimate score among the built-in `simulated` and discovered drivers"),
     ("PARALLAX_DRIVER_PATH", "colon-separated driver manifests, folders of manifests, or driver libraries (.so), searched before $XDG_CONFIG_HOME, $XDG_CONFIG_DIRS, $XDG_DATA_HOME and $XDG_DATA_DIRS (each + /parallax/drivers)"),
     ("PARALLAX_CAPTURE_FRAMES", "comma-separated app frame numbers (0 = the first frame the compositor shows) to capture (default 60)"),
@@ -128,6 +133,9 @@ impl Config {
                 ),
             }
         }
+        c.timing_log = get("PARALLAX_TIMING_LOG")
+            .filter(|d| !d.is_empty())
+            .map(std::path::PathBuf::from);
         c.driver = get("PARALLAX_DRIVER").filter(|d| !d.trim().is_empty());
         c.driver_path = get("PARALLAX_DRIVER_PATH").filter(|d| !d.is_empty());
         c.sim_disconnect_after_ms = parsed(

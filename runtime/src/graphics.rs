@@ -110,6 +110,8 @@ pub fn open_vulkan(
         eye_poses,
         capture,
         window: instance.config.window,
+        desktop: hub.desktop_controls(),
+        timing_log: instance.config.timing_log.clone(),
     };
     let compositor = VkCompositor::new(app.clone(), period, config)
         .map_err(|e| Error::runtime_failure(format!("cannot start the compositor: {e}")))?;

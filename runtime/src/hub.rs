@@ -227,6 +227,11 @@ impl DeviceHub {
         }
     }
 
+    /// Keyboard and mouse controls the driver offers the desktop window.
+    pub fn desktop_controls(&self) -> Option<parallax_sdk::types::DesktopControls> {
+        self.system.desktop_input.clone()
+    }
+
     /// The name of the driver in use.
     pub fn driver_name(&self) -> &str {
         &self.driver

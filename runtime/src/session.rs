@@ -413,6 +413,10 @@ impl Session {
         inner.frame.begun = None;
         inner.frame.frames_ended += 1;
         let ended = inner.frame.frames_ended;
+        if !inner.exit_requested && self.compositor.stats().window_closed {
+            inner.exit_requested = true;
+            self.stop_locked(&mut inner);
+        }
         if let Some(n) = self.instance.config.exit_after_frames {
             if ended >= n && !inner.exit_requested {
                 tracing::info!(

@@ -47,6 +47,11 @@ pub struct TargetConfig {
     pub capture: Option<Capture>,
     /// Also show the panel in a desktop window (when a display is there).
     pub window: bool,
+    /// Keyboard and mouse of the window go to the (simulating) driver.
+    pub desktop: Option<parallax_sdk_types::DesktopControls>,
+    /// Appends one CSV line per composition: target vsync, compose time,
+    /// whether the app's frame was new, the app frame number.
+    pub timing_log: Option<std::path::PathBuf>,
 }
 
 struct SharedState {
@@ -765,6 +770,7 @@ impl Renderer {
                 self.gpu.clone(),
                 (w * 2 / 4).max(64),
                 (h / 4).max(64),
+                self.config.desktop.clone(),
             ) {
                 Ok(t) => Some(t),
                 Err(e) => {
@@ -775,6 +781,20 @@ impl Renderer {
         } else {
             None
         };
+        let mut timing = self.config.timing_log.as_ref().and_then(|p| {
+            let f = std::fs::File::create(p)
+                .map_err(|e| tracing::error!("PARALLAX_TIMING_LOG {}: {e}", p.display()))
+                .ok()?;
+            let mut w = std::io::BufWriter::new(f);
+            use std::io::Write;
+            writeln!(
+                w,
+                "vsync_ns,compose_ns,new_app_frame,app_frame,missed_total"
+            )
+            .ok()?;
+            Some(w)
+        });
+        let mut missed_total = 0u64;
         while !state.stop.load(Ordering::Acquire) {
             let margin = clock.compose_margin();
             let vsync = clock.next_vsync(Time::now() + margin + Duration(1));
@@ -809,7 +829,9 @@ impl Renderer {
                         tracing::error!("desktop window: {e}; closing it");
                         window = None;
                     } else if t.closed() {
+                        tracing::info!("the desktop window was closed: ending the session");
                         window = None;
+                        state.stats.lock().window_closed = true;
                     }
                 }
             }
@@ -822,6 +844,20 @@ impl Renderer {
             }
             let took = Time::now() - started;
             clock.report_compose(took);
+            missed_total += u64::from(missed);
+            if let Some(w) = &mut timing {
+                use std::io::Write;
+                let ok = writeln!(
+                    w,
+                    "{},{},{},{},{missed_total}",
+                    vsync.0, took.0, fresh as u8, number as i64
+                )
+                .and_then(|_| w.flush());
+                if let Err(e) = ok {
+                    tracing::error!("timing log: {e}; stopping it");
+                    timing = None;
+                }
+            }
             // Both counters move together, so a reader never sees a miss
             // without its composition.
             let mut s = state.stats.lock();

@@ -8,11 +8,13 @@
 
 use super::{call, Gpu, VkError};
 use ash::vk;
+use parallax_sdk_types::{DesktopControls, DesktopInput, Time};
 use raw_window_handle::{HasDisplayHandle, HasWindowHandle};
 use std::sync::Arc;
 use winit::application::ApplicationHandler;
-use winit::event::WindowEvent;
+use winit::event::{ElementState, MouseButton, WindowEvent};
 use winit::event_loop::{ActiveEventLoop, EventLoop};
+use winit::keyboard::{Key, NamedKey};
 use winit::platform::pump_events::EventLoopExtPumpEvents;
 use winit::window::{Window, WindowId};
 
@@ -22,13 +24,45 @@ struct App {
     closed: bool,
     resized: bool,
     size: (u32, u32),
+    /// Where keyboard and mouse go (the desktop simulator), with its legend.
+    desktop: Option<DesktopControls>,
+    cursor: Option<(f64, f64)>,
+}
+
+impl App {
+    fn send(&self, ev: DesktopInput) {
+        if let Some(d) = &self.desktop {
+            (d.sink)(&ev);
+        }
+    }
+}
+
+/// The name a desktop driver receives for a key.
+fn key_name(key: &Key) -> Option<String> {
+    match key {
+        Key::Character(c) => Some(c.to_lowercase()),
+        Key::Named(NamedKey::Space) => Some("space".into()),
+        Key::Named(NamedKey::Shift) => Some("shift".into()),
+        Key::Named(NamedKey::Tab) => Some("tab".into()),
+        Key::Named(NamedKey::Escape) => Some("escape".into()),
+        Key::Named(NamedKey::Enter) => Some("enter".into()),
+        Key::Named(NamedKey::ArrowUp) => Some("up".into()),
+        Key::Named(NamedKey::ArrowDown) => Some("down".into()),
+        Key::Named(NamedKey::ArrowLeft) => Some("left".into()),
+        Key::Named(NamedKey::ArrowRight) => Some("right".into()),
+        _ => None,
+    }
 }
 
 impl ApplicationHandler for App {
     fn resumed(&mut self, event_loop: &ActiveEventLoop) {
         if self.window.is_none() && !self.closed {
+            let title = match &self.desktop {
+                Some(d) => d.legend.clone(),
+                None => "Parallax (headset panel)".into(),
+            };
             let attrs = Window::default_attributes()
-                .with_title("Parallax (simulated headset panel)")
+                .with_title(title)
                 .with_inner_size(winit::dpi::PhysicalSize::new(self.size.0, self.size.1));
             match event_loop.create_window(attrs) {
                 Ok(w) => self.window = Some(w),
@@ -47,6 +81,38 @@ impl ApplicationHandler for App {
                 self.size = (s.width, s.height);
                 self.resized = true;
             }
+            WindowEvent::KeyboardInput { event, .. } => {
+                if let Some(name) = key_name(&event.logical_key) {
+                    self.send(DesktopInput::Key {
+                        name,
+                        pressed: event.state == ElementState::Pressed,
+                        repeat: event.repeat,
+                    });
+                }
+            }
+            WindowEvent::MouseInput { state, button, .. } => {
+                let button = match button {
+                    MouseButton::Left => 0,
+                    MouseButton::Right => 1,
+                    MouseButton::Middle => 2,
+                    _ => return,
+                };
+                self.send(DesktopInput::MouseButton {
+                    button,
+                    pressed: state == ElementState::Pressed,
+                });
+            }
+            WindowEvent::CursorMoved { position, .. } => {
+                if let Some((x, y)) = self.cursor {
+                    self.send(DesktopInput::CursorMoved {
+                        dx: (position.x - x) as f32,
+                        dy: (position.y - y) as f32,
+                    });
+                }
+                self.cursor = Some((position.x, position.y));
+            }
+            WindowEvent::CursorLeft { .. } => self.cursor = None,
+            WindowEvent::Focused(false) => self.send(DesktopInput::FocusLost),
             _ => {}
         }
     }
@@ -79,7 +145,12 @@ pub struct WindowTarget {
 impl WindowTarget {
     /// Opens a window of `width` x `height` pixels; call on the thread that
     /// will present. `gpu` must have been opened with presentation.
-    pub fn new(gpu: Arc<Gpu>, width: u32, height: u32) -> Result<WindowTarget, VkError> {
+    pub fn new(
+        gpu: Arc<Gpu>,
+        width: u32,
+        height: u32,
+        desktop: Option<DesktopControls>,
+    ) -> Result<WindowTarget, VkError> {
         if !gpu.can_present {
             return Err(VkError::Unsupported(
                 "the Vulkan device cannot present to windows".into(),
@@ -96,8 +167,12 @@ impl WindowTarget {
         let mut event_loop = builder
             .build()
             .map_err(|e| VkError::Unsupported(format!("no display: {e}")))?;
+        if let Some(d) = &desktop {
+            tracing::info!("desktop simulator: {}", d.legend);
+        }
         let mut app = App {
             size: (width, height),
+            desktop,
             ..Default::default()
         };
         // Let winit deliver `resumed`, which opens the window.
@@ -279,6 +354,7 @@ impl WindowTarget {
         let _ = self
             .event_loop
             .pump_app_events(Some(std::time::Duration::ZERO), &mut self.app);
+        self.app.send(DesktopInput::Tick(Time::now()));
         if self.app.closed {
             self.destroy_chain();
             return Ok(());

@@ -562,6 +562,7 @@ pub fn play(rec: Arc<Recording>, start: Time, looping: bool) -> SystemDevices {
             .system
             .play_area
             .map(|(width, depth)| parallax_sdk::types::PlayArea { width, depth }),
+        desktop_input: None,
     }
 }
 

@@ -11,8 +11,8 @@
 
 use glam::{EulerRot, Quat, Vec3};
 use parallax_sdk::types::{
-    Battery, CameraFrame, CameraInfo, CameraIntrinsics, DisplayInfo, Duration, EyeInfo, Fov,
-    LensModel, PixelFormat, PlayArea, Pose, Time, TrackedPose, Velocity,
+    Battery, CameraFrame, CameraInfo, CameraIntrinsics, DesktopControls, DesktopInput, DisplayInfo,
+    Duration, EyeInfo, Fov, LensModel, PixelFormat, PlayArea, Pose, Time, TrackedPose, Velocity,
 };
 use parallax_sdk::{
     Builder, Capabilities, Device, DeviceDescription, DeviceRole, DriverError, Estimate, Hmd,
@@ -20,6 +20,9 @@ use parallax_sdk::{
 };
 use parking_lot::Mutex;
 use std::sync::Arc;
+
+pub mod desktop;
+use desktop::Rig;
 
 /// How the simulated devices move.
 #[derive(Copy, Clone, Debug, PartialEq)]
@@ -175,6 +178,15 @@ impl Controls {
         Ok(())
     }
 
+    /// The value set for an input of a hand, if any.
+    pub fn get(&self, hand: usize, path: &str) -> Option<InputValue> {
+        let idx = controller_description(hand)
+            .inputs
+            .iter()
+            .position(|c| c.path == path)?;
+        self.values.lock()[hand].get(idx).copied().flatten()
+    }
+
     /// The vibration a hand is playing now, if any.
     pub fn vibration(&self, hand: usize) -> Option<Vibration> {
         self.vibrations.lock()[hand]
@@ -235,6 +247,7 @@ struct SimController {
     desc: DeviceDescription,
     motion: Motion,
     controls: Arc<Controls>,
+    rig: Arc<Rig>,
 }
 
 impl Device for SimController {
@@ -244,6 +257,11 @@ impl Device for SimController {
 
     fn pose(&self, component: &str, at: Time) -> Result<TrackedPose, DriverError> {
         let (grip, vel) = self.motion.hand(self.hand, at);
+        let grip = self.rig.hand(grip);
+        let vel = Velocity {
+            linear: self.rig.rotate(vel.linear),
+            angular: self.rig.rotate(vel.angular),
+        };
         let pose = match component {
             "input/grip/pose" => grip,
             "input/aim/pose" => grip.mul(&grip_from_aim()),
@@ -303,6 +321,7 @@ struct SimHmd {
     disconnect_at: Option<Time>,
     /// When the cameras started streaming (the system was opened).
     opened_at: Time,
+    rig: Arc<Rig>,
 }
 
 /// The simulated headset's two forward tracking cameras: 640×480 grey at
@@ -360,6 +379,11 @@ impl Device for SimHmd {
             return Err(DriverError::Disconnected);
         }
         let (pose, velocity) = self.motion.head(at);
+        let pose = self.rig.head(pose);
+        let velocity = Velocity {
+            linear: self.rig.rotate(velocity.linear),
+            angular: self.rig.rotate(velocity.angular),
+        };
         Ok(TrackedPose {
             pose,
             velocity,
@@ -490,6 +514,7 @@ impl Builder for SimulatedBuilder {
 
     fn open(&self) -> Result<SystemDevices, DriverError> {
         let display = display_info();
+        let rig = Arc::new(Rig::new(self.controls.clone()));
         let hmd = Arc::new(SimHmd {
             desc: DeviceDescription {
                 name: "Parallax Simulated Headset".into(),
@@ -506,6 +531,7 @@ impl Builder for SimulatedBuilder {
             motion: self.motion,
             disconnect_at: self.disconnect_after.map(|d| Time::now() + d),
             opened_at: Time::now(),
+            rig: rig.clone(),
         });
         let devices: Vec<Arc<dyn Device>> = (0..2)
             .map(|hand| {
@@ -514,6 +540,7 @@ impl Builder for SimulatedBuilder {
                     desc: controller_description(hand),
                     motion: self.motion,
                     controls: self.controls.clone(),
+                    rig: rig.clone(),
                 }) as Arc<dyn Device>
             })
             .collect();
@@ -526,6 +553,10 @@ impl Builder for SimulatedBuilder {
             play_area: Some(PlayArea {
                 width: 3.0,
                 depth: 2.5,
+            }),
+            desktop_input: Some(DesktopControls {
+                legend: desktop::LEGEND.into(),
+                sink: Arc::new(move |ev: &DesktopInput| rig.input(ev)),
             }),
         })
     }

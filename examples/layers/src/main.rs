@@ -12,8 +12,15 @@
 //! - for the right eye only, an environment cube (faces +X red, -X green,
 //!   +Y blue, -Y yellow, +Z white, -Z magenta) over everything.
 //!
+//! With `--showcase` it draws the demo scene instead (what `parallax demo`
+//! runs): a sky panorama (equirect), a floor seen from each eye (projection,
+//! transparent where the sky shows), a title panel (quad) and a curved menu
+//! (cylinder); `--timing FILE` writes per-frame timing as CSV.
+//!
 //! Run it on Parallax: `parallax run -- parallax-example-layers`.
 #![deny(unsafe_code)]
+
+mod showcase;
 
 use ash::vk;
 use ash::vk::Handle;
@@ -31,6 +38,23 @@ struct Args {
     /// check the error codes.
     #[arg(long)]
     check_errors: bool,
+    /// Draw the showcase scene (sky, floor, title, menu) instead of the
+    /// flat test colours.
+    #[arg(long)]
+    showcase: bool,
+    /// Write one CSV line per frame: frame, xrWaitFrame wake-up error (ns),
+    /// app frame time from wake-up to xrEndFrame's return (ns).
+    #[arg(long)]
+    timing: Option<std::path::PathBuf>,
+    /// Print the head position (STAGE space) every 10 frames.
+    #[arg(long)]
+    report_head: bool,
+}
+
+/// CLOCK_MONOTONIC in nanoseconds, the clock of XrTime on Linux runtimes.
+fn monotonic_ns() -> i64 {
+    let ts = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    ts.tv_sec * 1_000_000_000 + ts.tv_nsec
 }
 
 const FORMAT: vk::Format = vk::Format::R8G8B8A8_SRGB;
@@ -154,6 +178,173 @@ impl Gpu {
         let _ = &self.instance;
         Ok(())
     }
+}
+
+impl Gpu {
+    /// Copies RGBA8 pixels into array layer `layer` of `image` (which the
+    /// runtime hands over in COLOR_ATTACHMENT_OPTIMAL), through a
+    /// host-visible staging buffer.
+    fn upload(
+        &self,
+        image: vk::Image,
+        layer: u32,
+        width: u32,
+        height: u32,
+        rgba: &[u8],
+    ) -> Result<(), String> {
+        let size = rgba.len() as u64;
+        let range = vk::ImageSubresourceRange {
+            aspect_mask: vk::ImageAspectFlags::COLOR,
+            base_mip_level: 0,
+            level_count: 1,
+            base_array_layer: layer,
+            layer_count: 1,
+        };
+        let barrier = |old, new| {
+            vk::ImageMemoryBarrier::default()
+                .image(image)
+                .old_layout(old)
+                .new_layout(new)
+                .src_access_mask(vk::AccessFlags::MEMORY_WRITE)
+                .dst_access_mask(vk::AccessFlags::MEMORY_WRITE | vk::AccessFlags::MEMORY_READ)
+                .src_queue_family_index(vk::QUEUE_FAMILY_IGNORED)
+                .dst_queue_family_index(vk::QUEUE_FAMILY_IGNORED)
+                .subresource_range(range)
+        };
+        #[allow(unsafe_code)]
+        // SAFETY: a buffer and memory made, used and freed here on our own
+        // device; the mapped range is `size` bytes; the image is acquired
+        // and waited, so the runtime does not read it now.
+        unsafe {
+            let d = &self.device;
+            let buffer = d
+                .create_buffer(
+                    &vk::BufferCreateInfo::default()
+                        .size(size)
+                        .usage(vk::BufferUsageFlags::TRANSFER_SRC),
+                    None,
+                )
+                .map_err(|e| e.to_string())?;
+            let req = d.get_buffer_memory_requirements(buffer);
+            let want =
+                vk::MemoryPropertyFlags::HOST_VISIBLE | vk::MemoryPropertyFlags::HOST_COHERENT;
+            let kind = (0..self.memory.memory_type_count)
+                .find(|&i| {
+                    req.memory_type_bits & (1 << i) != 0
+                        && self.memory.memory_types[i as usize]
+                            .property_flags
+                            .contains(want)
+                })
+                .ok_or("no host-visible memory")?;
+            let memory = d
+                .allocate_memory(
+                    &vk::MemoryAllocateInfo::default()
+                        .allocation_size(req.size)
+                        .memory_type_index(kind),
+                    None,
+                )
+                .map_err(|e| e.to_string())?;
+            d.bind_buffer_memory(buffer, memory, 0)
+                .map_err(|e| e.to_string())?;
+            let ptr = d
+                .map_memory(memory, 0, size, vk::MemoryMapFlags::empty())
+                .map_err(|e| e.to_string())? as *mut u8;
+            std::ptr::copy_nonoverlapping(rgba.as_ptr(), ptr, rgba.len());
+            d.unmap_memory(memory);
+            let cb = d
+                .allocate_command_buffers(
+                    &vk::CommandBufferAllocateInfo::default()
+                        .command_pool(self.pool)
+                        .level(vk::CommandBufferLevel::PRIMARY)
+                        .command_buffer_count(1),
+                )
+                .map_err(|e| e.to_string())?[0];
+            d.begin_command_buffer(
+                cb,
+                &vk::CommandBufferBeginInfo::default()
+                    .flags(vk::CommandBufferUsageFlags::ONE_TIME_SUBMIT),
+            )
+            .map_err(|e| e.to_string())?;
+            d.cmd_pipeline_barrier(
+                cb,
+                vk::PipelineStageFlags::ALL_COMMANDS,
+                vk::PipelineStageFlags::TRANSFER,
+                vk::DependencyFlags::empty(),
+                &[],
+                &[],
+                &[barrier(
+                    vk::ImageLayout::COLOR_ATTACHMENT_OPTIMAL,
+                    vk::ImageLayout::TRANSFER_DST_OPTIMAL,
+                )],
+            );
+            d.cmd_copy_buffer_to_image(
+                cb,
+                buffer,
+                image,
+                vk::ImageLayout::TRANSFER_DST_OPTIMAL,
+                &[vk::BufferImageCopy::default()
+                    .image_subresource(vk::ImageSubresourceLayers {
+                        aspect_mask: vk::ImageAspectFlags::COLOR,
+                        mip_level: 0,
+                        base_array_layer: layer,
+                        layer_count: 1,
+                    })
+                    .image_extent(vk::Extent3D {
+                        width,
+                        height,
+                        depth: 1,
+                    })],
+            );
+            d.cmd_pipeline_barrier(
+                cb,
+                vk::PipelineStageFlags::TRANSFER,
+                vk::PipelineStageFlags::ALL_COMMANDS,
+                vk::DependencyFlags::empty(),
+                &[],
+                &[],
+                &[barrier(
+                    vk::ImageLayout::TRANSFER_DST_OPTIMAL,
+                    vk::ImageLayout::COLOR_ATTACHMENT_OPTIMAL,
+                )],
+            );
+            d.end_command_buffer(cb).map_err(|e| e.to_string())?;
+            let cbs = [cb];
+            d.queue_submit(
+                self.queue,
+                &[vk::SubmitInfo::default().command_buffers(&cbs)],
+                vk::Fence::null(),
+            )
+            .map_err(|e| e.to_string())?;
+            d.queue_wait_idle(self.queue).map_err(|e| e.to_string())?;
+            d.free_command_buffers(self.pool, &cbs);
+            d.destroy_buffer(buffer, None);
+            d.free_memory(memory, None);
+        }
+        Ok(())
+    }
+}
+
+/// Acquires one image of a chain, uploads one image per array layer, releases.
+fn upload(gpu: &Gpu, c: &mut Chain, layers: &[&showcase::Image]) -> Result<(), String> {
+    let i = c
+        .swapchain
+        .acquire_image()
+        .map_err(|e| format!("xrAcquireSwapchainImage: {e}"))?;
+    c.swapchain
+        .wait_image(xr::Duration::INFINITE)
+        .map_err(|e| format!("xrWaitSwapchainImage: {e}"))?;
+    for (l, img) in layers.iter().enumerate() {
+        gpu.upload(
+            c.images[i as usize],
+            l as u32,
+            img.width,
+            img.height,
+            &img.rgba,
+        )?;
+    }
+    c.swapchain
+        .release_image()
+        .map_err(|e| format!("xrReleaseSwapchainImage: {e}"))
 }
 
 /// A swapchain and its images.
@@ -381,15 +572,40 @@ fn run(args: Args) -> Result<(), String> {
     let views = instance
         .enumerate_view_configuration_views(system, xr::ViewConfigurationType::PRIMARY_STEREO)
         .map_err(|e| e.to_string())?;
-    // Half the recommended size keeps a software renderer quick; any size works.
+    let stage = session
+        .create_reference_space(xr::ReferenceSpaceType::STAGE, xr::Posef::IDENTITY)
+        .map_err(|e| e.to_string())?;
+    // Half the recommended size keeps a software renderer quick (a quarter
+    // for the showcase, drawn on the CPU); any size works.
+    let div = if args.showcase { 4 } else { 2 };
     let (pw, ph) = (
-        views[0].recommended_image_rect_width / 2,
-        views[0].recommended_image_rect_height / 2,
+        views[0].recommended_image_rect_width / div,
+        views[0].recommended_image_rect_height / div,
     );
     let mut proj = chain(&session, pw, ph, 2, false)?;
-    let mut quad = chain(&session, 256, 256, 1, true)?;
-    let mut cyl = chain(&session, 256, 128, 1, true)?;
-    let mut eq = chain(&session, 512, 128, 1, true)?;
+    let (qs, cs, es) = if args.showcase {
+        ((512, 128), (512, 128), (1024, 512))
+    } else {
+        ((256, 256), (256, 128), (512, 128))
+    };
+    let mut quad = chain(&session, qs.0, qs.1, 1, true)?;
+    let mut cyl = chain(&session, cs.0, cs.1, 1, true)?;
+    let mut eq = chain(&session, es.0, es.1, 1, true)?;
+    let mut eyes = [
+        showcase::Image::new(pw, ph, [0, 0, 0, 0]),
+        showcase::Image::new(pw, ph, [0, 0, 0, 0]),
+    ];
+    let mut timing = match &args.timing {
+        Some(p) => {
+            use std::io::Write;
+            let mut f = std::io::BufWriter::new(
+                std::fs::File::create(p).map_err(|e| format!("{}: {e}", p.display()))?,
+            );
+            writeln!(f, "frame,wake_error_ns,app_frame_ns").map_err(|e| e.to_string())?;
+            Some(f)
+        }
+        None => None,
+    };
     let mut cube = chain_faces(&session, 64, 64, 1, 6, true)?;
     // Depth for the projection layer (the runtime may use it to reproject).
     let depth = session
@@ -419,6 +635,12 @@ fn run(args: Args) -> Result<(), String> {
                             .begin(xr::ViewConfigurationType::PRIMARY_STEREO)
                             .map_err(|e| e.to_string())?;
                         running = true;
+                        if args.showcase {
+                            upload(&gpu, &mut quad, &[&showcase::title(qs.0, qs.1)])?;
+                            upload(&gpu, &mut cyl, &[&showcase::menu(cs.0, cs.1)])?;
+                            upload(&gpu, &mut eq, &[&showcase::sky(es.0, es.1)])?;
+                            continue;
+                        }
                         // Static images are drawn once.
                         draw(&gpu, &mut quad, 1, [255, 0, 0, 255])?;
                         draw(&gpu, &mut cyl, 1, [0, 255, 0, 255])?;
@@ -460,6 +682,7 @@ fn run(args: Args) -> Result<(), String> {
             continue;
         }
         let st = waiter.wait().map_err(|e| format!("xrWaitFrame: {e}"))?;
+        let woke = monotonic_ns();
         stream.begin().map_err(|e| format!("xrBeginFrame: {e}"))?;
         if !st.should_render {
             stream
@@ -471,166 +694,69 @@ fn run(args: Args) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             continue;
         }
-        let (_, located) = session
-            .locate_views(
-                xr::ViewConfigurationType::PRIMARY_STEREO,
-                st.predicted_display_time,
-                &local,
-            )
-            .map_err(|e| e.to_string())?;
-        draw(&gpu, &mut proj, 2, [10, 10, 60, 255])?;
-        let depth_rect = xr::Rect2Di {
-            offset: xr::Offset2Di { x: 0, y: 0 },
-            extent: xr::Extent2Di {
-                width: pw as i32,
-                height: ph as i32,
-            },
-        };
-        let depth_infos: Vec<xr::sys::CompositionLayerDepthInfoKHR> = (0..2)
-            .map(|i| xr::sys::CompositionLayerDepthInfoKHR {
-                ty: xr::sys::CompositionLayerDepthInfoKHR::TYPE,
-                next: std::ptr::null(),
-                sub_image: xr::sys::SwapchainSubImage {
-                    swapchain: depth.as_raw(),
-                    image_rect: depth_rect,
-                    image_array_index: i,
-                },
-                min_depth: 0.0,
-                max_depth: 1.0,
-                near_z: 0.1,
-                far_z: 100.0,
-            })
-            .collect();
-        let pviews: Vec<xr::CompositionLayerProjectionView<xr::Vulkan>> = (0..2)
-            .map(|i| {
-                let view = xr::CompositionLayerProjectionView::new()
-                    .pose(located[i].pose)
-                    .fov(located[i].fov)
-                    .sub_image(
-                        xr::SwapchainSubImage::new()
-                            .swapchain(&proj.swapchain)
-                            .image_array_index(i as u32)
-                            .image_rect(rect(&proj)),
-                    );
-                let mut raw = view.into_raw();
-                raw.next = &depth_infos[i] as *const _ as *const std::ffi::c_void;
-                // SAFETY: the same view with a depth structure chained; both
-                // outlive xrEndFrame below.
-                unsafe { xr::CompositionLayerProjectionView::from_raw(raw) }
-            })
-            .collect();
-        let projection = xr::CompositionLayerProjection::new()
-            .space(&local)
-            .views(&pviews);
-        let quad_layer = xr::CompositionLayerQuad::new()
-            .space(&local)
-            .eye_visibility(xr::EyeVisibility::BOTH)
-            .sub_image(
-                xr::SwapchainSubImage::new()
-                    .swapchain(&quad.swapchain)
-                    .image_rect(rect(&quad)),
-            )
-            .pose(xr::Posef {
-                orientation: xr::Quaternionf::IDENTITY,
-                position: xr::Vector3f {
-                    x: 0.0,
-                    y: 0.0,
-                    z: -2.0,
-                },
-            })
-            .size(xr::Extent2Df {
-                width: 1.0,
-                height: 1.0,
-            });
-        let cylinder = xr::CompositionLayerCylinderKHR::new()
-            .space(&local)
-            .eye_visibility(xr::EyeVisibility::BOTH)
-            .sub_image(
-                xr::SwapchainSubImage::new()
-                    .swapchain(&cyl.swapchain)
-                    .image_rect(rect(&cyl)),
-            )
-            .pose(xr::Posef {
-                orientation: yaw(35f32.to_radians()),
-                position: xr::Vector3f::default(),
-            })
-            .radius(3.0)
-            .central_angle(30f32.to_radians())
-            .aspect_ratio(2.0);
-        let equirect = xr::CompositionLayerEquirect2KHR::new()
-            .space(&local)
-            .eye_visibility(xr::EyeVisibility::BOTH)
-            .sub_image(
-                xr::SwapchainSubImage::new()
-                    .swapchain(&eq.swapchain)
-                    .image_rect(rect(&eq)),
-            )
-            .pose(xr::Posef::IDENTITY)
-            .radius(0.0)
-            .central_horizontal_angle(std::f32::consts::TAU)
-            .upper_vertical_angle(80f32.to_radians())
-            .lower_vertical_angle(40f32.to_radians());
-        if !errors_checked {
-            // A depth range outside [0, 1] must be refused, and the frame stay begun.
-            let mut bad = depth_infos.clone();
-            bad[0].min_depth = 2.0;
-            let bad_views: Vec<xr::sys::CompositionLayerProjectionView> = pviews
-                .iter()
-                .enumerate()
-                .map(|(i, v)| {
-                    let mut r = *v.as_raw();
-                    r.next = &bad[i] as *const _ as *const std::ffi::c_void;
-                    r
-                })
-                .collect();
-            let layer = xr::sys::CompositionLayerProjection {
-                ty: xr::sys::CompositionLayerProjection::TYPE,
-                next: std::ptr::null(),
-                layer_flags: xr::CompositionLayerFlags::EMPTY,
-                space: local.as_raw(),
-                view_count: 2,
-                views: bad_views.as_ptr(),
-            };
-            let layers = [&layer as *const _ as *const xr::sys::CompositionLayerBaseHeader];
-            let info = xr::sys::FrameEndInfo {
-                ty: xr::sys::FrameEndInfo::TYPE,
-                next: std::ptr::null(),
-                display_time: st.predicted_display_time,
-                environment_blend_mode: xr::EnvironmentBlendMode::OPAQUE,
-                layer_count: 1,
-                layers: layers.as_ptr(),
-            };
-            // SAFETY: every pointer refers to locals alive for the call.
-            let r = unsafe { (instance.fp().end_frame)(session.as_raw(), &info) };
-            if r != xr::sys::Result::ERROR_VALIDATION_FAILURE {
-                return Err(format!(
-                    "a bad depth range gave {r:?}, not XR_ERROR_VALIDATION_FAILURE"
-                ));
-            }
-            println!("bad depth range refused with {r:?}");
-            errors_checked = true;
+        if args.report_head && frames.is_multiple_of(10) {
+            let (_, v) = session
+                .locate_views(
+                    xr::ViewConfigurationType::PRIMARY_STEREO,
+                    st.predicted_display_time,
+                    &stage,
+                )
+                .map_err(|e| e.to_string())?;
+            let p = |i: usize| v[i].pose.position;
+            println!(
+                "frame {frames} head {:.3} {:.3} {:.3}",
+                (p(0).x + p(1).x) / 2.0,
+                (p(0).y + p(1).y) / 2.0,
+                (p(0).z + p(1).z) / 2.0
+            );
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
         }
-        // The right eye sees only the environment cube, drawn last.
-        let cube_layer = xr::CompositionLayerCubeKHR::new()
-            .space(&local)
-            .eye_visibility(xr::EyeVisibility::RIGHT)
-            .swapchain(&cube.swapchain)
-            .image_array_index(0)
-            .orientation(xr::Quaternionf::IDENTITY);
-        stream
-            .end(
-                st.predicted_display_time,
-                xr::EnvironmentBlendMode::OPAQUE,
-                &[&projection, &quad_layer, &cylinder, &equirect, &cube_layer],
-            )
-            .map_err(|e| format!("xrEndFrame: {e}"))?;
+        if args.showcase {
+            showcase_frame(
+                &session,
+                &stage,
+                &st,
+                &gpu,
+                &mut proj,
+                &mut eyes,
+                [&quad, &cyl, &eq],
+                &mut stream,
+            )?;
+        } else {
+            test_frame(
+                &instance,
+                &session,
+                &local,
+                &st,
+                &gpu,
+                &mut proj,
+                [&quad, &cyl, &eq, &cube],
+                &depth,
+                &mut errors_checked,
+                &mut stream,
+            )?;
+        }
+        if let Some(f) = &mut timing {
+            use std::io::Write;
+            let promised =
+                st.predicted_display_time.as_nanos() - st.predicted_display_period.as_nanos();
+            writeln!(f, "{frames},{},{}", woke - promised, monotonic_ns() - woke)
+                .map_err(|e| e.to_string())?;
+        }
         frames += 1;
         if frames == args.frames {
             session.request_exit().map_err(|e| e.to_string())?;
         }
     }
+    if let Some(f) = &mut timing {
+        use std::io::Write;
+        f.flush().map_err(|e| e.to_string())?;
+    }
     println!("parallax-example-layers: {frames} frames");
-    drop((proj, quad, cyl, eq, cube, depth, local, stream, waiter));
+    drop((
+        proj, quad, cyl, eq, cube, depth, local, stage, stream, waiter,
+    ));
     drop(session);
     // SAFETY: every object of the device and instance is gone.
     unsafe {
@@ -639,6 +765,303 @@ fn run(args: Args) -> Result<(), String> {
         gpu.instance.destroy_instance(None);
     }
     Ok(())
+}
+
+/// One frame of the showcase: the floor drawn for each eye's predicted
+/// view, over the sky, with the title and the menu.
+#[allow(clippy::too_many_arguments)]
+fn showcase_frame(
+    session: &xr::Session<xr::Vulkan>,
+    stage: &xr::Space,
+    st: &xr::FrameState,
+    gpu: &Gpu,
+    proj: &mut Chain,
+    eyes: &mut [showcase::Image; 2],
+    [quad, cyl, eq]: [&Chain; 3],
+    stream: &mut xr::FrameStream<xr::Vulkan>,
+) -> Result<(), String> {
+    let (_, located) = session
+        .locate_views(
+            xr::ViewConfigurationType::PRIMARY_STEREO,
+            st.predicted_display_time,
+            stage,
+        )
+        .map_err(|e| e.to_string())?;
+    for (img, v) in eyes.iter_mut().zip(&located) {
+        let q = v.pose.orientation;
+        let rot = |x: f32, y: f32, z: f32| {
+            // q * (x, y, z) for a unit quaternion.
+            let (qx, qy, qz, qw) = (q.x, q.y, q.z, q.w);
+            let tx = 2.0 * (qy * z - qz * y);
+            let ty = 2.0 * (qz * x - qx * z);
+            let tz = 2.0 * (qx * y - qy * x);
+            [
+                x + qw * tx + (qy * tz - qz * ty),
+                y + qw * ty + (qz * tx - qx * tz),
+                z + qw * tz + (qx * ty - qy * tx),
+            ]
+        };
+        let view = showcase::View {
+            right: rot(1.0, 0.0, 0.0),
+            up: rot(0.0, 1.0, 0.0),
+            back: rot(0.0, 0.0, 1.0),
+            position: [v.pose.position.x, v.pose.position.y, v.pose.position.z],
+            tan_left: v.fov.angle_left.tan(),
+            tan_right: v.fov.angle_right.tan(),
+            tan_up: v.fov.angle_up.tan(),
+            tan_down: v.fov.angle_down.tan(),
+        };
+        showcase::floor(&view, 0.0, img);
+    }
+    upload(gpu, proj, &[&eyes[0], &eyes[1]])?;
+    let pviews: Vec<xr::CompositionLayerProjectionView<xr::Vulkan>> = (0..2)
+        .map(|i| {
+            xr::CompositionLayerProjectionView::new()
+                .pose(located[i].pose)
+                .fov(located[i].fov)
+                .sub_image(
+                    xr::SwapchainSubImage::new()
+                        .swapchain(&proj.swapchain)
+                        .image_array_index(i as u32)
+                        .image_rect(rect(proj)),
+                )
+        })
+        .collect();
+    let sky = xr::CompositionLayerEquirect2KHR::new()
+        .space(stage)
+        .eye_visibility(xr::EyeVisibility::BOTH)
+        .sub_image(
+            xr::SwapchainSubImage::new()
+                .swapchain(&eq.swapchain)
+                .image_rect(rect(eq)),
+        )
+        .pose(xr::Posef::IDENTITY)
+        .radius(0.0)
+        .central_horizontal_angle(std::f32::consts::TAU)
+        .upper_vertical_angle(std::f32::consts::FRAC_PI_2)
+        .lower_vertical_angle(-std::f32::consts::FRAC_PI_2);
+    let floor = xr::CompositionLayerProjection::new()
+        .layer_flags(xr::CompositionLayerFlags::BLEND_TEXTURE_SOURCE_ALPHA)
+        .space(stage)
+        .views(&pviews);
+    let title = xr::CompositionLayerQuad::new()
+        .layer_flags(xr::CompositionLayerFlags::BLEND_TEXTURE_SOURCE_ALPHA)
+        .space(stage)
+        .eye_visibility(xr::EyeVisibility::BOTH)
+        .sub_image(
+            xr::SwapchainSubImage::new()
+                .swapchain(&quad.swapchain)
+                .image_rect(rect(quad)),
+        )
+        .pose(xr::Posef {
+            orientation: xr::Quaternionf::IDENTITY,
+            position: xr::Vector3f {
+                x: 0.0,
+                y: 1.9,
+                z: -2.5,
+            },
+        })
+        .size(xr::Extent2Df {
+            width: 1.6,
+            height: 0.4,
+        });
+    let menu = xr::CompositionLayerCylinderKHR::new()
+        .layer_flags(xr::CompositionLayerFlags::BLEND_TEXTURE_SOURCE_ALPHA)
+        .space(stage)
+        .eye_visibility(xr::EyeVisibility::BOTH)
+        .sub_image(
+            xr::SwapchainSubImage::new()
+                .swapchain(&cyl.swapchain)
+                .image_rect(rect(cyl)),
+        )
+        .pose(xr::Posef {
+            orientation: xr::Quaternionf::IDENTITY,
+            position: xr::Vector3f {
+                x: 0.0,
+                y: 1.2,
+                z: 0.0,
+            },
+        })
+        .radius(1.5)
+        .central_angle(70f32.to_radians())
+        .aspect_ratio(4.0);
+    stream
+        .end(
+            st.predicted_display_time,
+            xr::EnvironmentBlendMode::OPAQUE,
+            &[&sky, &floor, &title, &menu],
+        )
+        .map_err(|e| format!("xrEndFrame: {e}"))
+}
+
+/// One frame of the flat test scene (each layer type in a known colour).
+#[allow(clippy::too_many_arguments, unsafe_code)]
+fn test_frame(
+    instance: &xr::Instance,
+    session: &xr::Session<xr::Vulkan>,
+    local: &xr::Space,
+    st: &xr::FrameState,
+    gpu: &Gpu,
+    proj: &mut Chain,
+    [quad, cyl, eq, cube]: [&Chain; 4],
+    depth: &xr::Swapchain<xr::Vulkan>,
+    errors_checked: &mut bool,
+    stream: &mut xr::FrameStream<xr::Vulkan>,
+) -> Result<(), String> {
+    let (pw, ph) = (proj.width, proj.height);
+    let (_, located) = session
+        .locate_views(
+            xr::ViewConfigurationType::PRIMARY_STEREO,
+            st.predicted_display_time,
+            local,
+        )
+        .map_err(|e| e.to_string())?;
+    draw(gpu, proj, 2, [10, 10, 60, 255])?;
+    let depth_rect = xr::Rect2Di {
+        offset: xr::Offset2Di { x: 0, y: 0 },
+        extent: xr::Extent2Di {
+            width: pw as i32,
+            height: ph as i32,
+        },
+    };
+    let depth_infos: Vec<xr::sys::CompositionLayerDepthInfoKHR> = (0..2)
+        .map(|i| xr::sys::CompositionLayerDepthInfoKHR {
+            ty: xr::sys::CompositionLayerDepthInfoKHR::TYPE,
+            next: std::ptr::null(),
+            sub_image: xr::sys::SwapchainSubImage {
+                swapchain: depth.as_raw(),
+                image_rect: depth_rect,
+                image_array_index: i,
+            },
+            min_depth: 0.0,
+            max_depth: 1.0,
+            near_z: 0.1,
+            far_z: 100.0,
+        })
+        .collect();
+    let pviews: Vec<xr::CompositionLayerProjectionView<xr::Vulkan>> = (0..2)
+        .map(|i| {
+            let view = xr::CompositionLayerProjectionView::new()
+                .pose(located[i].pose)
+                .fov(located[i].fov)
+                .sub_image(
+                    xr::SwapchainSubImage::new()
+                        .swapchain(&proj.swapchain)
+                        .image_array_index(i as u32)
+                        .image_rect(rect(proj)),
+                );
+            let mut raw = view.into_raw();
+            raw.next = &depth_infos[i] as *const _ as *const std::ffi::c_void;
+            // SAFETY: the same view with a depth structure chained; both
+            // outlive xrEndFrame below.
+            unsafe { xr::CompositionLayerProjectionView::from_raw(raw) }
+        })
+        .collect();
+    let projection = xr::CompositionLayerProjection::new()
+        .space(&local)
+        .views(&pviews);
+    let quad_layer = xr::CompositionLayerQuad::new()
+        .space(&local)
+        .eye_visibility(xr::EyeVisibility::BOTH)
+        .sub_image(
+            xr::SwapchainSubImage::new()
+                .swapchain(&quad.swapchain)
+                .image_rect(rect(&quad)),
+        )
+        .pose(xr::Posef {
+            orientation: xr::Quaternionf::IDENTITY,
+            position: xr::Vector3f {
+                x: 0.0,
+                y: 0.0,
+                z: -2.0,
+            },
+        })
+        .size(xr::Extent2Df {
+            width: 1.0,
+            height: 1.0,
+        });
+    let cylinder = xr::CompositionLayerCylinderKHR::new()
+        .space(&local)
+        .eye_visibility(xr::EyeVisibility::BOTH)
+        .sub_image(
+            xr::SwapchainSubImage::new()
+                .swapchain(&cyl.swapchain)
+                .image_rect(rect(&cyl)),
+        )
+        .pose(xr::Posef {
+            orientation: yaw(35f32.to_radians()),
+            position: xr::Vector3f::default(),
+        })
+        .radius(3.0)
+        .central_angle(30f32.to_radians())
+        .aspect_ratio(2.0);
+    let equirect = xr::CompositionLayerEquirect2KHR::new()
+        .space(&local)
+        .eye_visibility(xr::EyeVisibility::BOTH)
+        .sub_image(
+            xr::SwapchainSubImage::new()
+                .swapchain(&eq.swapchain)
+                .image_rect(rect(&eq)),
+        )
+        .pose(xr::Posef::IDENTITY)
+        .radius(0.0)
+        .central_horizontal_angle(std::f32::consts::TAU)
+        .upper_vertical_angle(80f32.to_radians())
+        .lower_vertical_angle(40f32.to_radians());
+    if !*errors_checked {
+        // A depth range outside [0, 1] must be refused, and the frame stay begun.
+        let mut bad = depth_infos.clone();
+        bad[0].min_depth = 2.0;
+        let bad_views: Vec<xr::sys::CompositionLayerProjectionView> = pviews
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let mut r = *v.as_raw();
+                r.next = &bad[i] as *const _ as *const std::ffi::c_void;
+                r
+            })
+            .collect();
+        let layer = xr::sys::CompositionLayerProjection {
+            ty: xr::sys::CompositionLayerProjection::TYPE,
+            next: std::ptr::null(),
+            layer_flags: xr::CompositionLayerFlags::EMPTY,
+            space: local.as_raw(),
+            view_count: 2,
+            views: bad_views.as_ptr(),
+        };
+        let layers = [&layer as *const _ as *const xr::sys::CompositionLayerBaseHeader];
+        let info = xr::sys::FrameEndInfo {
+            ty: xr::sys::FrameEndInfo::TYPE,
+            next: std::ptr::null(),
+            display_time: st.predicted_display_time,
+            environment_blend_mode: xr::EnvironmentBlendMode::OPAQUE,
+            layer_count: 1,
+            layers: layers.as_ptr(),
+        };
+        // SAFETY: every pointer refers to locals alive for the call.
+        let r = unsafe { (instance.fp().end_frame)(session.as_raw(), &info) };
+        if r != xr::sys::Result::ERROR_VALIDATION_FAILURE {
+            return Err(format!(
+                "a bad depth range gave {r:?}, not XR_ERROR_VALIDATION_FAILURE"
+            ));
+        }
+        println!("bad depth range refused with {r:?}");
+        *errors_checked = true;
+    }
+    // The right eye sees only the environment cube, drawn last.
+    let cube_layer = xr::CompositionLayerCubeKHR::new()
+        .space(&local)
+        .eye_visibility(xr::EyeVisibility::RIGHT)
+        .swapchain(&cube.swapchain)
+        .image_array_index(0)
+        .orientation(xr::Quaternionf::IDENTITY);
+    stream
+        .end(
+            st.predicted_display_time,
+            xr::EnvironmentBlendMode::OPAQUE,
+            &[&projection, &quad_layer, &cylinder, &equirect, &cube_layer],
+        )
+        .map_err(|e| format!("xrEndFrame: {e}"))
 }
 
 fn main() -> ExitCode {

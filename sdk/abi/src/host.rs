@@ -398,6 +398,7 @@ impl AbiBuilder {
                     width: w,
                     depth: dpt,
                 }),
+            desktop_input: None,
         })
     }
 }

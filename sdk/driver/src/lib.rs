@@ -218,6 +218,9 @@ pub struct SystemDevices {
     pub hmd: Arc<dyn Hmd>,
     pub devices: Vec<Arc<dyn Device>>,
     pub play_area: Option<PlayArea>,
+    /// Keyboard and mouse input from the desktop window, for drivers that
+    /// simulate devices (`None` for real hardware).
+    pub desktop_input: Option<parallax_sdk_types::DesktopControls>,
 }
 
 /// What a builder expects to find, computed without opening anything.

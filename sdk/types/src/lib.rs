@@ -405,6 +405,47 @@ pub struct Battery {
     pub charging: bool,
 }
 
+/// Keyboard and mouse input from the desktop window, for drivers that
+/// simulate devices (the desktop simulator).
+#[derive(Clone, Debug, PartialEq)]
+pub enum DesktopInput {
+    /// A key by name: a lowercase character (`"w"`) or a named key
+    /// (`"space"`, `"shift"`, `"tab"`, `"escape"`). `repeat` is a key
+    /// held down long enough for the system to repeat it.
+    Key {
+        name: String,
+        pressed: bool,
+        repeat: bool,
+    },
+    /// The cursor moved by (dx, dy) pixels.
+    CursorMoved { dx: f32, dy: f32 },
+    /// A mouse button (0 left, 1 right, 2 middle).
+    MouseButton { button: u8, pressed: bool },
+    /// Sent once per window update, so held keys can be integrated over time.
+    Tick(Time),
+    /// The window lost focus: release everything held.
+    FocusLost,
+}
+
+/// Where a window sends [`DesktopInput`].
+pub type DesktopInputSink = std::sync::Arc<dyn Fn(&DesktopInput) + Send + Sync>;
+
+/// Desktop controls a simulating driver offers: where input goes, and the
+/// legend the window shows.
+#[derive(Clone)]
+pub struct DesktopControls {
+    pub legend: String,
+    pub sink: DesktopInputSink,
+}
+
+impl std::fmt::Debug for DesktopControls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DesktopControls")
+            .field("legend", &self.legend)
+            .finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

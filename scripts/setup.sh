@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Parallax needs when they are missing (as
+# root), or says exactly what to install (otherwise). Sourced by demo.sh
+# and test.sh; PARALLAX_PACKAGES adds more.
+set -euo pipefail
+pkgs=(libvulkan1 mesa-vulkan-drivers vulkan-tools libopenxr-loader1 libopenxr-dev
+      libopenxr-utils fonts-dejavu-core ${PARALLAX_PACKAGES:-})
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+  else
+    echo "missing Debian packages: ${missing[*]}" >&2
+    echo "install them with: sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+if ! command -v cargo >/dev/null; then
+  echo "cargo is missing: install Rust from https://rustup.rs (stable)" >&2
+  exit 1
+fi
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
