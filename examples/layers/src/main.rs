@@ -958,15 +958,15 @@ fn test_frame(
         })
         .collect();
     let projection = xr::CompositionLayerProjection::new()
-        .space(&local)
+        .space(local)
         .views(&pviews);
     let quad_layer = xr::CompositionLayerQuad::new()
-        .space(&local)
+        .space(local)
         .eye_visibility(xr::EyeVisibility::BOTH)
         .sub_image(
             xr::SwapchainSubImage::new()
                 .swapchain(&quad.swapchain)
-                .image_rect(rect(&quad)),
+                .image_rect(rect(quad)),
         )
         .pose(xr::Posef {
             orientation: xr::Quaternionf::IDENTITY,
@@ -981,12 +981,12 @@ fn test_frame(
             height: 1.0,
         });
     let cylinder = xr::CompositionLayerCylinderKHR::new()
-        .space(&local)
+        .space(local)
         .eye_visibility(xr::EyeVisibility::BOTH)
         .sub_image(
             xr::SwapchainSubImage::new()
                 .swapchain(&cyl.swapchain)
-                .image_rect(rect(&cyl)),
+                .image_rect(rect(cyl)),
         )
         .pose(xr::Posef {
             orientation: yaw(35f32.to_radians()),
@@ -996,12 +996,12 @@ fn test_frame(
         .central_angle(30f32.to_radians())
         .aspect_ratio(2.0);
     let equirect = xr::CompositionLayerEquirect2KHR::new()
-        .space(&local)
+        .space(local)
         .eye_visibility(xr::EyeVisibility::BOTH)
         .sub_image(
             xr::SwapchainSubImage::new()
                 .swapchain(&eq.swapchain)
-                .image_rect(rect(&eq)),
+                .image_rect(rect(eq)),
         )
         .pose(xr::Posef::IDENTITY)
         .radius(0.0)
@@ -1050,7 +1050,7 @@ fn test_frame(
     }
     // The right eye sees only the environment cube, drawn last.
     let cube_layer = xr::CompositionLayerCubeKHR::new()
-        .space(&local)
+        .space(local)
         .eye_visibility(xr::EyeVisibility::RIGHT)
         .swapchain(&cube.swapchain)
         .image_array_index(0)
