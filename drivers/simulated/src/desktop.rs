@@ -17,7 +17,7 @@ use glam::{EulerRot, Quat, Vec3};
 use parallax_sdk::types::{DesktopInput, Pose, Time};
 use parallax_sdk::InputValue;
 use parking_lot::Mutex;
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The legend shown in the simulator window.
@@ -32,7 +32,8 @@ struct State {
     offset: Vec3,
     yaw: f32,
     pitch: f32,
-    held: HashSet<String>,
+    /// Keys held down, with when their press arrived.
+    held: HashMap<String, Time>,
     dragging: bool,
     last_tick: Option<Time>,
     hand: usize,
@@ -85,6 +86,9 @@ impl Rig {
 
     /// Applies one input event.
     pub fn input(&self, ev: &DesktopInput) {
+        if !matches!(ev, DesktopInput::Tick(_)) {
+            tracing::debug!(?ev, "desktop input");
+        }
         let mut s = self.state.lock();
         match ev {
             DesktopInput::Key {
@@ -97,7 +101,7 @@ impl Rig {
                     Self::walk(&mut s, name, STEP);
                 }
                 if *pressed {
-                    s.held.insert(name.to_string());
+                    s.held.entry(name.to_string()).or_insert_with(Time::now);
                 } else {
                     s.held.remove(name);
                 }
@@ -131,12 +135,15 @@ impl Rig {
                 }
             }
             DesktopInput::Tick(now) => {
-                if let Some(last) = s.last_tick {
-                    let dt = ((*now - last).as_secs_f64() as f32).clamp(0.0, 0.1);
-                    let held: Vec<String> = s.held.iter().cloned().collect();
-                    for k in held {
-                        Self::walk(&mut s, &k, SPEED * dt);
-                    }
+                // Each held key walks from when it was pressed (or the last
+                // tick, whichever is later), at most 0.1 s per tick.
+                let last = s.last_tick;
+                let held: Vec<(String, Time)> =
+                    s.held.iter().map(|(k, t)| (k.clone(), *t)).collect();
+                for (k, pressed_at) in held {
+                    let from = last.map_or(pressed_at, |l| l.max(pressed_at));
+                    let dt = ((*now - from).as_secs_f64() as f32).clamp(0.0, 0.1);
+                    Self::walk(&mut s, &k, SPEED * dt);
                 }
                 s.last_tick = Some(*now);
             }
@@ -198,15 +205,15 @@ mod tests {
         }
         let p = rig.head(start);
         assert!((p.position.z + 0.5).abs() < 1e-5, "{p:?}");
-        // Held for 0.5 s (in ticks) at 1 m/s.
-        rig.input(&DesktopInput::Tick(Time(0)));
+        // Held for 0.5 s (in ticks) at 1 m/s, from the moment of the press.
         rig.input(&DesktopInput::Key {
             name: "d".into(),
             pressed: true,
             repeat: false,
         });
+        let t0 = rig.state.lock().held["d"];
         for i in 1..=5 {
-            rig.input(&DesktopInput::Tick(Time(i * 100_000_000)));
+            rig.input(&DesktopInput::Tick(Time(t0.0 + i * 100_000_000)));
         }
         rig.input(&key("d", false));
         assert!((rig.head(start).position.x - 0.55).abs() < 1e-4);

@@ -49,6 +49,9 @@ struct Args {
     /// Print the head position (STAGE space) every 10 frames.
     #[arg(long)]
     report_head: bool,
+    /// Ask to exit once this file exists (for scripted runs).
+    #[arg(long)]
+    exit_when: Option<std::path::PathBuf>,
 }
 
 /// CLOCK_MONOTONIC in nanoseconds, the clock of XrTime on Linux runtimes.
@@ -626,6 +629,7 @@ fn run(args: Args) -> Result<(), String> {
     let mut buf = xr::EventDataBuffer::new();
     let mut running = false;
     let mut frames = 0u32;
+    let mut exit_asked = false;
     'main: loop {
         while let Some(ev) = instance.poll_event(&mut buf).map_err(|e| e.to_string())? {
             if let xr::Event::SessionStateChanged(s) = ev {
@@ -745,8 +749,10 @@ fn run(args: Args) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
         }
         frames += 1;
-        if frames == args.frames {
+        let flagged = !exit_asked && args.exit_when.as_ref().is_some_and(|p| p.exists());
+        if frames == args.frames || flagged {
             session.request_exit().map_err(|e| e.to_string())?;
+            exit_asked = true;
         }
     }
     if let Some(f) = &mut timing {

@@ -53,3 +53,71 @@ fn panel_is_presented_to_a_desktop_window() {
         .unwrap_or_else(|| panic!("the window target reported what it presented:\n{log}"));
     assert!(presented > 0, "nothing was presented:\n{log}");
 }
+
+/// The desktop simulator: keys typed into the window (through the X server,
+/// with `xdotool`) walk the simulated headset, and the app sees it move.
+#[test]
+fn simulator_keys_move_the_headset() {
+    let exe = env!("CARGO_BIN_EXE_parallax-example-layers");
+    let dir = std::path::Path::new(exe).parent().unwrap();
+    let lib = dir.join("libparallax_openxr.so");
+    assert!(
+        lib.exists(),
+        "{} missing: build the workspace",
+        lib.display()
+    );
+    let manifest = dir.join("parallax_simulator_test_runtime.json");
+    std::fs::write(&manifest, format!(r#"{{"file_format_version":"1.0.0","runtime":{{"name":"Parallax","library_path":"{}"}}}}"#, lib.display())).unwrap();
+    // Start the app, wait for the simulator window, focus it, walk forward
+    // ten steps (5 cm each), and let the app run out its frames.
+    let flag = dir.join(format!("simulator-test-done-{}", std::process::id()));
+    let _ = std::fs::remove_file(&flag);
+    let script = format!(
+        r#"
+"{exe}" --frames 100000 --report-head --exit-when "{flag}" &
+app=$!
+wid=$(timeout 60 xdotool search --sync --name "Parallax simulator" | head -1)
+xdotool windowfocus --sync "$wid"
+sleep 1
+xdotool key --delay 150 w w w w w w w w w w
+sleep 4
+touch "{flag}"
+wait $app"#,
+        flag = flag.display()
+    );
+    let out = Command::new("xvfb-run")
+        .args(["-a", "-s", "-screen 0 1280x800x24", "sh", "-c", &script])
+        .env("XR_RUNTIME_JSON", &manifest)
+        .env("PARALLAX_TARGET", "window")
+        .env("PARALLAX_SIM_MOTION", "static")
+        .env(
+            "XDG_RUNTIME_DIR",
+            std::env::var("XDG_RUNTIME_DIR").unwrap_or_else(|_| "/tmp".into()),
+        )
+        .output()
+        .expect("xvfb-run and xdotool (Debian xvfb, xdotool) must be installed");
+    let _ = std::fs::remove_file(&flag);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "simulator run failed:\n{stdout}\n{log}"
+    );
+    let z: Vec<f32> = stdout
+        .lines()
+        .filter_map(|l| l.split(" head ").nth(1))
+        .filter_map(|p| p.split_whitespace().nth(2)?.parse().ok())
+        .collect();
+    assert!(z.len() >= 2, "too few head reports:\n{stdout}");
+    assert!(
+        z[0].abs() < 1e-3,
+        "the head starts at the stage origin: {z:?}"
+    );
+    let last = *z.last().unwrap();
+    // Ten presses of W: 5 cm each, plus up to 0.1 s at 1 m/s for each press
+    // the window saw held across one of its (slow, on lavapipe) updates.
+    assert!(
+        (-1.5..=-0.45).contains(&last),
+        "the head did not walk forward 0.5 m: {last} (reports {z:?})"
+    );
+}
