@@ -349,9 +349,11 @@ impl DeviceHub {
             return None;
         }
         let dev = self.device(index)?;
+        // The driver is asked under the sample-time lock: two threads asking
+        // at once must not see each other's newer sample as "backwards".
+        let mut last = self.last_sample.lock();
         match dev.pose(component, at) {
             Ok(p) => {
-                let mut last = self.last_sample.lock();
                 let slot = last
                     .iter()
                     .position(|(i, c, _)| *i == index && c == component);
@@ -378,6 +380,7 @@ impl DeviceHub {
                 }
             }
             Err(e) => {
+                drop(last);
                 self.driver_failed(index, component, &e);
                 None
             }
