@@ -11,6 +11,7 @@
 #![allow(unsafe_code)]
 
 pub mod compositor;
+pub mod features;
 pub mod harness;
 pub mod swapchain;
 pub mod window;
@@ -680,6 +681,16 @@ pub unsafe fn create_app_device(
     let mut ci2 = ci;
     ci2.enabled_extension_count = exts.len() as u32;
     ci2.pp_enabled_extension_names = exts.as_ptr();
+    // SAFETY: the app's pNext chain, valid per contract.
+    let merged = unsafe { features::merge_duplicates(ci.p_next) };
+    if let Some(m) = &merged {
+        tracing::warn!(
+            structures = ?m.merged,
+            "the app's VkDeviceCreateInfo chains the same feature structure twice \
+             (VUID-VkDeviceCreateInfo-sType-unique); merged them"
+        );
+        ci2.p_next = m.head();
+    }
     // SAFETY: instance-level lookup on a live instance.
     let Some(f) = (unsafe { gipa(vk::Instance::from_raw(instance), c"vkCreateDevice".as_ptr()) })
     else {
