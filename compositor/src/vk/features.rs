@@ -200,14 +200,14 @@ mod tests {
         }
         // No duplicate: nothing to do. Unknown structure: hands off.
         timeline.p_next = std::ptr::null_mut();
-        // SAFETY: as above.
-        assert!(
-            unsafe { merge_duplicates(&timeline as *const _ as *const std::ffi::c_void) }.is_none()
-        );
+        let alone = &timeline as *const _ as *const std::ffi::c_void;
+        // SAFETY: a one-structure chain of a local.
+        let none = unsafe { merge_duplicates(alone) };
+        assert!(none.is_none());
         let group = vk::DeviceGroupDeviceCreateInfo::default();
-        // SAFETY: as above.
-        assert!(
-            unsafe { merge_duplicates(&group as *const _ as *const std::ffi::c_void) }.is_none()
-        );
+        let unknown = &group as *const _ as *const std::ffi::c_void;
+        // SAFETY: a one-structure chain of a local.
+        let none = unsafe { merge_duplicates(unknown) };
+        assert!(none.is_none());
     }
 }
