@@ -826,8 +826,11 @@ impl Renderer {
             if result.is_ok() {
                 if let Some(t) = &mut window {
                     if let Err(e) = t.present(self.panel.image, w * 2, h) {
-                        tracing::error!("desktop window: {e}; closing it");
+                        // The window is gone (destroyed from outside, its
+                        // display lost): as if the user closed it.
+                        tracing::error!("desktop window: {e}; closing it and ending the session");
                         window = None;
+                        state.stats.lock().window_closed = true;
                     } else if t.closed() {
                         tracing::info!("the desktop window was closed: ending the session");
                         window = None;
