@@ -97,95 +97,24 @@ impl Gpu {
         let color = vk::ClearColorValue {
             float32: [c(rgba[0]), c(rgba[1]), c(rgba[2]), rgba[3] as f32 / 255.0],
         };
-        let range = vk::ImageSubresourceRange {
-            aspect_mask: vk::ImageAspectFlags::COLOR,
-            base_mip_level: 0,
-            level_count: 1,
-            base_array_layer: first,
-            layer_count: layers,
-        };
-        let barrier = |old, new| {
-            vk::ImageMemoryBarrier::default()
-                .image(image)
-                .old_layout(old)
-                .new_layout(new)
-                .src_access_mask(vk::AccessFlags::MEMORY_WRITE)
-                .dst_access_mask(vk::AccessFlags::MEMORY_WRITE | vk::AccessFlags::MEMORY_READ)
-                .src_queue_family_index(vk::QUEUE_FAMILY_IGNORED)
-                .dst_queue_family_index(vk::QUEUE_FAMILY_IGNORED)
-                .subresource_range(range)
-        };
-        #[allow(unsafe_code)]
-        // SAFETY: a one-time command buffer on our own device and queue; the
-        // image is acquired and waited, so the runtime does not read it now.
-        unsafe {
-            let d = &self.device;
-            let cb = d
-                .allocate_command_buffers(
-                    &vk::CommandBufferAllocateInfo::default()
-                        .command_pool(self.pool)
-                        .level(vk::CommandBufferLevel::PRIMARY)
-                        .command_buffer_count(1),
+        let range = color_range(first, layers);
+        self.transfer(image, range, |d, cb| {
+            #[allow(unsafe_code)]
+            // SAFETY: recording into the open command buffer `transfer` made;
+            // the image is in TRANSFER_DST_OPTIMAL there.
+            unsafe {
+                d.cmd_clear_color_image(
+                    cb,
+                    image,
+                    vk::ImageLayout::TRANSFER_DST_OPTIMAL,
+                    &color,
+                    &[range],
                 )
-                .map_err(|e| e.to_string())?[0];
-            d.begin_command_buffer(
-                cb,
-                &vk::CommandBufferBeginInfo::default()
-                    .flags(vk::CommandBufferUsageFlags::ONE_TIME_SUBMIT),
-            )
-            .map_err(|e| e.to_string())?;
-            // Swapchain images are handed over in COLOR_ATTACHMENT_OPTIMAL.
-            d.cmd_pipeline_barrier(
-                cb,
-                vk::PipelineStageFlags::ALL_COMMANDS,
-                vk::PipelineStageFlags::TRANSFER,
-                vk::DependencyFlags::empty(),
-                &[],
-                &[],
-                &[barrier(
-                    vk::ImageLayout::COLOR_ATTACHMENT_OPTIMAL,
-                    vk::ImageLayout::TRANSFER_DST_OPTIMAL,
-                )],
-            );
-            d.cmd_clear_color_image(
-                cb,
-                image,
-                vk::ImageLayout::TRANSFER_DST_OPTIMAL,
-                &color,
-                &[range],
-            );
-            d.cmd_pipeline_barrier(
-                cb,
-                vk::PipelineStageFlags::TRANSFER,
-                vk::PipelineStageFlags::ALL_COMMANDS,
-                vk::DependencyFlags::empty(),
-                &[],
-                &[],
-                &[barrier(
-                    vk::ImageLayout::TRANSFER_DST_OPTIMAL,
-                    vk::ImageLayout::COLOR_ATTACHMENT_OPTIMAL,
-                )],
-            );
-            d.end_command_buffer(cb).map_err(|e| e.to_string())?;
-            let cbs = [cb];
-            d.queue_submit(
-                self.queue,
-                &[vk::SubmitInfo::default().command_buffers(&cbs)],
-                vk::Fence::null(),
-            )
-            .map_err(|e| e.to_string())?;
-            d.queue_wait_idle(self.queue).map_err(|e| e.to_string())?;
-            d.free_command_buffers(self.pool, &cbs);
-        }
-        let _ = self.memory;
-        let _ = &self.instance;
-        Ok(())
+            }
+        })
     }
-}
 
-impl Gpu {
-    /// Copies RGBA8 pixels into array layer `layer` of `image` (which the
-    /// runtime hands over in COLOR_ATTACHMENT_OPTIMAL), through a
+    /// Copies RGBA8 pixels into array layer `layer` of `image`, through a
     /// host-visible staging buffer.
     fn upload(
         &self,
@@ -196,30 +125,11 @@ impl Gpu {
         rgba: &[u8],
     ) -> Result<(), String> {
         let size = rgba.len() as u64;
-        let range = vk::ImageSubresourceRange {
-            aspect_mask: vk::ImageAspectFlags::COLOR,
-            base_mip_level: 0,
-            level_count: 1,
-            base_array_layer: layer,
-            layer_count: 1,
-        };
-        let barrier = |old, new| {
-            vk::ImageMemoryBarrier::default()
-                .image(image)
-                .old_layout(old)
-                .new_layout(new)
-                .src_access_mask(vk::AccessFlags::MEMORY_WRITE)
-                .dst_access_mask(vk::AccessFlags::MEMORY_WRITE | vk::AccessFlags::MEMORY_READ)
-                .src_queue_family_index(vk::QUEUE_FAMILY_IGNORED)
-                .dst_queue_family_index(vk::QUEUE_FAMILY_IGNORED)
-                .subresource_range(range)
-        };
+        let d = &self.device;
         #[allow(unsafe_code)]
-        // SAFETY: a buffer and memory made, used and freed here on our own
-        // device; the mapped range is `size` bytes; the image is acquired
-        // and waited, so the runtime does not read it now.
-        unsafe {
-            let d = &self.device;
+        // SAFETY: a buffer and memory made here on our own device, mapped
+        // for `size` bytes, filled, and freed below after the copy finished.
+        let (buffer, memory) = unsafe {
             let buffer = d
                 .create_buffer(
                     &vk::BufferCreateInfo::default()
@@ -254,6 +164,68 @@ impl Gpu {
                 .map_err(|e| e.to_string())? as *mut u8;
             std::ptr::copy_nonoverlapping(rgba.as_ptr(), ptr, rgba.len());
             d.unmap_memory(memory);
+            (buffer, memory)
+        };
+        let result = self.transfer(image, color_range(layer, 1), |d, cb| {
+            #[allow(unsafe_code)]
+            // SAFETY: recording into the open command buffer `transfer` made;
+            // the buffer holds width x height RGBA8 pixels.
+            unsafe {
+                d.cmd_copy_buffer_to_image(
+                    cb,
+                    buffer,
+                    image,
+                    vk::ImageLayout::TRANSFER_DST_OPTIMAL,
+                    &[vk::BufferImageCopy::default()
+                        .image_subresource(vk::ImageSubresourceLayers {
+                            aspect_mask: vk::ImageAspectFlags::COLOR,
+                            mip_level: 0,
+                            base_array_layer: layer,
+                            layer_count: 1,
+                        })
+                        .image_extent(vk::Extent3D {
+                            width,
+                            height,
+                            depth: 1,
+                        })],
+                )
+            }
+        });
+        #[allow(unsafe_code)]
+        // SAFETY: `transfer` waited for the queue, so the copy is done.
+        unsafe {
+            d.destroy_buffer(buffer, None);
+            d.free_memory(memory, None);
+        }
+        result
+    }
+
+    /// Records `work` between barriers that take `range` of a swapchain
+    /// image from COLOR_ATTACHMENT_OPTIMAL (how the runtime hands images
+    /// over) to TRANSFER_DST_OPTIMAL and back, submits it and waits.
+    fn transfer(
+        &self,
+        image: vk::Image,
+        range: vk::ImageSubresourceRange,
+        work: impl FnOnce(&ash::Device, vk::CommandBuffer),
+    ) -> Result<(), String> {
+        let barrier = |old, new| {
+            vk::ImageMemoryBarrier::default()
+                .image(image)
+                .old_layout(old)
+                .new_layout(new)
+                .src_access_mask(vk::AccessFlags::MEMORY_WRITE)
+                .dst_access_mask(vk::AccessFlags::MEMORY_WRITE | vk::AccessFlags::MEMORY_READ)
+                .src_queue_family_index(vk::QUEUE_FAMILY_IGNORED)
+                .dst_queue_family_index(vk::QUEUE_FAMILY_IGNORED)
+                .subresource_range(range)
+        };
+        let _ = &self.instance;
+        #[allow(unsafe_code)]
+        // SAFETY: a one-time command buffer on our own device and queue; the
+        // image is acquired and waited, so the runtime does not read it now.
+        unsafe {
+            let d = &self.device;
             let cb = d
                 .allocate_command_buffers(
                     &vk::CommandBufferAllocateInfo::default()
@@ -280,24 +252,7 @@ impl Gpu {
                     vk::ImageLayout::TRANSFER_DST_OPTIMAL,
                 )],
             );
-            d.cmd_copy_buffer_to_image(
-                cb,
-                buffer,
-                image,
-                vk::ImageLayout::TRANSFER_DST_OPTIMAL,
-                &[vk::BufferImageCopy::default()
-                    .image_subresource(vk::ImageSubresourceLayers {
-                        aspect_mask: vk::ImageAspectFlags::COLOR,
-                        mip_level: 0,
-                        base_array_layer: layer,
-                        layer_count: 1,
-                    })
-                    .image_extent(vk::Extent3D {
-                        width,
-                        height,
-                        depth: 1,
-                    })],
-            );
+            work(d, cb);
             d.cmd_pipeline_barrier(
                 cb,
                 vk::PipelineStageFlags::TRANSFER,
@@ -320,10 +275,19 @@ impl Gpu {
             .map_err(|e| e.to_string())?;
             d.queue_wait_idle(self.queue).map_err(|e| e.to_string())?;
             d.free_command_buffers(self.pool, &cbs);
-            d.destroy_buffer(buffer, None);
-            d.free_memory(memory, None);
         }
         Ok(())
+    }
+}
+
+/// Colour array layers `first..first + count`, mip 0.
+fn color_range(first: u32, count: u32) -> vk::ImageSubresourceRange {
+    vk::ImageSubresourceRange {
+        aspect_mask: vk::ImageAspectFlags::COLOR,
+        base_mip_level: 0,
+        level_count: 1,
+        base_array_layer: first,
+        layer_count: count,
     }
 }
 

@@ -68,22 +68,32 @@ fn simulator_keys_move_the_headset() {
     );
     let manifest = dir.join("parallax_simulator_test_runtime.json");
     std::fs::write(&manifest, format!(r#"{{"file_format_version":"1.0.0","runtime":{{"name":"Parallax","library_path":"{}"}}}}"#, lib.display())).unwrap();
-    // Start the app, wait for the simulator window, focus it, walk forward
-    // ten steps (5 cm each), and let the app run out its frames.
     let flag = dir.join(format!("simulator-test-done-{}", std::process::id()));
     let _ = std::fs::remove_file(&flag);
+    let report = dir.join(format!("simulator-test-heads-{}", std::process::id()));
+    // Start the app, wait for its window, focus it, type W ten times, wait
+    // (up to a minute: window updates are slow on a busy software renderer)
+    // until the app reports the head moved, then ask the app to exit.
     let script = format!(
         r#"
-"{exe}" --frames 100000 --report-head --exit-when "{flag}" &
+"{exe}" --frames 100000 --report-head --exit-when "{flag}" > "{report}" &
 app=$!
 wid=$(timeout 60 xdotool search --sync --name "Parallax simulator" | head -1)
 xdotool windowfocus --sync "$wid"
 sleep 1
 xdotool key --delay 150 w w w w w w w w w w
-sleep 4
+for i in $(seq 60); do
+  sleep 1
+  awk '/ head /{{ if ($6 <= -0.45) found=1 }} END {{ exit !found }}' "{report}" && break
+done
+sleep 1
 touch "{flag}"
-wait $app"#,
-        flag = flag.display()
+wait $app
+status=$?
+cat "{report}"
+exit $status"#,
+        flag = flag.display(),
+        report = report.display()
     );
     let out = Command::new("xvfb-run")
         .args(["-a", "-s", "-screen 0 1280x800x24", "sh", "-c", &script])
@@ -97,6 +107,7 @@ wait $app"#,
         .output()
         .expect("xvfb-run and xdotool (Debian xvfb, xdotool) must be installed");
     let _ = std::fs::remove_file(&flag);
+    let _ = std::fs::remove_file(&report);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(
