@@ -28,6 +28,9 @@ struct Opened {
     system: SystemDevices,
     /// Camera frame buffers reused between calls, per (device, camera).
     frames: Mutex<Vec<((u32, u32), CameraFrame)>>,
+    /// Input value buffers reused between `read_inputs` calls (one per
+    /// device), so the per-frame input path does not allocate.
+    inputs: Vec<Mutex<Vec<Option<parallax_sdk::InputValue>>>>,
 }
 
 struct Guest {
@@ -142,10 +145,15 @@ unsafe extern "C" fn open(ctx: *mut c_void, out: *mut PxSystemInfo) -> PxResultC
             play_area_depth: system.play_area.map_or(0.0, |a| a.depth),
         };
         write_str(&mut info.name, &system.system_name);
+        let inputs = devices
+            .iter()
+            .map(|d| Mutex::new(vec![None; d.description().inputs.len()]))
+            .collect();
         *g.opened.write() = Some(Opened {
             devices,
             system,
             frames: Mutex::new(Vec::new()),
+            inputs,
         });
         put(out, info)
     })
@@ -280,9 +288,9 @@ unsafe extern "C" fn read_inputs(
         if values.is_null() && count > 0 {
             return Err(DriverError::InvalidArgument("NULL values".into()));
         }
-        g.with_device(device, |_, d| {
-            let desc = d.description();
-            let mut vals = vec![None; desc.inputs.len()];
+        g.with_device(device, |o, d| {
+            let mut vals = o.inputs[device as usize].lock();
+            vals.iter_mut().for_each(|v| *v = None);
             d.read_inputs(&mut vals)?;
             let n = (count as usize).min(vals.len());
             for (i, v) in vals.iter().take(n).enumerate() {
