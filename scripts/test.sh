@@ -42,3 +42,7 @@ grep -q "Parallax" /tmp/parallax_runtime_list.txt
 timeout 120 target/debug/parallax run -- target/debug/parallax-example-headless --frames 300
 PARALLAX_EXIT_AFTER_FRAMES=60 timeout 60 target/debug/parallax run -- target/debug/parallax-example-headless --frames 100000
 echo "real clients: 3 passed, 0 failed"
+
+echo "== the Bevy example (its own workspace and target directory)"
+cargo build --locked --manifest-path examples/bevy-app/Cargo.toml
+cargo test -q -p parallax-openxr --test bevy_app -- --ignored --nocapture

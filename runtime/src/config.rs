@@ -34,6 +34,12 @@ pub struct Config {
     /// `PARALLAX_DRIVER_PATH`: colon-separated manifests, folders of
     /// manifests or driver libraries, searched before the XDG folders.
     pub driver_path: Option<String>,
+    /// `PARALLAX_SIM_KEYS`: desktop-simulator keys played at given frames
+    /// (see [`crate::keyscript`]).
+    pub sim_keys: Vec<crate::keyscript::KeyEvent>,
+    /// `PARALLAX_RENDER_SCALE`: factor on the recommended image size
+    /// (0.25 to 2; default 1), like a render-resolution setting.
+    pub render_scale: f32,
 }
 
 impl Default for Config {
@@ -50,6 +56,8 @@ impl Default for Config {
             driver: None,
             driver_path: None,
             timing_log: None,
+            sim_keys: Vec::new(),
+            render_scale: 1.0,
         }
     }
 }
@@ -67,6 +75,8 @@ pub const OPTIONS: &[(&str, &str)] = &[
     ("PARALLAX_TIMING_LOG", "CSV file the compositor writes one line per composition to: target vsync (ns), compose time (ns), whether the app's frame was new, app frame number, misses so far"),
     ("PARALLAX_DRIVER", "the driver to open by name (see `parallax devices`); default: the highest estimate score among the built-in `simulated` and discovered drivers"),
     ("PARALLAX_DRIVER_PATH", "colon-separated driver manifests, folders of manifests, or driver libraries (.so), searched before $XDG_CONFIG_HOME, $XDG_CONFIG_DIRS, $XDG_DATA_HOME and $XDG_DATA_DIRS (each + /parallax/drivers)"),
+    ("PARALLAX_SIM_KEYS", "desktop-simulator keys played at app frames, e.g. `30:space+ 31:e*6 40:space-` (FRAME:KEY taps, KEY*N taps N times, KEY+ holds, KEY- lets go; frames count from xrBeginSession): drives an interactive app in a test without a display"),
+    ("PARALLAX_RENDER_SCALE", "factor (0.25 to 2, default 1) on the per-eye image size recommended to apps (xrEnumerateViewConfigurationViews); below 1 apps render faster and blurrier, which helps on software Vulkan"),
     ("PARALLAX_CAPTURE_FRAMES", "comma-separated app frame numbers (0 = the first frame the compositor shows) to capture (default 60)"),
 ];
 
@@ -138,6 +148,19 @@ impl Config {
             .map(std::path::PathBuf::from);
         c.driver = get("PARALLAX_DRIVER").filter(|d| !d.trim().is_empty());
         c.driver_path = get("PARALLAX_DRIVER_PATH").filter(|d| !d.is_empty());
+        if let Some(scale) = parsed::<f32>("PARALLAX_RENDER_SCALE", get("PARALLAX_RENDER_SCALE")) {
+            if (0.25..=2.0).contains(&scale) {
+                c.render_scale = scale;
+            } else {
+                tracing::warn!("ignoring PARALLAX_RENDER_SCALE={scale}: use 0.25 to 2");
+            }
+        }
+        if let Some(script) = get("PARALLAX_SIM_KEYS") {
+            match crate::keyscript::parse(&script) {
+                Ok(keys) => c.sim_keys = keys,
+                Err(e) => tracing::warn!("ignoring PARALLAX_SIM_KEYS: {e}"),
+            }
+        }
         c.sim_disconnect_after_ms = parsed(
             "PARALLAX_SIM_DISCONNECT_AFTER_MS",
             get("PARALLAX_SIM_DISCONNECT_AFTER_MS"),
@@ -163,5 +186,25 @@ mod tests {
         assert_eq!(c.refresh_hz, None);
         assert_eq!(parse_motion("static"), Some(MotionKind::Static));
         assert_eq!(parse_motion("wobbly"), None);
+    }
+
+    #[test]
+    fn render_scale_and_key_script() {
+        let get = |scale: &'static str, keys: &'static str| {
+            Config::from_lookup(move |k| match k {
+                "PARALLAX_RENDER_SCALE" => Some(scale.into()),
+                "PARALLAX_SIM_KEYS" => Some(keys.into()),
+                _ => None,
+            })
+        };
+        let c = get("0.5", "10:space+ 20:space-");
+        assert_eq!(c.render_scale, 0.5);
+        assert_eq!(c.sim_keys.len(), 2);
+        // Out of range, not a number, a bad script: ignored, defaults kept.
+        for (scale, keys) in [("3", "x"), ("0.1", "10"), ("big", "10:")] {
+            let c = get(scale, keys);
+            assert_eq!(c.render_scale, 1.0, "{scale}");
+            assert!(c.sim_keys.is_empty(), "{keys}");
+        }
     }
 }

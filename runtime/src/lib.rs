@@ -19,6 +19,7 @@ pub mod graphics;
 pub mod handles;
 pub mod hub;
 pub mod instance;
+pub mod keyscript;
 pub mod paths;
 pub mod profiles;
 pub mod session;

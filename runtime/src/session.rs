@@ -428,6 +428,17 @@ impl Session {
             }
         }
         drop(inner);
+        let keys = &self.instance.config.sim_keys;
+        if !keys.is_empty() {
+            match self.hub.desktop_controls() {
+                Some(controls) => crate::keyscript::play(keys, ended, &controls),
+                None if ended == 1 => tracing::warn!(
+                    "PARALLAX_SIM_KEYS is set but the driver {} has no desktop controls",
+                    self.hub.driver_name()
+                ),
+                None => {}
+            }
+        }
         let fence =
             match &self.vulkan {
                 Some(v) => Some(v.app.fence_queue().map_err(|e| {

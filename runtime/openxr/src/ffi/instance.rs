@@ -474,6 +474,12 @@ pub unsafe extern "system" fn xrEnumerateViewConfigurationViews(
         let hub = i.check_system(system.into_raw())?;
         check_view_configuration(ty)?;
         let d = hub.display();
+        let (max_w, max_h) = (
+            (d.width_per_eye * 2).min(8192),
+            (d.height_per_eye * 2).min(8192),
+        );
+        let scale = i.config.render_scale;
+        let scaled = |n: u32, max: u32| ((n as f32 * scale).round() as u32).clamp(1, max);
         // SAFETY: two-call contract of this function.
         unsafe {
             two_call_typed(
@@ -483,10 +489,10 @@ pub unsafe extern "system" fn xrEnumerateViewConfigurationViews(
                 2,
                 xr::ViewConfigurationView::TYPE,
                 |v, _| {
-                    v.recommended_image_rect_width = d.width_per_eye;
-                    v.recommended_image_rect_height = d.height_per_eye;
-                    v.max_image_rect_width = (d.width_per_eye * 2).min(8192);
-                    v.max_image_rect_height = (d.height_per_eye * 2).min(8192);
+                    v.recommended_image_rect_width = scaled(d.width_per_eye, max_w);
+                    v.recommended_image_rect_height = scaled(d.height_per_eye, max_h);
+                    v.max_image_rect_width = max_w;
+                    v.max_image_rect_height = max_h;
                     v.recommended_swapchain_sample_count = 1;
                     v.max_swapchain_sample_count = 4;
                     Ok(())
