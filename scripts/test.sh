@@ -4,9 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PARALLAX_PACKAGES="binutils xvfb xauth xdotool" source scripts/setup.sh
+PARALLAX_PACKAGES="binutils xvfb xauth xdotool python3-venv" source scripts/setup.sh
 export CARGO_TERM_COLOR=never
 
+# MediaPipe's hand models from the pinned PyPI wheel, converted, with the
+# TFLite runtime's reference outputs (hand-tracking/models/, not committed).
+./scripts/fetch-hand-models.sh
 cargo build --workspace --all-targets
 cargo test --workspace
 

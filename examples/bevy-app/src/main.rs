@@ -612,7 +612,7 @@ fn show_pointers(
         let held = state.held.iter().flatten().any(|(b, _)| *b == block.body);
         if let Some(m) = materials.get_mut(&block.material) {
             m.emissive = if held {
-                (block.colour.to_linear() * 2.0).into()
+                block.colour.to_linear() * 2.0
             } else {
                 LinearRgba::BLACK
             };
