@@ -5,7 +5,9 @@
 //! `cargo bench -p parallax-hand-tracking --bench models`
 
 use candle_core::{Device, Tensor};
-use parallax_hand_tracking::{models_dir, Graph, MODELS};
+use parallax_hand_tracking::landmark::Image;
+use parallax_hand_tracking::palm::Roi;
+use parallax_hand_tracking::{models_dir, Graph, HandLandmarker, Variant, MODELS};
 use std::time::Instant;
 
 const RUNS: usize = 40;
@@ -80,6 +82,70 @@ fn main() {
             None => println!("| {name} | {m:.2} | {p:.2} | n/a | n/a | n/a |"),
         }
     }
+    // A whole stereo frame as the tracker's worst case runs it: on each of
+    // two 640x480 cameras the detector plus the landmark model on two hand
+    // regions (when tracking, the detector is skipped).
+    let mut landmarker = HandLandmarker::load(&dir, Variant::Lite, &Device::Cpu).unwrap();
+    let r = candle_core::safetensors::load(
+        dir.join("hand_landmark_lite.reference.safetensors"),
+        &Device::Cpu,
+    )
+    .unwrap();
+    let hand: Vec<f32> = r["input"]
+        .get(2)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    // The hand-like reference picture, tiled into a camera image.
+    let (w, h) = (640usize, 480usize);
+    let rgb: Vec<f32> = (0..w * h)
+        .flat_map(|i| {
+            let (x, y) = ((i % w) % 224, (i / w) % 224);
+            let k = (y * 224 + x) * 3;
+            [hand[k], hand[k + 1], hand[k + 2]]
+        })
+        .collect();
+    let img = Image {
+        width: w,
+        height: h,
+        rgb: &rgb,
+    };
+    let rois = [0.25f32, 0.75].map(|x| Roi {
+        center: glam::Vec2::new(x, 0.5),
+        size: glam::Vec2::new(224.0 / w as f32, 224.0 / h as f32),
+        rotation: 0.3,
+    });
+    let frame = || {
+        for _camera in 0..2 {
+            landmarker.detect_palms(&img).unwrap();
+            for roi in &rois {
+                landmarker.landmarks(&img, roi).unwrap();
+            }
+        }
+    };
+    frame();
+    let times = (0..RUNS / 2)
+        .map(|_| {
+            let t = Instant::now();
+            frame();
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    let (m, p) = median_p90(times);
+    let reference = match (
+        tflite.get("palm_detection_lite"),
+        tflite.get("hand_landmark_lite"),
+    ) {
+        (Some(d), Some(l)) => format!(
+            "{:.2} | n/a | {:.2}",
+            2.0 * (d.0 + 2.0 * l.0),
+            m / (2.0 * (d.0 + 2.0 * l.0))
+        ),
+        _ => "n/a | n/a | n/a".into(),
+    };
+    println!("| stereo frame (lite: 2 x (detector + 2 crops), crop and resize included) | {m:.2} | {p:.2} | {reference} |");
     if tflite.is_empty() {
         println!(
             "(TFLite reference not run: {} missing; run ./scripts/fetch-hand-models.sh)",

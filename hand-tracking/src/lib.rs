@@ -41,3 +41,150 @@ pub fn models_dir() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/models")))
 }
+
+use candle_core::{Device, Tensor};
+use glam::Vec2;
+use landmark::{HandLandmarks, Image, CROP};
+use palm::{Anchor, Palm, Roi};
+use std::time::{Duration, Instant};
+
+/// Which variant of the models to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Variant {
+    /// Faster, a little less accurate.
+    Lite,
+    Full,
+}
+
+/// Time spent in each stage of the last [`HandLandmarker::process`] call.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StageTimes {
+    pub detect: Duration,
+    pub landmarks: Duration,
+}
+
+/// Palm detection, then landmarks in each palm's region: MediaPipe's hand
+/// landmarker, on one camera image.
+#[derive(Debug)]
+pub struct HandLandmarker {
+    palm: Graph,
+    landmark: Graph,
+    anchors: Vec<Anchor>,
+    device: Device,
+    /// Palms scoring below this are dropped (MediaPipe: 0.5).
+    pub min_palm_score: f32,
+    /// Regions whose hand presence is below this hold no hand.
+    pub min_presence: f32,
+    /// At most this many hands.
+    pub max_hands: usize,
+    pub times: StageTimes,
+}
+
+impl HandLandmarker {
+    /// Loads both models from `dir` (see [`models_dir`]).
+    pub fn load(
+        dir: &std::path::Path,
+        variant: Variant,
+        device: &Device,
+    ) -> Result<Self, GraphError> {
+        let v = match variant {
+            Variant::Lite => "lite",
+            Variant::Full => "full",
+        };
+        Ok(Self {
+            palm: Graph::load(dir, &format!("palm_detection_{v}"), device)?,
+            landmark: Graph::load(dir, &format!("hand_landmark_{v}"), device)?,
+            anchors: palm::anchors(),
+            device: device.clone(),
+            min_palm_score: 0.5,
+            min_presence: 0.5,
+            max_hands: 2,
+            times: StageTimes::default(),
+        })
+    }
+
+    fn input(&self, data: Vec<f32>, size: usize) -> Result<Tensor, GraphError> {
+        Ok(Tensor::from_vec(data, (1, size, size, 3), &self.device)?)
+    }
+
+    /// Palms in `image`, in normalised image coordinates, best first. The
+    /// image is letterboxed into the detector's square input.
+    pub fn detect_palms(&self, image: &Image) -> Result<Vec<Palm>, GraphError> {
+        let side = image.width.max(image.height) as f32;
+        let square = Roi {
+            center: Vec2::splat(0.5),
+            size: Vec2::new(side / image.width as f32, side / image.height as f32),
+            rotation: 0.0,
+        };
+        let n = palm::INPUT_SIZE as usize;
+        let out = self
+            .palm
+            .run(&self.input(landmark::crop(image, &square, n), n)?)?;
+        let boxes = out[0].flatten_all()?.to_vec1::<f32>()?;
+        let scores = out[1].flatten_all()?.to_vec1::<f32>()?;
+        let palms = palm::weighted_nms(
+            palm::decode(&boxes, &scores, &self.anchors, self.min_palm_score),
+            0.3,
+        );
+        // From the letterboxed square back to the image.
+        let (w, h) = (image.width as f32, image.height as f32);
+        let back = |p: Vec2| {
+            let q = landmark::crop_to_image(
+                &square,
+                image.width,
+                image.height,
+                n,
+                p.x * n as f32,
+                p.y * n as f32,
+            );
+            Vec2::new(q.x / w, q.y / h)
+        };
+        Ok(palms
+            .into_iter()
+            .map(|p| Palm {
+                center: back(p.center),
+                size: Vec2::new(p.size.x * side / w, p.size.y * side / h),
+                keypoints: p.keypoints.map(back),
+                ..p
+            })
+            .collect())
+    }
+
+    /// The 21 landmarks of the hand in `roi`.
+    pub fn landmarks(&self, image: &Image, roi: &Roi) -> Result<HandLandmarks, GraphError> {
+        let out = self
+            .landmark
+            .run(&self.input(landmark::crop(image, roi, CROP), CROP)?)?;
+        let v = |i: usize| -> Result<Vec<f32>, GraphError> {
+            Ok(out[i].flatten_all()?.to_vec1::<f32>()?)
+        };
+        let (points, presence, right, world) = (v(0)?, v(1)?[0], v(2)?[0], v(3)?);
+        Ok(landmark::decode(
+            &points,
+            &world,
+            presence,
+            right,
+            roi,
+            image.width,
+            image.height,
+        ))
+    }
+
+    /// Detects palms and returns the landmarks of each hand present.
+    pub fn process(&mut self, image: &Image) -> Result<Vec<HandLandmarks>, GraphError> {
+        let t = Instant::now();
+        let palms = self.detect_palms(image)?;
+        self.times.detect = t.elapsed();
+        let t = Instant::now();
+        let mut hands = Vec::new();
+        for p in palms.iter().take(self.max_hands) {
+            let roi = palm::hand_roi(p, image.width as f32, image.height as f32);
+            let h = self.landmarks(image, &roi)?;
+            if h.presence >= self.min_presence {
+                hands.push(h);
+            }
+        }
+        self.times.landmarks = t.elapsed();
+        Ok(hands)
+    }
+}

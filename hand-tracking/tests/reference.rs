@@ -68,3 +68,25 @@ fn a_wrong_input_shape_is_an_error_not_a_panic() {
     assert!(err.contains("224"), "{err}");
     assert!(Graph::load(&dir, "no_such_model", &Device::Cpu).is_err());
 }
+
+#[test]
+fn a_blank_image_has_no_hands_and_odd_sizes_work() {
+    use parallax_hand_tracking::{landmark::Image, HandLandmarker, Variant};
+    let dir = models_dir();
+    let mut h = HandLandmarker::load(&dir, Variant::Lite, &Device::Cpu)
+        .expect("run ./scripts/fetch-hand-models.sh");
+    for (w, hgt) in [(640, 480), (333, 517), (1, 1)] {
+        let rgb = vec![0.5f32; w * hgt * 3];
+        let img = Image {
+            width: w,
+            height: hgt,
+            rgb: &rgb,
+        };
+        let hands = h.process(&img).unwrap();
+        assert!(
+            hands.is_empty(),
+            "{w}x{hgt}: {} hands in a grey image",
+            hands.len()
+        );
+    }
+}
