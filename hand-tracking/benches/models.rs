@@ -85,7 +85,7 @@ fn main() {
     // A whole stereo frame as the tracker's worst case runs it: on each of
     // two 640x480 cameras the detector plus the landmark model on two hand
     // regions (when tracking, the detector is skipped).
-    let mut landmarker = HandLandmarker::load(&dir, Variant::Lite, &Device::Cpu).unwrap();
+    let landmarker = HandLandmarker::load(&dir, Variant::Lite, &Device::Cpu).unwrap();
     let r = candle_core::safetensors::load(
         dir.join("hand_landmark_lite.reference.safetensors"),
         &Device::Cpu,
