@@ -14,7 +14,9 @@
 //! weights is folded by the converter). Anything else is refused at load.
 
 use crate::kernels::{self, Act, Geometry};
-use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Device, Layout, Shape, Tensor};
+use candle_core::{
+    CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Device, Layout, Shape, Tensor,
+};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::Path;
@@ -102,6 +104,8 @@ enum Step {
         a: usize,
         b: usize,
         act: Act,
+        /// A PReLU that followed this sum and read nothing else, fused in.
+        prelu: Option<Tensor>,
     },
     SpatialMean {
         input: usize,
@@ -119,6 +123,7 @@ enum Step {
         input: usize,
         kernel: usize,
         stride: usize,
+        geometry: Geometry,
     },
     Prelu {
         input: usize,
@@ -146,6 +151,23 @@ enum Step {
 }
 
 impl Step {
+    /// Tensors this step reads.
+    fn inputs(&self) -> Vec<usize> {
+        match self {
+            Step::Conv { input, .. }
+            | Step::SpatialMean { input }
+            | Step::FullyConnected { input, .. }
+            | Step::Logistic { input }
+            | Step::MaxPool { input, .. }
+            | Step::Prelu { input, .. }
+            | Step::Pad { input, .. }
+            | Step::Resize { input, .. }
+            | Step::Reshape { input, .. } => vec![*input],
+            Step::Add { a, b, .. } => vec![*a, *b],
+            Step::Concat { inputs, .. } => inputs.clone(),
+        }
+    }
+
     fn kind(&self) -> &'static str {
         match self {
             Step::Conv {
@@ -155,6 +177,7 @@ impl Step {
                 "conv1x1"
             }
             Step::Conv { .. } => "conv",
+            Step::Add { prelu: Some(_), .. } => "add+prelu",
             Step::Add { .. } => "add",
             Step::SpatialMean { .. } => "mean",
             Step::FullyConnected { .. } => "fully_connected",
@@ -293,7 +316,46 @@ impl Graph {
             let step = g.prepare(index, op)?;
             g.steps.push((step, op.outputs[0]));
         }
+        g.fuse_add_prelu();
         Ok(g)
+    }
+
+    /// ADD (no activation) then PRELU of its result, where nothing else
+    /// reads the sum, become one pass over the data (the palm models' residual
+    /// blocks end that way).
+    fn fuse_add_prelu(&mut self) {
+        let mut readers = vec![0usize; self.shapes.len()];
+        for (step, _) in &self.steps {
+            for i in step.inputs() {
+                readers[i] += 1;
+            }
+        }
+        for &o in &self.outputs {
+            readers[o] += 1;
+        }
+        let steps = std::mem::take(&mut self.steps);
+        let mut out: Vec<(Step, usize)> = Vec::with_capacity(steps.len());
+        for (step, dst) in steps {
+            if let Step::Prelu { input, alpha } = &step {
+                if let Some((
+                    Step::Add {
+                        act: Act::None,
+                        prelu: prelu @ None,
+                        ..
+                    },
+                    sum,
+                )) = out.last_mut()
+                {
+                    if *sum == *input && readers[*input] == 1 && alpha.device().is_cpu() {
+                        *prelu = Some(alpha.clone());
+                        *sum = dst;
+                        continue;
+                    }
+                }
+            }
+            out.push((step, dst));
+        }
+        self.steps = out;
     }
 
     /// NHWC shape of the model's input.
@@ -405,6 +467,7 @@ impl Graph {
                 b: usize::try_from(op.inputs[1])
                     .map_err(|_| unsupported("no second input".into()))?,
                 act: act(&op.activation, index, &op.op)?,
+                prelu: None,
             },
             "MEAN" => {
                 let axes = self.constant_ints(index, op, op.inputs[1])?;
@@ -443,6 +506,18 @@ impl Graph {
                     input,
                     kernel: fh,
                     stride: sh,
+                    geometry: Geometry {
+                        in_h: in_shape[1],
+                        in_w: in_shape[2],
+                        channels: in_shape[3],
+                        out_h: out_shape[1],
+                        out_w: out_shape[2],
+                        kernel: fh,
+                        stride: sh,
+                        dilation: 1,
+                        pad_top: 0,
+                        pad_left: 0,
+                    },
                 }
             }
             "PRELU" => {
@@ -588,10 +663,16 @@ impl Graph {
                         .reshape(out_shape.as_slice())?
                     }
                 }
-                Step::Add { a, b, act } => {
+                Step::Add { a, b, act, prelu } => {
                     let a = get(&values, *a)?;
                     let b = get(&values, *b)?;
-                    if a.device().is_cpu() && a.dims() == b.dims() {
+                    if let Some(alpha) = prelu {
+                        if a.dims() == b.dims() {
+                            a.apply_op3_no_bwd(&b.contiguous()?, alpha, &AddPrelu)?
+                        } else {
+                            a.broadcast_add(&b)?.apply_op2_no_bwd(alpha, &Prelu)?
+                        }
+                    } else if a.device().is_cpu() && a.dims() == b.dims() {
                         a.apply_op2_no_bwd(&b.contiguous()?, &AddAct(*act))?
                     } else {
                         apply(a.broadcast_add(&b)?, *act)?
@@ -614,9 +695,15 @@ impl Graph {
                         .recip()?
                 }
                 Step::MaxPool {
+                    input, geometry, ..
+                } if self.device.is_cpu() => {
+                    get(&values, *input)?.apply_op1_no_bwd(&MaxPool(*geometry))?
+                }
+                Step::MaxPool {
                     input,
                     kernel,
                     stride,
+                    ..
                 } => {
                     // candle pools NCHW.
                     get(&values, *input)?
@@ -771,6 +858,64 @@ impl CustomOp2 for AddAct {
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let y = kernels::add_act(cpu_f32(s1, l1)?, cpu_f32(s2, l2)?, self.0);
         Ok((CpuStorage::F32(y), l1.shape().clone()))
+    }
+}
+
+/// Max pooling of one NHWC image, on the CPU.
+struct MaxPool(Geometry);
+
+impl CustomOp1 for MaxPool {
+    fn name(&self) -> &'static str {
+        "max-pool-nhwc"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let g = &self.0;
+        if layout.dims() != [1, g.in_h, g.in_w, g.channels] {
+            candle_core::bail!("max pool: input {:?}", layout.dims());
+        }
+        let y = kernels::max_pool(cpu_f32(storage, layout)?, g);
+        Ok((
+            CpuStorage::F32(y),
+            Shape::from((1, g.out_h, g.out_w, g.channels)),
+        ))
+    }
+}
+
+/// `a + b`, then PReLU, in one pass.
+struct AddPrelu;
+
+impl CustomOp3 for AddPrelu {
+    fn name(&self) -> &'static str {
+        "add-prelu"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (a, b, alpha) = (cpu_f32(s1, l1)?, cpu_f32(s2, l2)?, cpu_f32(s3, l3)?);
+        if l1.dims() != l2.dims() || l1.dims().last() != Some(&alpha.len()) {
+            candle_core::bail!(
+                "add-prelu: {:?} + {:?}, {} slopes",
+                l1.dims(),
+                l2.dims(),
+                alpha.len()
+            );
+        }
+        Ok((
+            CpuStorage::F32(kernels::add_prelu(a, b, alpha)),
+            l1.shape().clone(),
+        ))
     }
 }
 

@@ -44,21 +44,32 @@ fn depthwise_row(
     out: &mut [f32],
 ) {
     let c = g.channels;
-    for ox in 0..g.out_w {
-        let acc = &mut out[ox * c..(ox + 1) * c];
+    for acc in out.chunks_exact_mut(c) {
         acc.copy_from_slice(bias);
-        for ky in 0..g.kernel {
-            let iy = (oy * g.stride + ky * g.dilation) as isize - g.pad_top as isize;
-            if iy < 0 || iy >= g.in_h as isize {
-                continue;
-            }
-            for kx in 0..g.kernel {
-                let ix = (ox * g.stride + kx * g.dilation) as isize - g.pad_left as isize;
-                if ix < 0 || ix >= g.in_w as isize {
-                    continue;
-                }
-                let src = &x[(iy as usize * g.in_w + ix as usize) * c..][..c];
-                let w = &weights[(ky * g.kernel + kx) * c..][..c];
+    }
+    // Taps outermost: the bounds are worked out once per tap and row, and
+    // the inner loops are plain multiply-adds over contiguous channels.
+    for ky in 0..g.kernel {
+        let iy = (oy * g.stride + ky * g.dilation) as isize - g.pad_top as isize;
+        if iy < 0 || iy >= g.in_h as isize {
+            continue;
+        }
+        let row = &x[iy as usize * g.in_w * c..][..g.in_w * c];
+        for kx in 0..g.kernel {
+            let w = &weights[(ky * g.kernel + kx) * c..][..c];
+            let offset = (kx * g.dilation) as isize - g.pad_left as isize;
+            // Output columns whose input column ox*stride + offset is inside.
+            let first = if offset < 0 {
+                (-offset as usize).div_ceil(g.stride)
+            } else {
+                0
+            };
+            let end = ((g.in_w as isize - offset + g.stride as isize - 1) / g.stride as isize)
+                .clamp(0, g.out_w as isize) as usize;
+            for ox in first..end {
+                let ix = (ox * g.stride) as isize + offset;
+                let src = &row[ix as usize * c..][..c];
+                let acc = &mut out[ox * c..][..c];
                 // A plain multiply-add vectorises in every version (mul_add
                 // would call libm where the target has no FMA).
                 for ((a, s), w) in acc.iter_mut().zip(src).zip(w) {
@@ -66,12 +77,8 @@ fn depthwise_row(
                 }
             }
         }
-        match act {
-            Act::None => {}
-            Act::Relu => acc.iter_mut().for_each(|v| *v = v.max(0.0)),
-            Act::Relu6 => acc.iter_mut().for_each(|v| *v = v.clamp(0.0, 6.0)),
-        }
     }
+    activate(out, act);
 }
 
 /// Depthwise convolution of one NHWC image `x` ([in_h, in_w, C]) with
@@ -148,6 +155,58 @@ pub fn prelu(x: &[f32], alpha: &[f32]) -> Vec<f32> {
             for (o, x) in o.chunks_exact_mut(c).zip(x.chunks_exact(c)) {
                 for ((o, x), a) in o.iter_mut().zip(x).zip(alpha) {
                     *o = if *x >= 0.0 { *x } else { a * x };
+                }
+            }
+        });
+    out
+}
+
+/// `a + b` (same shape, NHWC), then PReLU with slopes `alpha` per channel.
+pub fn add_prelu(a: &[f32], b: &[f32], alpha: &[f32]) -> Vec<f32> {
+    let c = alpha.len();
+    assert!(a.len() == b.len() && a.len().is_multiple_of(c), "add-prelu: sizes");
+    let mut out = vec![0f32; a.len()];
+    let chunk = c * (16 * 1024 / c).max(1);
+    out.par_chunks_mut(chunk)
+        .zip(a.par_chunks(chunk).zip(b.par_chunks(chunk)))
+        .for_each(|(o, (a, b))| {
+            for ((o, a), b) in o
+                .chunks_exact_mut(c)
+                .zip(a.chunks_exact(c))
+                .zip(b.chunks_exact(c))
+            {
+                for (((o, a), b), k) in o.iter_mut().zip(a).zip(b).zip(alpha) {
+                    let x = a + b;
+                    *o = if x >= 0.0 { x } else { k * x };
+                }
+            }
+        });
+    out
+}
+
+/// 2×2 (or k×k) max pooling of one NHWC image without padding.
+pub fn max_pool(x: &[f32], g: &Geometry) -> Vec<f32> {
+    let c = g.channels;
+    let mut out = vec![f32::NEG_INFINITY; g.out_h * g.out_w * c];
+    out.par_chunks_mut(g.out_w * c)
+        .enumerate()
+        .for_each(|(oy, row)| {
+            for ky in 0..g.kernel {
+                let iy = oy * g.stride + ky;
+                if iy >= g.in_h {
+                    continue;
+                }
+                for (ox, acc) in row.chunks_exact_mut(c).enumerate() {
+                    for kx in 0..g.kernel {
+                        let ix = ox * g.stride + kx;
+                        if ix >= g.in_w {
+                            continue;
+                        }
+                        let src = &x[(iy * g.in_w + ix) * c..][..c];
+                        for (a, s) in acc.iter_mut().zip(src) {
+                            *a = a.max(*s);
+                        }
+                    }
                 }
             }
         });
