@@ -772,6 +772,25 @@ struct Depthwise<'a> {
     act: Act,
 }
 
+/// The f32 data of one NHWC image of the geometry's input size.
+fn image_input<'a>(
+    what: &str,
+    storage: &'a CpuStorage,
+    layout: &Layout,
+    g: &Geometry,
+) -> candle_core::Result<&'a [f32]> {
+    if layout.dims() != [1, g.in_h, g.in_w, g.channels] {
+        candle_core::bail!(
+            "{what}: input {:?} is not 1x{}x{}x{}",
+            layout.dims(),
+            g.in_h,
+            g.in_w,
+            g.channels
+        );
+    }
+    cpu_f32(storage, layout)
+}
+
 fn cpu_f32<'a>(storage: &'a CpuStorage, layout: &Layout) -> candle_core::Result<&'a [f32]> {
     let CpuStorage::F32(v) = storage else {
         candle_core::bail!("the hand models run in f32")
@@ -793,16 +812,7 @@ impl CustomOp1 for Depthwise<'_> {
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let g = &self.geometry;
-        let x = cpu_f32(storage, layout)?;
-        if layout.dims() != [1, g.in_h, g.in_w, g.channels] {
-            candle_core::bail!(
-                "depthwise: input {:?} is not 1x{}x{}x{}",
-                layout.dims(),
-                g.in_h,
-                g.in_w,
-                g.channels
-            );
-        }
+        let x = image_input("depthwise", storage, layout, g)?;
         let y = kernels::depthwise(x, self.weights, self.bias, g, self.act);
         Ok((
             CpuStorage::F32(y),
@@ -875,10 +885,7 @@ impl CustomOp1 for MaxPool {
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let g = &self.0;
-        if layout.dims() != [1, g.in_h, g.in_w, g.channels] {
-            candle_core::bail!("max pool: input {:?}", layout.dims());
-        }
-        let y = kernels::max_pool(cpu_f32(storage, layout)?, g);
+        let y = kernels::max_pool(image_input("max pool", storage, layout, g)?, g);
         Ok((
             CpuStorage::F32(y),
             Shape::from((1, g.out_h, g.out_w, g.channels)),
@@ -961,16 +968,7 @@ impl CustomOp1 for Im2Col {
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let g = &self.geometry;
-        let x = cpu_f32(storage, layout)?;
-        if layout.dims() != [1, g.in_h, g.in_w, g.channels] {
-            candle_core::bail!(
-                "im2col: input {:?} is not 1x{}x{}x{}",
-                layout.dims(),
-                g.in_h,
-                g.in_w,
-                g.channels
-            );
-        }
+        let x = image_input("im2col", storage, layout, g)?;
         let cols = kernels::im2col(x, g);
         Ok((
             CpuStorage::F32(cols),

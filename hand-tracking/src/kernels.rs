@@ -164,7 +164,10 @@ pub fn prelu(x: &[f32], alpha: &[f32]) -> Vec<f32> {
 /// `a + b` (same shape, NHWC), then PReLU with slopes `alpha` per channel.
 pub fn add_prelu(a: &[f32], b: &[f32], alpha: &[f32]) -> Vec<f32> {
     let c = alpha.len();
-    assert!(a.len() == b.len() && a.len().is_multiple_of(c), "add-prelu: sizes");
+    assert!(
+        a.len() == b.len() && a.len().is_multiple_of(c),
+        "add-prelu: sizes"
+    );
     let mut out = vec![0f32; a.len()];
     let chunk = c * (16 * 1024 / c).max(1);
     out.par_chunks_mut(chunk)
