@@ -5,7 +5,9 @@
 use parallax_runtime::profiles::{self, ComponentKind};
 use parallax_sdk::sanitize;
 use parallax_sdk::types::{Duration, Time};
-use parallax_sdk::{Builder, DeviceDescription, DriverError, InputKind, SystemDevices, Vibration};
+use parallax_sdk::{
+    Builder, DeviceDescription, DeviceRole, DriverError, InputKind, SystemDevices, Vibration,
+};
 use parallax_sdk_abi::ffi::{PxResult, PX_POSE_ORIENTATION_VALID, PX_POSE_POSITION_VALID};
 use parallax_sdk_abi::host::{load, result_name, AbiBuilder, LoadError};
 use std::path::Path;
@@ -37,6 +39,7 @@ pub const CHECKS: &[&str] = &[
     "pose-values",
     "pose-timing",
     "inputs",
+    "hand-joints",
     "haptics",
     "refresh-rate",
     "disconnect",
@@ -155,6 +158,7 @@ fn run_checks(path: &Path, config: Option<&str>, name: &mut Option<String>) -> V
     check_pose_values(&mut r, &sys);
     check_pose_timing(&mut r, &sys);
     check_inputs(&mut r, &sys);
+    check_hand_joints(&mut r, &sys);
     check_haptics(&mut r, &builder, &sys);
     check_refresh(&mut r, &builder, &sys);
     check_disconnect(&mut r, &builder, &sys);
@@ -535,6 +539,110 @@ fn check_inputs(r: &mut Report, sys: &SystemDevices) {
         } else {
             problems.dedup();
             Outcome::Fail(problems.join("; "))
+        },
+    );
+}
+
+/// Devices that claim hand tracking: 100 samples over a second per hand,
+/// each active sample with finite positions, unit quaternions and positive
+/// radii, and every bone (consecutive joints of a finger) keeping its length
+/// within 2 mm: a user's bones do not grow.
+fn check_hand_joints(r: &mut Report, sys: &SystemDevices) {
+    use parallax_sdk::types::Hand;
+    let mut problems = Vec::new();
+    let (mut hands, mut samples) = (0, 0);
+    let mut worst_drift = 0f32;
+    let base = Time::now();
+    for (i, d) in devices(sys) {
+        let desc = d.description();
+        if !desc.capabilities.hand_tracking {
+            continue;
+        }
+        let which: &[Hand] = match desc.role {
+            DeviceRole::LeftHand => &[Hand::Left],
+            DeviceRole::RightHand => &[Hand::Right],
+            _ => &[Hand::Left, Hand::Right],
+        };
+        for &hand in which {
+            hands += 1;
+            let mut lengths: Option<Vec<f32>> = None;
+            for k in 0..100 {
+                let at = base + Duration(k * 10_000_000);
+                let j = match d.hand_joints(hand, at) {
+                    Ok(j) => j,
+                    Err(DriverError::Disconnected) => break,
+                    Err(e) => {
+                        r.note(&e);
+                        problems.push(format!("device {i} {hand:?} hand: {e}"));
+                        break;
+                    }
+                };
+                if !j.active {
+                    continue;
+                }
+                samples += 1;
+                let sound = |x: &parallax_sdk::types::HandJoint| {
+                    x.pose.position.is_finite()
+                        && x.pose.orientation.is_finite()
+                        && (x.pose.orientation.length() - 1.0).abs() <= 1e-3
+                        && x.radius.is_finite()
+                        && x.radius > 0.0
+                };
+                let bad = j.joints.iter().position(|x| !sound(x));
+                if let Some(b) = bad {
+                    problems.push(format!(
+                        "device {i} {hand:?} hand, sample {k}: joint {b} is not finite, not unit or has no radius"
+                    ));
+                    break;
+                }
+                // Bones: wrist-free finger chains, XrHandJointEXT 2..=5, 6..=10, ...
+                let chains: [&[usize]; 5] = [
+                    &[2, 3, 4, 5],
+                    &[6, 7, 8, 9, 10],
+                    &[11, 12, 13, 14, 15],
+                    &[16, 17, 18, 19, 20],
+                    &[21, 22, 23, 24, 25],
+                ];
+                let now: Vec<f32> = chains
+                    .iter()
+                    .flat_map(|c| c.windows(2))
+                    .map(|w| {
+                        j.joints[w[0]]
+                            .pose
+                            .position
+                            .distance(j.joints[w[1]].pose.position)
+                    })
+                    .collect();
+                match &lengths {
+                    None => lengths = Some(now),
+                    Some(first) => {
+                        let drift = first
+                            .iter()
+                            .zip(&now)
+                            .map(|(a, b)| (a - b).abs())
+                            .fold(0f32, f32::max);
+                        worst_drift = worst_drift.max(drift);
+                    }
+                }
+            }
+        }
+    }
+    r.add(
+        "hand-joints",
+        if !problems.is_empty() {
+            Outcome::Fail(problems.join("; "))
+        } else if hands == 0 {
+            Outcome::Skip("no device claims hand tracking".into())
+        } else if worst_drift > 0.002 {
+            Outcome::Fail(format!(
+                "bone lengths change by up to {:.1} mm over a second",
+                worst_drift * 1e3
+            ))
+        } else {
+            Outcome::Pass(format!(
+                "{hands} hands, {samples} active samples: finite, unit quaternions, radii > 0, bones within {:.2} mm",
+                worst_drift * 1e3
+            ))
         },
     );
 }

@@ -16,7 +16,7 @@
 //! - `no_stop`: vibrations cannot be stopped (stop returns an error).
 
 use parallax_driver_simulated::{MotionKind, SimulatedBuilder};
-use parallax_sdk::types::{DisplayInfo, Time, TrackedPose};
+use parallax_sdk::types::{Battery, DisplayInfo, Hand, HandJoints, Time, TrackedPose};
 use parallax_sdk::{
     Builder, Device, DeviceDescription, DriverError, Estimate, Hmd, InputValue, SystemDevices,
     Vibration,
@@ -199,6 +199,16 @@ impl Device for BrokenController {
             return Err(DriverError::Internal("cannot stop".into()));
         }
         self.inner.set_vibration(output, v)
+    }
+
+    // The description (capabilities included) is the simulated controller's,
+    // so its optional streams are passed through too.
+    fn hand_joints(&self, hand: Hand, at: Time) -> Result<HandJoints, DriverError> {
+        self.inner.hand_joints(hand, at)
+    }
+
+    fn battery(&self) -> Result<Battery, DriverError> {
+        self.inner.battery()
     }
 }
 

@@ -12,7 +12,8 @@
 use glam::{EulerRot, Quat, Vec3};
 use parallax_sdk::types::{
     Battery, CameraFrame, CameraInfo, CameraIntrinsics, DesktopControls, DesktopInput, DisplayInfo,
-    Duration, EyeInfo, Fov, LensModel, PixelFormat, PlayArea, Pose, Time, TrackedPose, Velocity,
+    Duration, EyeInfo, Fov, Hand, HandJoints, LensModel, PixelFormat, PlayArea, Pose, Time,
+    TrackedPose, Velocity,
 };
 use parallax_sdk::{
     Builder, Capabilities, Device, DeviceDescription, DeviceRole, DriverError, Estimate, Hmd,
@@ -22,6 +23,7 @@ use parking_lot::Mutex;
 use std::sync::Arc;
 
 pub mod desktop;
+pub mod hand;
 use desktop::Rig;
 
 /// How the simulated devices move.
@@ -236,10 +238,46 @@ fn controller_description(hand: usize) -> DeviceDescription {
         }],
         capabilities: Capabilities {
             battery: true,
+            hand_tracking: true,
             ..Default::default()
         },
         cameras: vec![],
     }
+}
+
+/// The simulated hand's shape at `t`: with scripted motion it cycles open,
+/// pointing, fist, relaxed (8 s, smooth blends); static, it stays relaxed.
+/// A pressed trigger curls the index finger, a pressed grip makes a fist.
+fn hand_shape(motion: &Motion, hand: usize, t: Time, trigger: f32, grip: f32) -> hand::HandShape {
+    use hand::HandShape;
+    let mut shape = match motion.kind {
+        MotionKind::Static => HandShape::RELAXED,
+        MotionKind::Scripted { .. } => {
+            let cycle = [
+                HandShape::OPEN,
+                HandShape::POINT,
+                HandShape::FIST,
+                HandShape::RELAXED,
+            ];
+            let s = (t.as_secs_f64() / 2.0 + hand as f64 * 0.5).rem_euclid(4.0);
+            let (i, f) = (s.floor() as usize % 4, s.fract() as f32);
+            // Hold each shape for half the step, blend over the other half.
+            let blend = ((f - 0.5) * 2.0).clamp(0.0, 1.0);
+            let blend = blend * blend * (3.0 - 2.0 * blend);
+            cycle[i].lerp(&cycle[(i + 1) % 4], blend)
+        }
+    };
+    shape.curl[1] = shape.curl[1].max(trigger);
+    if grip > 0.0 {
+        shape = shape.lerp(&HandShape::FIST, grip);
+    }
+    shape
+}
+
+/// `grip_from_wrist`: the wrist 9 cm behind the controller's grip, the hand
+/// along the grip's -Z.
+pub fn grip_from_wrist() -> Pose {
+    Pose::from_position(Vec3::new(0.0, 0.0, 0.09))
 }
 
 struct SimController {
@@ -276,6 +314,30 @@ impl Device for SimController {
             orientation_tracked: true,
             position_tracked: true,
         })
+    }
+
+    fn hand_joints(&self, hand: Hand, at: Time) -> Result<HandJoints, DriverError> {
+        let own = if self.hand == 0 {
+            Hand::Left
+        } else {
+            Hand::Right
+        };
+        if hand != own {
+            return Err(DriverError::InvalidArgument(format!(
+                "this controller holds the {own:?} hand, not the {hand:?}"
+            )));
+        }
+        let value = |path: &str| match self.controls.get(self.hand, path) {
+            Some(InputValue::Float(v)) => v,
+            Some(InputValue::Boolean(b)) => b as u8 as f32,
+            _ => 0.0,
+        };
+        let (trigger, grip) = (value("input/trigger/value"), value("input/squeeze/value"));
+        Ok(hand::joints(hand, at, |t| {
+            let (g, _) = self.motion.hand(self.hand, t);
+            let wrist = self.rig.hand(g).mul(&grip_from_wrist());
+            (wrist, hand_shape(&self.motion, self.hand, t, trigger, grip))
+        }))
     }
 
     fn read_inputs(&self, values: &mut [Option<InputValue>]) -> Result<(), DriverError> {
@@ -614,5 +676,37 @@ mod tests {
             .controls
             .set(0, "input/a/click", InputValue::Boolean(true))
             .is_err());
+    }
+
+    #[test]
+    fn controllers_report_hand_joints_around_their_grip() {
+        let b = SimulatedBuilder::new(MotionKind::Static);
+        let sys = b.open().unwrap();
+        let right = &sys.devices[1];
+        assert!(right.description().capabilities.hand_tracking);
+        let t = Time::now();
+        let j = right.hand_joints(Hand::Right, t).unwrap();
+        assert!(j.active);
+        let grip = right.pose("input/grip/pose", t).unwrap().pose;
+        let wrist = grip.mul(&grip_from_wrist());
+        assert!((j.joints[1].pose.position - wrist.position).length() < 1e-5);
+        // The other hand is not this controller's.
+        assert!(matches!(
+            right.hand_joints(Hand::Left, t),
+            Err(DriverError::InvalidArgument(_))
+        ));
+        // Pulling the trigger curls the index finger: its tip comes closer to the wrist.
+        let tip = |j: &HandJoints| {
+            j.joints[10]
+                .pose
+                .position
+                .distance(j.joints[1].pose.position)
+        };
+        let before = tip(&j);
+        b.controls
+            .set(1, "input/trigger/value", InputValue::Float(1.0))
+            .unwrap();
+        let after = tip(&right.hand_joints(Hand::Right, t).unwrap());
+        assert!(after < before - 0.03, "index tip {before} -> {after}");
     }
 }
