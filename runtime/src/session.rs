@@ -428,8 +428,11 @@ impl Session {
             }
         }
         drop(inner);
+        // Scripted simulator keys (PARALLAX_SIM_KEYS): the driver's controls
+        // are fetched only on frames that have keys (and on the first, to
+        // warn once when the driver has none).
         let keys = &self.instance.config.sim_keys;
-        if !keys.is_empty() {
+        if keys.iter().any(|k| k.frame == ended) || (ended == 1 && !keys.is_empty()) {
             match self.hub.desktop_controls() {
                 Some(controls) => crate::keyscript::play(keys, ended, &controls),
                 None if ended == 1 => tracing::warn!(
