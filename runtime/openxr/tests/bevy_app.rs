@@ -32,18 +32,6 @@ fn app() -> PathBuf {
         })
 }
 
-fn read_png(path: &Path) -> (u32, u32, Vec<u8>) {
-    let decoder = png::Decoder::new(std::io::BufReader::new(
-        std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
-    ));
-    let mut reader = decoder.read_info().unwrap();
-    let mut buf = vec![0; reader.output_buffer_size()];
-    let info = reader.next_frame(&mut buf).unwrap();
-    assert_eq!(info.color_type, png::ColorType::Rgba);
-    buf.truncate(info.buffer_size());
-    (info.width, info.height, buf)
-}
-
 /// Pixels within `tol` (per channel) of each colour.
 fn count_near(rgba: &[u8], colours: &[[u8; 3]], tol: i32) -> Vec<usize> {
     let mut n = vec![0; colours.len()];
@@ -121,19 +109,11 @@ fn bevy_app_runs_and_its_physics_and_grab_work() {
         s
     });
     let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if start.elapsed() > Duration::from_secs(600) {
-            child.kill().unwrap();
-            panic!(
-                "the Bevy app did not exit within 600 s; log: {}",
-                log.display()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let status = common::wait_or_kill(
+        &mut child,
+        Duration::from_secs(600),
+        &format!("the Bevy app (log: {})", log.display()),
+    );
     let out = reader.join().unwrap();
     let err = std::fs::read_to_string(&log).unwrap_or_default();
     let tail: String = err
@@ -195,7 +175,7 @@ fn bevy_app_runs_and_its_physics_and_grab_work() {
     // blocks and the crates (colours as Bevy's lighting and tonemapping
     // render them; 14 levels of tolerance per channel).
     for eye in 0..2 {
-        let (w, h, rgba) = read_png(&capture.join(format!("frame-00055-eye{eye}.png")));
+        let (w, h, rgba) = common::read_png(&capture.join(format!("frame-00055-eye{eye}.png")));
         let total = (w * h) as usize;
         let names = ["sky", "floor", "table", "green", "blue", "crate", "crate"];
         let n = count_near(&rgba, &SCENE_COLOURS, 14);

@@ -6,18 +6,7 @@
 mod common;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// Decodes an 8-bit RGBA PNG.
-fn read_png(path: &Path) -> (u32, u32, Vec<u8>) {
-    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
-    let mut reader = decoder.read_info().unwrap();
-    let mut buf = vec![0; reader.output_buffer_size()];
-    let info = reader.next_frame(&mut buf).unwrap();
-    assert_eq!(info.color_type, png::ColorType::Rgba);
-    buf.truncate(info.buffer_size());
-    (info.width, info.height, buf)
-}
+use std::time::Duration;
 
 /// Counts pixels that are clearly one of hello_xr's face colours (pure red,
 /// green or blue in sRGB, allowing for the blit's filtering at edges), and
@@ -67,17 +56,11 @@ fn run_hello_xr(graphics: &str) {
         .spawn()
         .expect("hello_xr (Debian libopenxr-utils) must be installed");
     let _stdin = child.stdin.take();
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if start.elapsed() > Duration::from_secs(240) {
-            child.kill().unwrap();
-            panic!("hello_xr -g {graphics} did not exit within 240 s");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let status = common::wait_or_kill(
+        &mut child,
+        Duration::from_secs(240),
+        &format!("hello_xr -g {graphics}"),
+    );
     let mut err = String::new();
     use std::io::Read;
     child
@@ -91,7 +74,7 @@ fn run_hello_xr(graphics: &str) {
         "hello_xr -g {graphics} exited with {status}:\n{err}"
     );
     for eye in 0..2 {
-        let (w, h, rgba) = read_png(&capture.join(format!("frame-00030-eye{eye}.png")));
+        let (w, h, rgba) = common::read_png(&capture.join(format!("frame-00030-eye{eye}.png")));
         let e = common::expected();
         assert_eq!((w, h), (e.width, e.height));
         let (faces, background) = classify(&rgba);
@@ -115,7 +98,7 @@ fn run_hello_xr(graphics: &str) {
 /// The panel (after lens distortion) keeps the scene inside each lens's
 /// area and black outside it.
 fn check_panel(dir: &Path) {
-    let (w, h, rgba) = read_png(&dir.join("frame-00030-panel.png"));
+    let (w, h, rgba) = common::read_png(&dir.join("frame-00030-panel.png"));
     let e = common::expected();
     assert_eq!((w, h), (2 * e.width, e.height));
     let px = |x: u32, y: u32| {

@@ -223,3 +223,34 @@ pub fn run_to_focused(h: &mut Headless) {
         ]
     );
 }
+
+/// Decodes an 8-bit RGBA PNG (the compositor's captures).
+pub fn read_png(path: &std::path::Path) -> (u32, u32, Vec<u8>) {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let decoder = png::Decoder::new(std::io::BufReader::new(file));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    assert_eq!(info.color_type, png::ColorType::Rgba);
+    buf.truncate(info.buffer_size());
+    (info.width, info.height, buf)
+}
+
+/// Waits for an app to exit; kills it and fails the test after `limit`.
+pub fn wait_or_kill(
+    child: &mut std::process::Child,
+    limit: std::time::Duration,
+    what: &str,
+) -> std::process::ExitStatus {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        if start.elapsed() > limit {
+            child.kill().unwrap();
+            panic!("{what} did not exit within {} s", limit.as_secs());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
