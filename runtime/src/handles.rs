@@ -21,6 +21,7 @@ pub enum Kind {
     Action = 5,
     Messenger = 6,
     Swapchain = 7,
+    HandTracker = 8,
 }
 
 /// A raw handle value as apps see it.

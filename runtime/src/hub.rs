@@ -7,9 +7,9 @@
 use crate::config::Config;
 use parallax_driver_simulated::SimulatedBuilder;
 use parallax_sdk::sanitize;
-use parallax_sdk::types::{DisplayInfo, Duration, Time, TrackedPose};
+use parallax_sdk::types::{DisplayInfo, Duration, Hand, HandJoints, Time, TrackedPose};
 use parallax_sdk::{
-    Builder, Device, DriverError, Estimate, Hmd, InputValue, SystemDevices, Vibration,
+    Builder, Device, DeviceRole, DriverError, Estimate, Hmd, InputValue, SystemDevices, Vibration,
 };
 use parallax_sdk_abi::discovery;
 use parking_lot::Mutex;
@@ -187,6 +187,16 @@ pub struct DeviceHub {
 
 /// Index of a device: 0 is the HMD, 1.. the other devices.
 pub type DeviceIndex = usize;
+
+/// One hand's joints and where they came from.
+#[derive(Copy, Clone, Debug)]
+pub struct HandSample {
+    pub joints: HandJoints,
+    pub source: DeviceIndex,
+    /// The source is a controller held in that hand (its joints are the
+    /// hand around it, so a controller-conforming range applies).
+    pub held_controller: bool,
+}
 
 impl DeviceHub {
     /// Surveys the drivers and opens the selected one.
@@ -426,6 +436,67 @@ impl DeviceHub {
                 };
             }
         }
+    }
+
+    /// Whether any device (headset cameras, controllers, gloves) reports
+    /// hand joints.
+    pub fn supports_hand_tracking(&self) -> bool {
+        std::iter::once(0)
+            .chain(self.devices().map(|(i, _)| i))
+            .any(|i| {
+                self.device(i)
+                    .is_some_and(|d| d.description().capabilities.hand_tracking)
+            })
+    }
+
+    /// A hand's sanitised joints predicted to `at`, or `None` when no device
+    /// tracks that hand now. Sources in order: a device held in that hand
+    /// (a controller or glove), then the headset (camera tracking), then
+    /// any other device; the first that reports the hand active wins.
+    pub fn hand_joints(&self, hand: Hand, at: Time) -> Option<HandSample> {
+        let role = match hand {
+            Hand::Left => DeviceRole::LeftHand,
+            Hand::Right => DeviceRole::RightHand,
+        };
+        let held: Vec<DeviceIndex> = self
+            .devices()
+            .filter(|(_, d)| d.description().role == role)
+            .map(|(i, _)| i)
+            .collect();
+        let others =
+            std::iter::once(0).chain(self.devices().map(|(i, _)| i).filter(|i| !held.contains(i)));
+        for index in held.iter().copied().chain(others) {
+            let Some(dev) = self.device(index) else {
+                continue;
+            };
+            let desc = dev.description();
+            if !desc.capabilities.hand_tracking || !self.is_active(index) {
+                continue;
+            }
+            match dev.hand_joints(hand, at) {
+                Ok(j) => match sanitize::hand_joints(j) {
+                    Ok(joints) if joints.active => {
+                        return Some(HandSample {
+                            joints,
+                            source: index,
+                            held_controller: held.contains(&index)
+                                && desc.inputs.iter().any(|c| c.path == "input/grip/pose"),
+                        })
+                    }
+                    Ok(_) => {}
+                    Err(r) => self.warn_once(
+                        index,
+                        "hand joints",
+                        format!("{:?}", r.cause),
+                        format!("{} hand joints: rejected: {r}", desc.name),
+                    ),
+                },
+                // A device that tracks only the other hand.
+                Err(DriverError::InvalidArgument(_) | DriverError::Unsupported) => {}
+                Err(e) => self.driver_failed(index, "hand joints", &e),
+            }
+        }
+        None
     }
 
     /// Starts or stops a vibration.

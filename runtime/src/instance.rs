@@ -41,6 +41,8 @@ pub const EXTENSIONS: &[(&str, u32)] = &[
     ("XR_KHR_visibility_mask", 2),
     ("XR_KHR_composition_layer_cube", 8),
     ("XR_KHR_composition_layer_depth", 6),
+    ("XR_EXT_hand_tracking", 4),
+    ("XR_EXT_hand_joints_motion_range", 1),
 ];
 
 /// The one system id this runtime hands out.

@@ -16,6 +16,7 @@ pub mod action;
 pub mod config;
 pub mod error;
 pub mod graphics;
+pub mod hand;
 pub mod handles;
 pub mod hub;
 pub mod instance;

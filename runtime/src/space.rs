@@ -185,7 +185,7 @@ fn compose(a: &StagePose, a_from_b: &Pose) -> StagePose {
 }
 
 /// Locates `b` in `a` (`a_from_b`) from both in the stage, velocities in `a`.
-fn relate(a: &StagePose, b: &StagePose) -> Location {
+pub(crate) fn relate(a: &StagePose, b: &StagePose) -> Location {
     let a_inv = a.pose.inverse();
     let pose = a_inv.mul(&b.pose);
     let lever = b.pose.position - a.pose.position;

@@ -4,7 +4,7 @@
 //! [`Cause`], so callers can log once per cause rather than once per frame.
 
 use crate::{DriverError, InputValue};
-use parallax_sdk_types::{Pose, Time, TrackedPose};
+use parallax_sdk_types::{HandJoints, Pose, Time, TrackedPose};
 
 /// Tolerance on `|q| - 1` above which a quaternion is renormalised (and
 /// beyond `MAX_QUAT_NORM_ERROR` rejected as garbage).
@@ -87,6 +87,40 @@ pub fn pose(mut p: Pose) -> Result<Pose, Rejected> {
     Ok(p)
 }
 
+/// Checks a hand's joints: an active hand needs every joint located, each
+/// with a finite pose, a (renormalised) unit quaternion and a finite radius
+/// above zero, and every valid velocity finite. An inactive hand passes as it is (its joints are
+/// not used). One bad joint rejects the whole hand: a skeleton with a
+/// garbage joint would give an app a hand that is not a hand.
+pub fn hand_joints(mut h: HandJoints) -> Result<HandJoints, Rejected> {
+    if !h.active {
+        return Ok(h);
+    }
+    for (i, j) in h.joints.iter_mut().enumerate() {
+        if !j.pose_valid {
+            // XR_EXT_hand_tracking: an active hand has every joint located.
+            return Err(reject(
+                Cause::OutOfRange,
+                format!("joint {i} has no pose in an active hand"),
+            ));
+        }
+        j.pose = pose(j.pose).map_err(|r| reject(r.cause, format!("joint {i}: {r}")))?;
+        if !j.radius.is_finite() || j.radius <= 0.0 {
+            return Err(reject(
+                Cause::OutOfRange,
+                format!("joint {i}: radius {} is not a positive length", j.radius),
+            ));
+        }
+        if j.velocity_valid && !(j.velocity.linear.is_finite() && j.velocity.angular.is_finite()) {
+            return Err(reject(
+                Cause::NonFinite,
+                format!("joint {i}: non-finite velocity"),
+            ));
+        }
+    }
+    Ok(h)
+}
+
 /// Checks an input value against its legal range (-1..=1 per axis):
 /// rounding slack is clamped, anything further out or non-finite is
 /// rejected.
@@ -154,5 +188,36 @@ mod tests {
                 .cause,
             Cause::NonFinite
         );
+    }
+
+    #[test]
+    fn hand_joints_need_finite_poses_and_positive_radii() {
+        let mut h = HandJoints {
+            active: true,
+            ..Default::default()
+        };
+        for j in h.joints.iter_mut() {
+            j.pose_valid = true;
+            j.radius = 0.01;
+        }
+        assert!(hand_joints(h).is_ok());
+        let mut bad = h;
+        bad.joints[25].pose_valid = false;
+        assert_eq!(hand_joints(bad).unwrap_err().cause, Cause::OutOfRange);
+        let mut bad = h;
+        bad.joints[7].radius = 0.0;
+        assert_eq!(hand_joints(bad).unwrap_err().cause, Cause::OutOfRange);
+        let mut bad = h;
+        bad.joints[3].pose.position.x = f32::NAN;
+        let e = hand_joints(bad).unwrap_err();
+        assert_eq!(e.cause, Cause::NonFinite);
+        assert!(e.detail.contains("joint 3"), "{e}");
+        let mut bad = h;
+        bad.joints[0].velocity_valid = true;
+        bad.joints[0].velocity.angular.y = f32::INFINITY;
+        assert_eq!(hand_joints(bad).unwrap_err().cause, Cause::NonFinite);
+        // An inactive hand is not looked at.
+        bad.active = false;
+        assert!(hand_joints(bad).is_ok());
     }
 }

@@ -396,6 +396,20 @@ pub unsafe extern "system" fn xrGetSystemProperties(
             orientation_tracking: xr::TRUE,
             position_tracking: xr::TRUE,
         };
+        // Chained properties of enabled extensions; unknown ones are skipped.
+        let mut next = p.next;
+        while !next.is_null() {
+            // SAFETY: each chain element starts with XrBaseOutStructure.
+            let base = unsafe { &mut *(next as *mut xr::BaseOutStructure) };
+            if base.ty == xr::SystemHandTrackingPropertiesEXT::TYPE
+                && i.has_extension("XR_EXT_hand_tracking")
+            {
+                // SAFETY: the type says it is an XrSystemHandTrackingPropertiesEXT.
+                let h = unsafe { &mut *(next as *mut xr::SystemHandTrackingPropertiesEXT) };
+                h.supports_hand_tracking = hub.supports_hand_tracking().into();
+            }
+            next = base.next as *mut std::ffi::c_void;
+        }
         Ok(xr::Result::SUCCESS)
     })
 }

@@ -12,6 +12,7 @@
 pub mod action;
 pub mod debug;
 pub mod dispatch;
+pub mod hand;
 pub mod instance;
 pub mod negotiate;
 pub mod session;

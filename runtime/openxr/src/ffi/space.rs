@@ -14,7 +14,7 @@ use parallax_sdk::types::Time;
 use std::ffi::c_void;
 use std::sync::Arc;
 
-fn get_space(ctx: &mut Ctx, h: xr::Space) -> Result<Arc<Space>> {
+pub(super) fn get_space(ctx: &mut Ctx, h: xr::Space) -> Result<Arc<Space>> {
     let s = handles::get::<Space>(Kind::Space, h.into_raw())?;
     ctx.instance = Some(s.session.instance.clone());
     ctx.objects.push((xr::ObjectType::SPACE, h.into_raw()));

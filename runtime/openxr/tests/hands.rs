@@ -1,0 +1,396 @@
+//! `XR_EXT_hand_tracking` and `XR_EXT_hand_joints_motion_range` through the
+//! real Khronos loader: the joints an app gets match the driver's ground
+//! truth in any space, inactive hands report nothing, the controller range
+//! opens a fist around the handle, and every error code the spec lists for
+//! the three functions. With a driver that tracks no hands, the system says
+//! so and trackers cannot be created.
+#![allow(unsafe_code)]
+// Raw calls pass pointers to locals and live handles; each group says why above it.
+#![allow(clippy::undocumented_unsafe_blocks)]
+
+mod common;
+use common::*;
+use glam::{Quat, Vec3};
+use openxr as xr;
+use openxr::sys;
+use openxr::sys::Handle as _;
+use parallax_sdk::types::{Hand, Pose, Time};
+
+fn pose(p: &sys::Posef) -> Pose {
+    Pose::new(
+        Quat::from_xyzw(
+            p.orientation.x,
+            p.orientation.y,
+            p.orientation.z,
+            p.orientation.w,
+        ),
+        Vec3::new(p.position.x, p.position.y, p.position.z),
+    )
+}
+
+fn hand_exts(motion_range: bool) -> xr::ExtensionSet {
+    let mut e = headless_exts();
+    e.ext_hand_tracking = true;
+    e.ext_hand_joints_motion_range = motion_range;
+    e
+}
+
+/// Ends one frame and returns its predicted display time.
+fn frame(h: &mut Headless) -> xr::Time {
+    let st = h.waiter.wait().unwrap();
+    h.stream.begin().unwrap();
+    h.stream
+        .end(
+            st.predicted_display_time,
+            xr::EnvironmentBlendMode::OPAQUE,
+            &[],
+        )
+        .unwrap();
+    st.predicted_display_time
+}
+
+/// Raw `xrLocateHandJointsEXT` with an optional motion range and velocities.
+fn locate_raw(
+    h: &Headless,
+    tracker: sys::HandTrackerEXT,
+    base: sys::Space,
+    time: xr::Time,
+    range: Option<sys::HandJointsMotionRangeEXT>,
+    joints: &mut [sys::HandJointLocationEXT],
+    velocities: Option<&mut [sys::HandJointVelocityEXT]>,
+) -> (sys::Result, bool) {
+    let fp = h.instance.exts().ext_hand_tracking.unwrap();
+    let range_info = range.map(|r| sys::HandJointsMotionRangeInfoEXT {
+        ty: sys::HandJointsMotionRangeInfoEXT::TYPE,
+        next: std::ptr::null(),
+        hand_joints_motion_range: r,
+    });
+    let info = sys::HandJointsLocateInfoEXT {
+        ty: sys::HandJointsLocateInfoEXT::TYPE,
+        next: range_info
+            .as_ref()
+            .map_or(std::ptr::null(), |r| r as *const _ as *const _),
+        base_space: base,
+        time,
+    };
+    let mut vel = velocities.map(|v| sys::HandJointVelocitiesEXT {
+        ty: sys::HandJointVelocitiesEXT::TYPE,
+        next: std::ptr::null_mut(),
+        joint_count: v.len() as u32,
+        joint_velocities: v.as_mut_ptr(),
+    });
+    let mut out = sys::HandJointLocationsEXT {
+        ty: sys::HandJointLocationsEXT::TYPE,
+        next: vel
+            .as_mut()
+            .map_or(std::ptr::null_mut(), |v| v as *mut _ as *mut _),
+        is_active: sys::FALSE,
+        joint_count: joints.len() as u32,
+        joint_locations: joints.as_mut_ptr(),
+    };
+    // SAFETY: every pointer is to a live local of the stated size.
+    let r = unsafe { (fp.locate_hand_joints)(tracker, &info, &mut out) };
+    (r, out.is_active == sys::TRUE)
+}
+
+fn tip_to_palm(j: &[sys::HandJointLocationEXT], tip: usize) -> f32 {
+    (pose(&j[tip].pose).position - pose(&j[0].pose).position).length()
+}
+
+#[test]
+fn hand_joints_through_the_loader() {
+    on_loader_thread(|| {
+        // The right hand's grip is held from frame 3 on (the desktop
+        // simulator's G key; the right hand is the active one).
+        std::env::set_var("PARALLAX_SIM_KEYS", "3:g+");
+        let e = expected();
+        let config = parallax_runtime::config::Config::from_env();
+        let truth = parallax_runtime::hub::DeviceHub::open(&config).unwrap();
+        let instance =
+            instance_with(&entry(), &hand_exts(true), xr::Version::new(1, 0, 0)).unwrap();
+        let system = instance
+            .system(xr::FormFactor::HEAD_MOUNTED_DISPLAY)
+            .unwrap();
+        let supported = instance.supports_hand_tracking(system).unwrap();
+        assert_eq!(supported, truth.supports_hand_tracking(), "{}", e.driver);
+        let mut h = headless_session(instance);
+        if !supported {
+            // SAFETY: valid session, create info and output.
+            let fp = h.instance.exts().ext_hand_tracking.unwrap();
+            let info = sys::HandTrackerCreateInfoEXT {
+                ty: sys::HandTrackerCreateInfoEXT::TYPE,
+                next: std::ptr::null(),
+                hand: sys::HandEXT::LEFT,
+                hand_joint_set: sys::HandJointSetEXT::DEFAULT,
+            };
+            let mut t = sys::HandTrackerEXT::NULL;
+            let r = unsafe { (fp.create_hand_tracker)(h.session.as_raw(), &info, &mut t) };
+            assert_eq!(r, sys::Result::ERROR_FEATURE_UNSUPPORTED);
+            return;
+        }
+        let left = h.session.create_hand_tracker(xr::Hand::LEFT).unwrap();
+        let right = h.session.create_hand_tracker(xr::Hand::RIGHT).unwrap();
+        let stage = h
+            .session
+            .create_reference_space(xr::ReferenceSpaceType::STAGE, xr::Posef::IDENTITY)
+            .unwrap();
+        let local = h
+            .session
+            .create_reference_space(xr::ReferenceSpaceType::LOCAL, xr::Posef::IDENTITY)
+            .unwrap();
+        // Not focused yet: no hands.
+        let now = h.instance.now().unwrap();
+        assert!(stage.locate_hand_joints(&left, now).unwrap().is_none());
+        run_to_focused(&mut h);
+        let t = frame(&mut h); // frame 2: grip not yet held
+        for (tracker, hand) in [(&left, Hand::Left), (&right, Hand::Right)] {
+            let (joints, velocities) = stage
+                .relate_hand_joints(tracker, t)
+                .unwrap()
+                .expect("an active hand");
+            let gt = truth
+                .hand_joints(hand, Time(t.as_nanos()))
+                .expect("the driver tracks this hand")
+                .joints;
+            for (i, (j, g)) in joints.iter().zip(gt.joints.iter()).enumerate() {
+                let all = sys::SpaceLocationFlags::POSITION_VALID
+                    | sys::SpaceLocationFlags::ORIENTATION_VALID
+                    | sys::SpaceLocationFlags::POSITION_TRACKED
+                    | sys::SpaceLocationFlags::ORIENTATION_TRACKED;
+                assert_eq!(j.location_flags, all, "{hand:?} joint {i}");
+                let p = pose(&j.pose);
+                assert!(
+                    (p.position - g.pose.position).length() < 1e-5,
+                    "{hand:?} joint {i}: {:?} vs {:?}",
+                    p.position,
+                    g.pose.position
+                );
+                assert!(p.orientation.angle_between(g.pose.orientation) < 1e-3);
+                assert!((j.radius - g.radius).abs() < 1e-7 && j.radius > 0.0);
+                let v = &velocities[i];
+                assert!(v.velocity_flags.contains(
+                    sys::SpaceVelocityFlags::LINEAR_VALID | sys::SpaceVelocityFlags::ANGULAR_VALID
+                ));
+            }
+            // The same joints in LOCAL are LOCAL's inverse applied to STAGE's.
+            let in_local = local.locate_hand_joints(tracker, t).unwrap().unwrap();
+            let stage_in_local = pose(&stage.locate(&local, t).unwrap().pose);
+            for (a, b) in in_local.iter().zip(joints.iter()) {
+                let want = stage_in_local.mul(&pose(&b.pose));
+                assert!((pose(&a.pose).position - want.position).length() < 1e-5);
+            }
+        }
+
+        // Frames 3 and 4: the right hand grips. Unobstructed it makes a fist;
+        // conforming to the controller it wraps the handle.
+        frame(&mut h);
+        let t = frame(&mut h);
+        let mut free = [sys::HandJointLocationEXT::default(); 26];
+        let mut held = [sys::HandJointLocationEXT::default(); 26];
+        let (r, active) = locate_raw(
+            &h,
+            right.as_raw(),
+            stage.as_raw(),
+            t,
+            Some(sys::HandJointsMotionRangeEXT::UNOBSTRUCTED),
+            &mut free,
+            None,
+        );
+        assert_eq!((r, active), (sys::Result::SUCCESS, true));
+        let (r, active) = locate_raw(
+            &h,
+            right.as_raw(),
+            stage.as_raw(),
+            t,
+            Some(sys::HandJointsMotionRangeEXT::CONFORMING_TO_CONTROLLER),
+            &mut held,
+            None,
+        );
+        assert_eq!((r, active), (sys::Result::SUCCESS, true));
+        for tip in [10, 15, 20, 25] {
+            let (f, c) = (tip_to_palm(&free, tip), tip_to_palm(&held, tip));
+            assert!(f < 0.05, "fist tip {tip} {f} m from the palm");
+            assert!(
+                c > f + 0.01,
+                "tip {tip}: conforming {c} vs unobstructed {f}"
+            );
+        }
+        // Wrist, palm and thumb are the same in both ranges.
+        for i in 0..6 {
+            assert_eq!(free[i].pose, held[i].pose, "joint {i}");
+        }
+        // The default (no chain) is the unobstructed range.
+        let mut default = [sys::HandJointLocationEXT::default(); 26];
+        locate_raw(
+            &h,
+            right.as_raw(),
+            stage.as_raw(),
+            t,
+            None,
+            &mut default,
+            None,
+        );
+        assert_eq!(default, free);
+
+        // Error codes.
+        let mut v = [sys::HandJointVelocityEXT::default(); 26];
+        let mut short = [sys::HandJointLocationEXT::default(); 25];
+        let mut short_v = [sys::HandJointVelocityEXT::default(); 25];
+        let (r, _) = locate_raw(
+            &h,
+            right.as_raw(),
+            stage.as_raw(),
+            t,
+            None,
+            &mut short,
+            None,
+        );
+        assert_eq!(r, sys::Result::ERROR_VALIDATION_FAILURE, "jointCount 25");
+        let (r, _) = locate_raw(
+            &h,
+            right.as_raw(),
+            stage.as_raw(),
+            t,
+            None,
+            &mut free,
+            Some(&mut short_v),
+        );
+        assert_eq!(
+            r,
+            sys::Result::ERROR_VALIDATION_FAILURE,
+            "velocities jointCount 25"
+        );
+        let (r, _) = locate_raw(
+            &h,
+            right.as_raw(),
+            stage.as_raw(),
+            t,
+            None,
+            &mut free,
+            Some(&mut v),
+        );
+        assert_eq!(r, sys::Result::SUCCESS);
+        let (r, _) = locate_raw(
+            &h,
+            right.as_raw(),
+            stage.as_raw(),
+            xr::Time::from_nanos(0),
+            None,
+            &mut free,
+            None,
+        );
+        assert_eq!(r, sys::Result::ERROR_TIME_INVALID);
+        let (r, _) = locate_raw(
+            &h,
+            right.as_raw(),
+            stage.as_raw(),
+            t,
+            Some(sys::HandJointsMotionRangeEXT::from_raw(7)),
+            &mut free,
+            None,
+        );
+        assert_eq!(r, sys::Result::ERROR_VALIDATION_FAILURE, "motion range 7");
+        let (r, _) = locate_raw(
+            &h,
+            right.as_raw(),
+            sys::Space::NULL,
+            t,
+            None,
+            &mut free,
+            None,
+        );
+        assert_eq!(r, sys::Result::ERROR_HANDLE_INVALID, "null base space");
+        let fp = h.instance.exts().ext_hand_tracking.unwrap();
+        let info = |hand: i32, set: i32| sys::HandTrackerCreateInfoEXT {
+            ty: sys::HandTrackerCreateInfoEXT::TYPE,
+            next: std::ptr::null(),
+            hand: sys::HandEXT::from_raw(hand),
+            hand_joint_set: sys::HandJointSetEXT::from_raw(set),
+        };
+        let mut t3 = sys::HandTrackerEXT::NULL;
+        // SAFETY: valid session; infos and outputs are locals or null where tested.
+        unsafe {
+            let s = h.session.as_raw();
+            assert_eq!(
+                (fp.create_hand_tracker)(s, &info(3, 0), &mut t3),
+                sys::Result::ERROR_VALIDATION_FAILURE
+            );
+            assert_eq!(
+                (fp.create_hand_tracker)(s, &info(1, 1000149000), &mut t3),
+                sys::Result::ERROR_VALIDATION_FAILURE
+            );
+            assert_eq!(
+                (fp.create_hand_tracker)(s, std::ptr::null(), &mut t3),
+                sys::Result::ERROR_VALIDATION_FAILURE
+            );
+            assert_eq!(
+                (fp.create_hand_tracker)(s, &info(1, 0), std::ptr::null_mut()),
+                sys::Result::ERROR_VALIDATION_FAILURE
+            );
+            let mut wrong = info(1, 0);
+            wrong.ty = sys::StructureType::ACTION_CREATE_INFO;
+            assert_eq!(
+                (fp.create_hand_tracker)(s, &wrong, &mut t3),
+                sys::Result::ERROR_VALIDATION_FAILURE
+            );
+            assert_eq!(
+                (fp.create_hand_tracker)(s, &info(1, 0), &mut t3),
+                sys::Result::SUCCESS
+            );
+            assert_eq!((fp.destroy_hand_tracker)(t3), sys::Result::SUCCESS);
+            assert_eq!(
+                (fp.destroy_hand_tracker)(t3),
+                sys::Result::ERROR_HANDLE_INVALID
+            );
+        }
+        let (r, _) = locate_raw(&h, t3, stage.as_raw(), t, None, &mut free, None);
+        assert_eq!(r, sys::Result::ERROR_HANDLE_INVALID, "destroyed tracker");
+        // Destroying the session destroys its trackers.
+        let core = *h.instance.fp();
+        let raw_instance = h.instance.as_raw();
+        // SAFETY: destroying the session through the runtime, then using its
+        // stale tracker handle, which the runtime must reject.
+        unsafe {
+            assert_eq!(
+                (core.destroy_session)(h.session.as_raw()),
+                sys::Result::SUCCESS
+            );
+            assert_eq!(
+                (fp.destroy_hand_tracker)(left.as_raw()),
+                sys::Result::ERROR_HANDLE_INVALID
+            );
+        }
+        std::mem::forget((left, right, stage, local));
+        std::mem::forget(h.session);
+        std::mem::forget(h.stream);
+        std::mem::forget(h.waiter);
+        std::mem::forget(h.instance);
+        // SAFETY: the crate's wrappers were forgotten, so the instance is destroyed once.
+        unsafe { assert_eq!((core.destroy_instance)(raw_instance), sys::Result::SUCCESS) };
+    });
+}
+
+#[test]
+fn functions_need_the_extension() {
+    on_loader_thread(|| {
+        let instance =
+            instance_with(&entry(), &hand_exts(false), xr::Version::new(1, 0, 0)).unwrap();
+        drop(instance);
+        let instance =
+            instance_with(&entry(), &headless_exts(), xr::Version::new(1, 0, 0)).unwrap();
+        for name in [
+            "xrCreateHandTrackerEXT",
+            "xrLocateHandJointsEXT",
+            "xrDestroyHandTrackerEXT",
+        ] {
+            let c = std::ffi::CString::new(name).unwrap();
+            let mut f = None;
+            // SAFETY: valid instance, NUL-terminated name, writable output.
+            let r = unsafe {
+                (instance.fp().get_instance_proc_addr)(instance.as_raw(), c.as_ptr(), &mut f)
+            };
+            assert_eq!(r, sys::Result::ERROR_FUNCTION_UNSUPPORTED, "{name}");
+            assert!(f.is_none());
+        }
+    });
+}
