@@ -82,7 +82,7 @@ fn depthwise_row(
 }
 
 /// Depthwise convolution of one NHWC image `x` ([in_h, in_w, C]) with
-/// weights [k, k, C] (TFLite's layout without the leading 1) and bias [C]:
+/// weights `[k, k, C]` (TFLite's layout without the leading 1) and bias `[C]`:
 /// returns [out_h, out_w, C].
 pub fn depthwise(x: &[f32], weights: &[f32], bias: &[f32], g: &Geometry, act: Act) -> Vec<f32> {
     let row = g.out_w * g.channels;

@@ -10,16 +10,27 @@
 //! weighted NMS) into rotated hand regions; [`landmark`] cuts such a region
 //! out of an image for the landmark model and maps its landmarks back.
 //!
+//! [`tracker::StereoHandTracker`] turns simultaneous images of two or more
+//! calibrated cameras ([`stereo::Camera`]) into both hands' 26 joints:
+//! regions followed from the previous landmarks, the detector only where a
+//! hand is missing, landmarks triangulated ([`stereo`]), filtered
+//! ([`filter::OneEuro`]) and fitted to the user's skeleton with constant
+//! bone lengths ([`skeleton::SkeletonFit`]).
+//!
 //! Status: the models run and match the TFLite runtime (see
-//! `tests/reference.rs`); the tracker (region-of-interest following, stereo
-//! triangulation, skeleton fit, filtering), the simulated cameras with
-//! ground truth and the OpenXR side (`XR_EXT_hand_tracking`) are the next
-//! steps.
+//! `tests/reference.rs`); the tracker's logic is measured on simulated
+//! sequences (`tests/tracker.rs`). Still to come: simulated cameras that
+//! render a hand for the models to see, and the runtime device that runs
+//! the tracker on a driver's cameras.
 
+pub mod filter;
 pub mod graph;
 pub mod kernels;
 pub mod landmark;
 pub mod palm;
+pub mod skeleton;
+pub mod stereo;
+pub mod tracker;
 
 pub use graph::{Graph, GraphError};
 

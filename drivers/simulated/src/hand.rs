@@ -125,8 +125,12 @@ pub fn joint_poses(hand: Hand, wrist: Pose, shape: &HandShape) -> [(Pose, f32); 
         }
         local[joint] = (Pose::new(orientation, position), RADII[4] * scale); // tip
     }
-    // Palm: halfway from the wrist to the middle finger's knuckle.
-    local[0] = (Pose::from_position(middle_mcp / 2.0), 0.025);
+    // Palm: the middle of the middle finger's metacarpal (as the extension
+    // defines it), in the hand's orientation.
+    local[0] = (
+        Pose::from_position((mirror(BASES[2].0) + middle_mcp) / 2.0),
+        0.025,
+    );
     local.map(|(p, r)| (wrist.mul(&p), r))
 }
 
