@@ -228,7 +228,7 @@ fn activate(v: &mut [f32], act: Act) {
 /// pays off, small enough that both cores get work on a 56×56 map.
 const ROWS_PER_TASK: usize = 256;
 
-/// `a` [m, k] (row-major) times `b` [k, n] plus `bias` [n], then the
+/// `a` `[m, k]` (row-major) times `b` `[k, n]` plus `bias` `[n]`, then the
 /// activation: a 1×1 convolution over m pixels (or an im2col matrix). One
 /// pass over the output: it is filled with the bias, gemm accumulates into
 /// it, and the activation runs on it while it is in cache. Row blocks are

@@ -76,7 +76,7 @@ fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
 }
 
-/// Decodes the raw outputs (`boxes` [2016 × 18], `scores` [2016]) into the
+/// Decodes the raw outputs (`boxes` `[2016 × 18]`, `scores` `[2016]`) into the
 /// palms scoring at least `min_score`. Raw values are pixels of the
 /// 192×192 input relative to each anchor; scores are logits (clipped to
 /// ±100, as MediaPipe does).

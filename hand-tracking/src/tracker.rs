@@ -289,7 +289,11 @@ impl<S: LandmarkSource> HandTracker for StereoHandTracker<S> {
         self.stats.detect = Duration::ZERO;
         self.stats.landmarks = Duration::ZERO;
         let tracked_any = self.previous.iter().any(Option::is_some);
-        let search = !tracked_any || self.stats.frames.is_multiple_of(self.search_interval.max(1));
+        let search = !tracked_any
+            || self
+                .stats
+                .frames
+                .is_multiple_of(self.search_interval.max(1));
         self.stats.frames += 1;
         let mut seen = Vec::with_capacity(images.len());
         for (cam, image) in images.iter().enumerate() {

@@ -1,0 +1,305 @@
+//! Simulated hand cameras with exact ground truth.
+//!
+//! A hand is drawn as capsules along its 26 joints (radii from the joints,
+//! a thick palm between the wrist and the knuckles) joined with a smooth
+//! union, so the skin flows over the joints like a skinned mesh; occluders
+//! are plain capsules. [`gpu::Renderer`] ray-marches such a scene with wgpu
+//! off-screen (a compute shader, `hand.wgsl`) for any calibrated camera,
+//! lens distortion included, with skin tone, lighting, background and sensor
+//! noise as parameters; [`render_cpu`] is the same algorithm in Rust, the
+//! reference the GPU output is tested against. [`sequences`] is the fixed
+//! evaluation set (`parallax hands eval`).
+
+pub mod gpu;
+pub mod sequences;
+
+use glam::{Vec2, Vec3};
+use parallax_hand_tracking::stereo::Camera;
+use parallax_sdk_types::{Pose, HAND_JOINT_COUNT};
+
+/// One capsule: a segment with a radius at each end.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Capsule {
+    pub a: Vec3,
+    pub ra: f32,
+    pub b: Vec3,
+    pub rb: f32,
+    /// Diffuse reflectance, 0..1.
+    pub albedo: f32,
+    /// Capsules of one group (one hand) are joined smoothly; groups are
+    /// contiguous in a scene's list.
+    pub group: u32,
+}
+
+/// How the space behind the hands looks (by ray direction).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Background {
+    Plain(f32),
+    /// Squares `size` wide (in tangent of the view angle) of two levels.
+    Checker {
+        a: f32,
+        b: f32,
+        size: f32,
+    },
+    /// `top` above the horizon of the view, `bottom` below.
+    Gradient {
+        top: f32,
+        bottom: f32,
+    },
+}
+
+/// What the cameras see (positions in the headset's frame).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scene {
+    pub capsules: Vec<Capsule>,
+    /// Direction towards the light, headset frame.
+    pub light: Vec3,
+    /// Light that reaches surfaces facing away, 0..1.
+    pub ambient: f32,
+    pub background: Background,
+    /// Peak-to-peak sensor noise (grey levels / 255).
+    pub noise: f32,
+    /// Varies the noise from frame to frame.
+    pub seed: u32,
+}
+
+/// Smooth-union radius: how far the skin rounds over a joint (metres).
+pub const BLEND: f32 = 0.006;
+
+/// The capsules of one hand from its joints (`XrHandJointEXT` order).
+pub fn hand_capsules(
+    joints: &[(Pose, f32); HAND_JOINT_COUNT],
+    albedo: f32,
+    group: u32,
+) -> Vec<Capsule> {
+    let pos = |i: usize| joints[i].0.position;
+    // Skin sits a little inside the joint spheres the extension reports.
+    let r = |i: usize| joints[i].1 * 0.9;
+    let mut out = Vec::with_capacity(26);
+    let mut cap = |a: usize, b: usize, ra: f32, rb: f32| {
+        out.push(Capsule {
+            a: pos(a),
+            ra,
+            b: pos(b),
+            rb,
+            albedo,
+            group,
+        })
+    };
+    for (a, b) in [(1, 2), (2, 3), (3, 4), (4, 5)] {
+        cap(a, b, r(a), r(b));
+    }
+    for f in 0..4 {
+        let m = 6 + 5 * f;
+        for k in 1..4 {
+            cap(m + k, m + k + 1, r(m + k), r(m + k + 1));
+        }
+    }
+    // The palm: thick from the wrist to each knuckle, and across the knuckles.
+    let wrist_r = joints[1].1;
+    for m in [7, 12, 17, 22] {
+        cap(1, m, 0.9 * wrist_r, r(m) * 1.1);
+    }
+    cap(7, 22, r(7), r(22));
+    out
+}
+
+/// An image of one camera.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GrayImage {
+    pub width: u32,
+    pub height: u32,
+    pub pixels: Vec<u8>,
+}
+
+impl GrayImage {
+    /// The image as the models' RGB input (grey replicated, 0..1).
+    pub fn to_rgb(&self) -> Vec<f32> {
+        self.pixels
+            .iter()
+            .flat_map(|g| [*g as f32 / 255.0; 3])
+            .collect()
+    }
+}
+
+/// The parameters block shared by the shader and the CPU reference.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub(crate) struct Params {
+    k: [f32; 4],
+    dist: [f32; 4],
+    misc: [f32; 4],
+    light: [f32; 4],
+    background: [f32; 4],
+    size: [u32; 4],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub(crate) struct GpuCapsule {
+    a: [f32; 4],
+    b: [f32; 4],
+    material: [f32; 4],
+}
+
+/// The scene in the camera's frame, as the shader takes it.
+pub(crate) fn camera_space(scene: &Scene, camera: &Camera) -> (Params, Vec<GpuCapsule>) {
+    let from_head = camera.head_from_camera.inverse();
+    let k = &camera.intrinsics;
+    let light = (from_head.orientation * scene.light).normalize_or(Vec3::Z);
+    let background = match scene.background {
+        Background::Plain(v) => [0.0, v, v, 1.0],
+        Background::Checker { a, b, size } => [1.0, a, b, size],
+        Background::Gradient { top, bottom } => [2.0, top, bottom, 1.0],
+    };
+    let params = Params {
+        k: [k.fx, k.fy, k.cx, k.cy],
+        dist: [
+            k.distortion[0],
+            k.distortion[1],
+            k.distortion[2],
+            k.distortion[3],
+        ],
+        misc: [k.distortion[4], scene.ambient, scene.noise, BLEND],
+        light: [light.x, light.y, light.z, 0.0],
+        background,
+        size: [
+            camera.width,
+            camera.height,
+            scene.capsules.len() as u32,
+            scene.seed,
+        ],
+    };
+    let caps = scene
+        .capsules
+        .iter()
+        .map(|c| {
+            let a = from_head.transform_point(c.a);
+            let b = from_head.transform_point(c.b);
+            GpuCapsule {
+                a: [a.x, a.y, a.z, c.ra],
+                b: [b.x, b.y, b.z, c.rb],
+                material: [c.albedo, c.group as f32, 0.0, 0.0],
+            }
+        })
+        .collect();
+    (params, caps)
+}
+
+fn segment(q: Vec3, c: &GpuCapsule) -> f32 {
+    let a = Vec3::from_slice(&c.a[..3]);
+    let b = Vec3::from_slice(&c.b[..3]);
+    let (pa, ba) = (q - a, b - a);
+    let h = (pa.dot(ba) / ba.dot(ba).max(1e-12)).clamp(0.0, 1.0);
+    (pa - ba * h).length() - (c.a[3] + (c.b[3] - c.a[3]) * h)
+}
+
+fn smin(a: f32, b: f32, k: f32) -> f32 {
+    let h = (0.5 + 0.5 * (b - a) / k).clamp(0.0, 1.0);
+    b + (a - b) * h - k * h * (1.0 - h)
+}
+
+fn scene_sdf(q: Vec3, caps: &[GpuCapsule], k: f32) -> (f32, f32) {
+    let (mut best, mut albedo) = (1e9f32, 0.0);
+    let (mut group_d, mut group, mut group_albedo) = (1e9f32, -1.0f32, 0.0);
+    for c in caps {
+        let d = segment(q, c);
+        if c.material[1] != group {
+            if group_d < best {
+                (best, albedo) = (group_d, group_albedo);
+            }
+            (group, group_d, group_albedo) = (c.material[1], d, c.material[0]);
+        } else {
+            group_d = smin(group_d, d, k);
+        }
+    }
+    if group_d < best {
+        (best, albedo) = (group_d, group_albedo);
+    }
+    (best, albedo)
+}
+
+fn hash(x: u32) -> u32 {
+    let h = x.wrapping_mul(747796405).wrapping_add(2891336453);
+    let h = ((h >> ((h >> 28) + 4)) ^ h).wrapping_mul(277803737);
+    (h >> 22) ^ h
+}
+
+/// The shader's algorithm on the CPU (slow; the reference for tests).
+pub fn render_cpu(scene: &Scene, camera: &Camera) -> GrayImage {
+    let (p, caps) = camera_space(scene, camera);
+    let (w, h) = (camera.width, camera.height);
+    let distort = |n: Vec2| {
+        let r2 = n.length_squared();
+        let radial = 1.0 + r2 * (p.dist[0] + r2 * (p.dist[1] + r2 * p.misc[0]));
+        Vec2::new(
+            n.x * radial + 2.0 * p.dist[2] * n.x * n.y + p.dist[3] * (r2 + 2.0 * n.x * n.x),
+            n.y * radial + p.dist[2] * (r2 + 2.0 * n.y * n.y) + 2.0 * p.dist[3] * n.x * n.y,
+        )
+    };
+    let light = Vec3::from_slice(&p.light[..3]);
+    let mut pixels = vec![0u8; (w * h) as usize];
+    for y in 0..h {
+        for x in 0..w {
+            let d = Vec2::new(
+                (x as f32 + 0.5 - p.k[2]) / p.k[0],
+                (y as f32 + 0.5 - p.k[3]) / p.k[1],
+            );
+            let mut n = d;
+            for _ in 0..20 {
+                n -= distort(n) - d;
+            }
+            let dir = Vec3::new(n.x, -n.y, -1.0).normalize();
+            let mut t = 0.02;
+            let mut hit = None;
+            for _ in 0..128 {
+                let (s, albedo) = scene_sdf(dir * t, &caps, p.misc[3]);
+                if s < 1e-4 {
+                    hit = Some(albedo);
+                    break;
+                }
+                t += s;
+                if t > 3.0 {
+                    break;
+                }
+            }
+            let mut v = match hit {
+                Some(albedo) => {
+                    let q = dir * t;
+                    let e = 1e-4;
+                    let f = |o: Vec3| {
+                        scene_sdf(q + o, &caps, p.misc[3]).0 - scene_sdf(q - o, &caps, p.misc[3]).0
+                    };
+                    let nrm = Vec3::new(f(Vec3::X * e), f(Vec3::Y * e), f(Vec3::Z * e)).normalize();
+                    albedo * (p.misc[1] + (1.0 - p.misc[1]) * nrm.dot(light).max(0.0))
+                }
+                None => match p.background[0] as u32 {
+                    1 => {
+                        let cell = (Vec2::new(dir.x, dir.y) / -dir.z / p.background[3]).floor();
+                        if ((cell.x as i32 + cell.y as i32) & 1) == 0 {
+                            p.background[1]
+                        } else {
+                            p.background[2]
+                        }
+                    }
+                    2 => {
+                        let t = (0.5 + dir.y / -dir.z).clamp(0.0, 1.0);
+                        p.background[2] + (p.background[1] - p.background[2]) * t
+                    }
+                    _ => p.background[1],
+                },
+            };
+            let r = (hash((y * w + x).wrapping_add(p.size[3].wrapping_mul(1000003))) & 0xFFFF)
+                as f32
+                / 65535.0
+                - 0.5;
+            v += r * p.misc[2];
+            pixels[(y * w + x) as usize] = (v * 255.0 + 0.5).clamp(0.0, 255.0) as u8;
+        }
+    }
+    GrayImage {
+        width: w,
+        height: h,
+        pixels,
+    }
+}
