@@ -130,7 +130,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// Loads DejaVu Sans (Debian `fonts-dejavu-core`) for the plot's labels.
-fn register_font() -> Result<(), String> {
+pub fn register_font() -> Result<(), String> {
     const FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
     let bytes =
         std::fs::read(FONT).map_err(|e| format!("{FONT}: {e} (install fonts-dejavu-core)"))?;

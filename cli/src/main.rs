@@ -5,6 +5,7 @@
 
 mod demo;
 mod driver_check;
+mod hands;
 
 use clap::{Parser, Subcommand};
 use parallax_runtime::config::{Config, OPTIONS};
@@ -77,6 +78,54 @@ enum Command {
         /// Samples per second.
         #[arg(long, default_value_t = 250.0)]
         rate: f64,
+    },
+    /// Hand tracking from the headset's cameras: evaluate it, record a
+    /// simulated camera stream, run it on a stream or a driver's cameras.
+    Hands {
+        #[command(subcommand)]
+        action: HandsAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum HandsAction {
+    /// Run the tracker on the fixed simulated sequences and print MPJPE,
+    /// PA-MPJPE, PCK, detection rate and per-stage latency; write a plot of
+    /// the error per joint and frames with the landmarks drawn.
+    Eval {
+        /// Model variant: lite or full.
+        #[arg(long, default_value = "lite")]
+        variant: String,
+        /// Only these sequences (repeatable; default: all).
+        #[arg(long = "sequence")]
+        sequences: Vec<String>,
+        /// At most this many frames of each sequence.
+        #[arg(long)]
+        frames: Option<usize>,
+        /// Folder for the plot, the frames and eval.json.
+        #[arg(long, default_value = "parallax-hands-eval")]
+        out: PathBuf,
+    },
+    /// Render a simulated sequence to a stream folder (grey PNGs and the
+    /// camera calibration) for `parallax hands run`.
+    Record {
+        /// The sequence (see `hands eval`).
+        #[arg(long, default_value = "palm-wave")]
+        sequence: String,
+        #[arg(long, short)]
+        out: PathBuf,
+    },
+    /// Run the tracker on a recorded stream folder, or on the selected
+    /// driver's headset cameras when no folder is given.
+    Run {
+        /// A folder written by `parallax hands record`.
+        stream: Option<PathBuf>,
+        /// Model variant: lite or full.
+        #[arg(long, default_value = "lite")]
+        variant: String,
+        /// How long to run on live cameras.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
     },
 }
 
@@ -236,6 +285,23 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             })
         }
         Command::Record { out, seconds, rate } => record(&out, seconds, rate),
+        Command::Hands { action } => {
+            match action {
+                HandsAction::Eval {
+                    variant,
+                    sequences,
+                    frames,
+                    out,
+                } => hands::eval(hands::variant(&variant)?, &sequences, frames, &out)?,
+                HandsAction::Record { sequence, out } => hands::record(&sequence, &out)?,
+                HandsAction::Run {
+                    stream,
+                    variant,
+                    seconds,
+                } => hands::run(stream.as_deref(), hands::variant(&variant)?, seconds)?,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

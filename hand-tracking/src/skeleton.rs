@@ -79,6 +79,26 @@ const REFERENCE_PALM: f32 = 0.073;
 /// Frames whose bone lengths are averaged before the lengths are frozen.
 pub const CALIBRATION_FRAMES: u32 = 30;
 
+/// Which hand 21 landmarks (metres) are, from their shape alone: fingers
+/// and thumb bend towards the palm, and the palm is on opposite sides of
+/// the knuckle line for the two hands. Positive for a right hand, negative
+/// for a left, near zero for a flat hand (whose mirror image is the other
+/// hand seen from the other side; nothing in the geometry tells them apart).
+/// The value is the mean curl of the five tips towards the palm, metres.
+pub fn chirality(p: &[Vec3; NUM_LANDMARKS]) -> f32 {
+    let z = (p[0] - p[9]).normalize_or(Vec3::Z);
+    let across = p[17] - p[5];
+    let x = (across - z * across.dot(z)).normalize_or(Vec3::X);
+    // For a right hand y is the back of the hand, for a left the palm.
+    let y = z.cross(x);
+    let tips = [(4, 2), (8, 5), (12, 9), (16, 13), (20, 17)];
+    -tips
+        .iter()
+        .map(|(t, b)| (p[*t] - p[*b]).dot(y))
+        .sum::<f32>()
+        / 5.0
+}
+
 /// One fitted joint.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct FittedJoint {
@@ -242,6 +262,35 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn curled_hands_show_which_hand_they_are() {
+        let wrist = Pose::new(
+            Quat::from_rotation_x(0.7) * Quat::from_rotation_z(2.0),
+            Vec3::new(0.1, -0.2, -0.3),
+        );
+        let landmarks = |h: Hand, s: &HandShape| {
+            let j = joint_poses(h, wrist, s);
+            let mut out = [Vec3::ZERO; NUM_LANDMARKS];
+            for (i, l) in LANDMARK_OF_JOINT.iter().enumerate() {
+                if let Some(l) = l {
+                    out[*l] = j[i].0.position;
+                }
+            }
+            out
+        };
+        for shape in [HandShape::RELAXED, HandShape::POINT, HandShape::FIST] {
+            assert!(
+                chirality(&landmarks(Hand::Right, &shape)) > 0.01,
+                "{shape:?}"
+            );
+            assert!(
+                chirality(&landmarks(Hand::Left, &shape)) < -0.01,
+                "{shape:?}"
+            );
+        }
+        assert!(chirality(&landmarks(Hand::Right, &HandShape::OPEN)).abs() < 0.005);
     }
 
     #[test]

@@ -111,6 +111,48 @@ pub fn triangulate_pixels(cameras: &[&Camera], pixels: &[Vec2]) -> Option<(Vec3,
     Some((p, worst))
 }
 
+/// The rotation and translation that best map the first points of `pairs`
+/// onto the second (Kabsch, least squares), or `None` when the first points
+/// do not span a plane (too few, collinear, or all zero).
+pub fn rigid_fit(pairs: &[(Vec3, Vec3)]) -> Option<(glam::Quat, Vec3)> {
+    use nalgebra::{Matrix3, Vector3};
+    if pairs.len() < 3 {
+        return None;
+    }
+    let n = pairs.len() as f32;
+    let ca = pairs.iter().map(|p| p.0).sum::<Vec3>() / n;
+    let cb = pairs.iter().map(|p| p.1).sum::<Vec3>() / n;
+    let v = |p: Vec3| Vector3::new(p.x, p.y, p.z);
+    let mut cov = Matrix3::<f32>::zeros();
+    for (a, b) in pairs {
+        cov += v(*b - cb) * v(*a - ca).transpose();
+    }
+    let svd = cov.svd(true, true);
+    // Rank below 2: no orientation to find.
+    if svd.singular_values[1] < 1e-8 {
+        return None;
+    }
+    let (u, vt) = (svd.u?, svd.v_t?);
+    let mut d = Matrix3::<f32>::identity();
+    if (u * vt).determinant() < 0.0 {
+        d[(2, 2)] = -1.0;
+    }
+    let r = u * d * vt;
+    let m = glam::Mat3::from_cols_array(&[
+        r[(0, 0)],
+        r[(1, 0)],
+        r[(2, 0)],
+        r[(0, 1)],
+        r[(1, 1)],
+        r[(2, 1)],
+        r[(0, 2)],
+        r[(1, 2)],
+        r[(2, 2)],
+    ]);
+    let q = glam::Quat::from_mat3(&m).normalize();
+    Some((q, cb - q * ca))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,6 +174,19 @@ mod tests {
             }
             assert!(cam.project(Vec3::new(0.0, 0.0, 0.5)).is_none());
         }
+    }
+
+    #[test]
+    fn rigid_fit_finds_the_motion() {
+        let q = glam::Quat::from_rotation_y(0.8) * glam::Quat::from_rotation_x(-0.4);
+        let t = Vec3::new(0.1, -0.2, 0.3);
+        let a: Vec<Vec3> = (0..7)
+            .map(|i| Vec3::new((i as f32).sin(), (i as f32 * 0.7).cos(), i as f32 * 0.1) * 0.05)
+            .collect();
+        let pairs: Vec<(Vec3, Vec3)> = a.iter().map(|p| (*p, q * *p + t)).collect();
+        let (r, s) = rigid_fit(&pairs).unwrap();
+        assert!(r.angle_between(q) < 1e-3 && (s - t).length() < 1e-5);
+        assert!(rigid_fit(&[(Vec3::ZERO, Vec3::X); 5]).is_none());
     }
 
     #[test]

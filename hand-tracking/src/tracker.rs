@@ -127,23 +127,36 @@ pub fn roi_from_landmarks(image: &[Vec3; NUM_LANDMARKS], width: usize, height: u
     }
 }
 
+/// Where to look for one hand next frame, per camera.
+type Regions = Vec<Option<Roi>>;
+/// One hand's landmarks per camera this frame.
+type Views = Vec<Option<HandLandmarks>>;
+
 /// The tracker over two or more calibrated cameras.
 pub struct StereoHandTracker<S: LandmarkSource> {
     pub source: S,
     pub cameras: Vec<Camera>,
     /// Hands whose presence is below this are lost.
     pub min_presence: f32,
-    /// Cameras disagreeing by more than this (pixels) lose the hand.
+    /// Cameras disagreeing by more than this (pixels) lose the hand, and
+    /// views that disagree more are not the same hand.
     pub max_reprojection_px: f32,
     /// Frames between detector runs while one hand is tracked and the other
     /// is searched for.
     pub search_interval: u64,
+    /// Finger curl (metres, see [`crate::skeleton::chirality`]) beyond which
+    /// the 3D shape decides left or right over the landmark model.
+    pub chirality_threshold: f32,
     pub stats: TrackerStats,
-    /// Per camera, per hand (left, right): where to look next frame.
-    rois: Vec<[Option<Roi>; 2]>,
+    /// Per hand (left, right).
+    regions: [Regions; 2],
     fits: [SkeletonFit; 2],
     filters: [[OneEuro; NUM_LANDMARKS]; 2],
     previous: [Option<TrackedHand>; 2],
+}
+
+fn centroid(l: &HandLandmarks) -> Vec2 {
+    l.image.iter().map(|p| p.truncate()).sum::<Vec2>() / NUM_LANDMARKS as f32
 }
 
 impl<S: LandmarkSource> StereoHandTracker<S> {
@@ -155,98 +168,178 @@ impl<S: LandmarkSource> StereoHandTracker<S> {
             min_presence: 0.5,
             max_reprojection_px: 12.0,
             search_interval: 3,
+            chirality_threshold: 0.008,
             stats: TrackerStats::default(),
-            rois: vec![[None, None]; n],
+            regions: [vec![None; n], vec![None; n]],
             fits: [SkeletonFit::new(Hand::Left), SkeletonFit::new(Hand::Right)],
             filters: [[OneEuro::new(OneEuroParams::default()); NUM_LANDMARKS]; 2],
             previous: [None, None],
         }
     }
 
-    /// Finds the hands in one camera's image: follows last frame's regions,
-    /// detects where a hand is missing (and a search is due).
-    fn look(
+    fn run_landmarks(
         &mut self,
         cam: usize,
         image: &Image,
-        search: bool,
-    ) -> Result<[Option<HandLandmarks>; 2], GraphError> {
-        let mut found: [Option<HandLandmarks>; 2] = [None, None];
-        for (slot, seen) in found.iter_mut().enumerate() {
-            let Some(roi) = self.rois[cam][slot] else {
-                continue;
-            };
-            let t = Instant::now();
-            let lm = self.source.landmarks(cam, image, &roi)?;
-            self.stats.landmarks += t.elapsed();
-            self.stats.landmark_runs += 1;
-            if lm.presence >= self.min_presence {
-                self.rois[cam][slot] =
-                    Some(roi_from_landmarks(&lm.image, image.width, image.height));
-                *seen = Some(lm);
-            } else {
-                self.rois[cam][slot] = None;
-            }
-        }
-        if found.iter().all(Option::is_some) || !search {
-            return Ok(found);
-        }
+        roi: &Roi,
+    ) -> Result<HandLandmarks, GraphError> {
         let t = Instant::now();
-        let regions = self.source.detect(cam, image)?;
-        self.stats.detect += t.elapsed();
-        self.stats.detector_runs += 1;
-        let centroid = |l: &HandLandmarks| {
-            l.image.iter().map(|p| p.truncate()).sum::<Vec2>() / NUM_LANDMARKS as f32
-        };
-        for roi in regions {
+        let lm = self.source.landmarks(cam, image, roi)?;
+        self.stats.landmarks += t.elapsed();
+        self.stats.landmark_runs += 1;
+        Ok(lm)
+    }
+
+    /// Follows each hand's regions from the last frame.
+    fn follow(&mut self, images: &[Image]) -> Result<[Views; 2], GraphError> {
+        let n = images.len();
+        let mut views = [vec![None; n], vec![None; n]];
+        for (hand, hand_views) in views.iter_mut().enumerate() {
+            for (cam, image) in images.iter().enumerate() {
+                let Some(roi) = self.regions[hand][cam] else {
+                    continue;
+                };
+                let lm = self.run_landmarks(cam, image, &roi)?;
+                if lm.presence >= self.min_presence {
+                    self.regions[hand][cam] =
+                        Some(roi_from_landmarks(&lm.image, image.width, image.height));
+                    hand_views[cam] = Some(lm);
+                } else {
+                    self.regions[hand][cam] = None;
+                }
+            }
+        }
+        Ok(views)
+    }
+
+    /// New hands in the cameras where not both hands are seen: per camera,
+    /// landmarks in each detected region that is not a hand already seen.
+    fn search(
+        &mut self,
+        images: &[Image],
+        views: &[Views; 2],
+    ) -> Result<Vec<Vec<HandLandmarks>>, GraphError> {
+        let mut found = vec![Vec::new(); images.len()];
+        for (cam, image) in images.iter().enumerate() {
+            if views.iter().all(|v| v[cam].is_some()) {
+                continue;
+            }
             let t = Instant::now();
-            let lm = self.source.landmarks(cam, image, &roi)?;
-            self.stats.landmarks += t.elapsed();
-            self.stats.landmark_runs += 1;
-            if lm.presence < self.min_presence {
-                continue;
-            }
-            // A hand already followed, found again: its landmarks are where
-            // the followed ones are (hands side by side give overlapping
-            // regions, so regions alone cannot tell).
-            let size = 0.5 * roi.size.x * image.width as f32;
-            let c = centroid(&lm);
-            if found
-                .iter()
-                .flatten()
-                .any(|f| (centroid(f) - c).length() < 0.2 * size)
-            {
-                continue;
-            }
-            let slot = usize::from(lm.right >= 0.5);
-            if found[slot].is_none() {
-                self.rois[cam][slot] =
-                    Some(roi_from_landmarks(&lm.image, image.width, image.height));
-                found[slot] = Some(lm);
+            let regions = self.source.detect(cam, image)?;
+            self.stats.detect += t.elapsed();
+            self.stats.detector_runs += 1;
+            for roi in regions {
+                let lm = self.run_landmarks(cam, image, &roi)?;
+                if lm.presence < self.min_presence {
+                    continue;
+                }
+                // A hand already seen, found again: its landmarks are where
+                // the seen ones are (side by side hands give overlapping
+                // regions, so regions alone cannot tell).
+                let size = 0.5 * roi.size.x * image.width as f32;
+                let c = centroid(&lm);
+                let known = views
+                    .iter()
+                    .filter_map(|v| v[cam].as_ref())
+                    .chain(&found[cam]);
+                if known.map(centroid).any(|k| (k - c).length() < 0.2 * size) {
+                    continue;
+                }
+                found[cam].push(lm);
             }
         }
         Ok(found)
     }
 
-    /// Triangulates, filters and fits one hand seen by `views` (camera, landmarks).
+    /// Whether two cameras' landmarks are the same hand: the wrist and the
+    /// knuckles triangulate with small reprojection errors.
+    fn same_hand(&self, a: (usize, &HandLandmarks), b: (usize, &HandLandmarks)) -> bool {
+        let cams = [&self.cameras[a.0], &self.cameras[b.0]];
+        [0, 5, 9, 17].iter().all(|&k| {
+            let px = [a.1.image[k].truncate(), b.1.image[k].truncate()];
+            triangulate_pixels(&cams, &px).is_some_and(|(p, err)| {
+                err < self.max_reprojection_px
+                    && cams
+                        .iter()
+                        .all(|c| c.head_from_camera.inverse().transform_point(p).z < 0.0)
+            })
+        })
+    }
+
+    /// Left (0) or right (1) for a new hand seen in `views`: the 3D shape
+    /// when its fingers curl enough to tell, else the landmark model's
+    /// handedness averaged over the views, else which side of the head it is on.
+    fn label(&self, views: &[(usize, &HandLandmarks)]) -> usize {
+        if let Some(points) = self.triangulate(views) {
+            let s = crate::skeleton::chirality(&points);
+            if s.abs() > self.chirality_threshold {
+                return usize::from(s > 0.0);
+            }
+            let right = views.iter().map(|(_, l)| l.right).sum::<f32>() / views.len() as f32;
+            if (right - 0.5).abs() > 0.2 {
+                return usize::from(right > 0.5);
+            }
+            return usize::from(points[0].x > 0.0);
+        }
+        0
+    }
+
+    /// The 21 landmarks in 3D. The wrist and the four knuckles must agree
+    /// between the cameras (else `None`: not one hand, or a bad view); a
+    /// finger landmark on which they disagree (folded fingers hide each
+    /// other differently in each view) is taken instead from the landmark
+    /// model's own metric 3D hand, fitted rigidly onto the landmarks that agree.
+    fn triangulate(&self, views: &[(usize, &HandLandmarks)]) -> Option<[Vec3; NUM_LANDMARKS]> {
+        const CORE: [usize; 5] = [0, 5, 9, 13, 17];
+        let cams: Vec<&Camera> = views.iter().map(|(c, _)| &self.cameras[*c]).collect();
+        let mut points = [Vec3::ZERO; NUM_LANDMARKS];
+        let mut good = [false; NUM_LANDMARKS];
+        for (k, p) in points.iter_mut().enumerate() {
+            let px: Vec<Vec2> = views.iter().map(|(_, l)| l.image[k].truncate()).collect();
+            let (q, err) = triangulate_pixels(&cams, &px)?;
+            good[k] = err <= self.max_reprojection_px;
+            if !good[k] && CORE.contains(&k) {
+                return None;
+            }
+            *p = q;
+        }
+        if good.iter().all(|g| *g) {
+            return Some(points);
+        }
+        // The most confident view's metric hand, placed on the good points.
+        let best = views
+            .iter()
+            .max_by(|a, b| a.1.presence.total_cmp(&b.1.presence))?
+            .1;
+        let pairs: Vec<(Vec3, Vec3)> = (0..NUM_LANDMARKS)
+            .filter(|k| good[*k])
+            .map(|k| (best.world[k], points[k]))
+            .collect();
+        if let Some((r, t)) = crate::stereo::rigid_fit(&pairs) {
+            for k in 0..NUM_LANDMARKS {
+                if !good[k] {
+                    points[k] = r * best.world[k] + t;
+                }
+            }
+        }
+        Some(points)
+    }
+
+    /// Filters and fits one hand (`slot`) from its triangulated landmarks.
     fn fuse(
         &mut self,
         slot: usize,
-        views: &[(usize, &HandLandmarks)],
+        points: &[Vec3; NUM_LANDMARKS],
+        confidence: f32,
+        cameras: usize,
         time: f64,
-    ) -> Option<TrackedHand> {
-        let cams: Vec<&Camera> = views.iter().map(|(c, _)| &self.cameras[*c]).collect();
-        let mut points = [Vec3::ZERO; NUM_LANDMARKS];
+    ) -> TrackedHand {
+        let mut filtered = [Vec3::ZERO; NUM_LANDMARKS];
         let mut speeds = [Vec3::ZERO; NUM_LANDMARKS];
         for k in 0..NUM_LANDMARKS {
-            let px: Vec<Vec2> = views.iter().map(|(_, l)| l.image[k].truncate()).collect();
-            let (p, err) = triangulate_pixels(&cams, &px)?;
-            if err > self.max_reprojection_px {
-                return None;
-            }
-            (points[k], speeds[k]) = self.filters[slot][k].filter(p, time);
+            (filtered[k], speeds[k]) = self.filters[slot][k].filter(points[k], time);
         }
-        let joints = self.fits[slot].fit(&points);
+        let joints = self.fits[slot].fit(&filtered);
         let previous = self.previous[slot].filter(|p| time > p.time);
         let mut velocities = [Velocity::default(); HAND_JOINT_COUNT];
         for (j, v) in velocities.iter_mut().enumerate() {
@@ -267,19 +360,32 @@ impl<S: LandmarkSource> StereoHandTracker<S> {
                 v.angular = axis * angle / (time - p.time) as f32;
             }
         }
-        let confidence = views.iter().map(|(_, l)| l.presence).fold(1.0, f32::min);
-        Some(TrackedHand {
+        TrackedHand {
             hand: if slot == 0 { Hand::Left } else { Hand::Right },
             time,
             joints,
             velocities,
             confidence,
-            cameras: views.len(),
-        })
+            cameras,
+        }
+    }
+
+    /// Moves a tracked hand to the other label (its shape showed it is the
+    /// other hand); the other label must be free.
+    fn relabel(&mut self, from: usize) {
+        let to = 1 - from;
+        self.regions.swap(from, to);
+        self.filters.swap(from, to);
+        self.previous.swap(from, to);
+        self.regions[from].iter_mut().for_each(|r| *r = None);
+        self.filters[from].iter_mut().for_each(OneEuro::reset);
+        self.previous[from] = None;
     }
 }
 
 impl<S: LandmarkSource> HandTracker for StereoHandTracker<S> {
+    // Hand and camera indices address views, regions and the pool together.
+    #[allow(clippy::needless_range_loop)]
     fn track(
         &mut self,
         images: &[Image],
@@ -289,36 +395,122 @@ impl<S: LandmarkSource> HandTracker for StereoHandTracker<S> {
         self.stats.detect = Duration::ZERO;
         self.stats.landmarks = Duration::ZERO;
         let tracked_any = self.previous.iter().any(Option::is_some);
-        let search = !tracked_any
+        let search_due = !tracked_any
             || self
                 .stats
                 .frames
                 .is_multiple_of(self.search_interval.max(1));
         self.stats.frames += 1;
-        let mut seen = Vec::with_capacity(images.len());
-        for (cam, image) in images.iter().enumerate() {
-            seen.push(self.look(cam, image, search)?);
-        }
+        let mut views = self.follow(images)?;
+        let both_everywhere = views.iter().all(|v| v.iter().all(Option::is_some));
+        let mut pool = if search_due && !both_everywhere {
+            self.search(images, &views)?
+        } else {
+            vec![Vec::new(); images.len()]
+        };
         let t = Instant::now();
+        // Candidates that complete a hand already seen by another camera.
+        for hand in 0..2 {
+            for cam in 0..images.len() {
+                if views[hand][cam].is_some() {
+                    continue;
+                }
+                let seen: Vec<(usize, HandLandmarks)> = views[hand]
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(c, v)| v.clone().map(|v| (c, v)))
+                    .collect();
+                if seen.is_empty() {
+                    break;
+                }
+                let pick = pool[cam].iter().position(|cand| {
+                    seen.iter()
+                        .any(|(c, v)| self.same_hand((*c, v), (cam, cand)))
+                });
+                if let Some(i) = pick {
+                    let lm = pool[cam].swap_remove(i);
+                    self.regions[hand][cam] = Some(roi_from_landmarks(
+                        &lm.image,
+                        images[cam].width,
+                        images[cam].height,
+                    ));
+                    views[hand][cam] = Some(lm);
+                }
+            }
+        }
+        // New hands: candidates seen alike by two or more cameras.
+        for cam in 0..images.len() {
+            while let Some(first) = pool[cam].pop() {
+                let mut group = vec![(cam, first)];
+                for other in cam + 1..images.len() {
+                    let pick = pool[other]
+                        .iter()
+                        .position(|cand| self.same_hand((cam, &group[0].1), (other, cand)));
+                    if let Some(i) = pick {
+                        group.push((other, pool[other].swap_remove(i)));
+                    }
+                }
+                if group.len() < 2 {
+                    continue;
+                }
+                let refs: Vec<(usize, &HandLandmarks)> =
+                    group.iter().map(|(c, l)| (*c, l)).collect();
+                let mut slot = self.label(&refs);
+                let busy = |s: usize, v: &[Views; 2]| v[s].iter().any(Option::is_some);
+                if busy(slot, &views) {
+                    slot = 1 - slot;
+                    if busy(slot, &views) {
+                        continue;
+                    }
+                }
+                for (c, lm) in group {
+                    self.regions[slot][c] = Some(roi_from_landmarks(
+                        &lm.image,
+                        images[c].width,
+                        images[c].height,
+                    ));
+                    views[slot][c] = Some(lm);
+                }
+            }
+        }
         let mut out = [None, None];
         for slot in 0..2 {
-            let views: Vec<(usize, &HandLandmarks)> = seen
+            if out[slot].is_some() {
+                continue; // filled by a relabelled hand
+            }
+            let seen: Vec<(usize, &HandLandmarks)> = views[slot]
                 .iter()
                 .enumerate()
-                .filter_map(|(c, f)| f[slot].as_ref().map(|l| (c, l)))
+                .filter_map(|(c, v)| v.as_ref().map(|v| (c, v)))
                 .collect();
-            let hand = if views.len() >= 2 {
-                self.fuse(slot, &views, time)
+            let points = if seen.len() >= 2 {
+                self.triangulate(&seen)
             } else {
                 None
             };
-            if hand.is_none() {
-                // Lost: the filters start afresh; the skeleton (the user's
-                // bone lengths) is kept.
+            let Some(points) = points else {
+                // Lost (or the views disagree): look for it afresh, filters
+                // restart; the skeleton (the user's bone lengths) is kept.
+                self.regions[slot].iter_mut().for_each(|r| *r = None);
                 self.filters[slot].iter_mut().for_each(OneEuro::reset);
+                self.previous[slot] = None;
+                continue;
+            };
+            // The 3D shape can show a hand has the wrong label.
+            let s = crate::skeleton::chirality(&points);
+            let mut label = slot;
+            if s.abs() > 1.5 * self.chirality_threshold
+                && usize::from(s > 0.0) != slot
+                && views[1 - slot].iter().all(Option::is_none)
+                && out[1 - slot].is_none()
+            {
+                self.relabel(slot);
+                label = 1 - slot;
             }
-            self.previous[slot] = hand;
-            out[slot] = hand;
+            let confidence = seen.iter().map(|(_, l)| l.presence).fold(1.0, f32::min);
+            let hand = self.fuse(label, &points, confidence, seen.len(), time);
+            self.previous[label] = Some(hand);
+            out[label] = Some(hand);
         }
         self.stats.fuse = t.elapsed();
         Ok(out)

@@ -115,7 +115,8 @@ impl Renderer {
             caps.push(GpuCapsule {
                 a: [0.0, 0.0, 100.0, 0.0],
                 b: [0.0, 0.0, 100.0, 0.0],
-                material: [0.0, -2.0, 0.0, 0.0],
+                material: [0.0, -2.0, 1.0, 0.0],
+                bound: [0.0, 0.0, 100.0, 0.0],
             });
         }
         let (w, h) = (camera.width, camera.height);

@@ -13,6 +13,8 @@ struct Params {
     misc: vec4<f32>,
     // light direction (towards the light, camera frame), unused
     light: vec4<f32>,
+    // bounding sphere of every capsule: centre, radius
+    bounds: vec4<f32>,
     // background: kind, v0, v1, v2
     background: vec4<f32>,
     // width, height, capsule count, noise seed
@@ -22,7 +24,10 @@ struct Params {
 struct Capsule {
     a: vec4<f32>,      // xyz, radius at a
     b: vec4<f32>,      // xyz, radius at b
-    material: vec4<f32>, // albedo, group (smooth union within a group), -, -
+    // albedo, group, capsules in the group (first of a group only), -
+    material: vec4<f32>,
+    // the group's bounding sphere (first of a group only): centre, radius
+    c: vec4<f32>,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -41,27 +46,35 @@ fn smin(a: f32, b: f32, k: f32) -> f32 {
     return mix(b, a, h) - k * h * (1.0 - h);
 }
 
-// Distance to the scene and the albedo of the nearest surface.
+// Distance to the scene and the albedo of the nearest surface. Groups whose
+// bounding sphere is farther than `FAR` count by the distance to that
+// sphere (a lower bound, so marching stays safe) without visiting their
+// capsules.
+const FAR: f32 = 0.02;
+
 fn scene(q: vec3<f32>) -> vec2<f32> {
     var best = 1e9;
     var albedo = 0.0;
-    var group_d = 1e9;
-    var group = -1.0;
-    var group_albedo = 0.0;
     let n = p.size.z;
-    for (var i = 0u; i < n; i = i + 1u) {
-        let c = caps[i];
-        let d = segment(q, c);
-        if (c.material.y != group) {
-            if (group_d < best) { best = group_d; albedo = group_albedo; }
-            group = c.material.y;
-            group_d = d;
-            group_albedo = c.material.x;
-        } else {
-            group_d = smin(group_d, d, p.misc.w);
+    var i = 0u;
+    loop {
+        if (i >= n) { break; }
+        let first = caps[i];
+        // The group's bounding sphere rides on its first capsule.
+        let count = u32(first.material.z);
+        let bound = length(q - first.c.xyz) - first.c.w;
+        if (bound > FAR) {
+            if (bound < best) { best = bound; albedo = first.material.x; }
+            i = i + count;
+            continue;
         }
+        var d = segment(q, first);
+        for (var j = i + 1u; j < i + count; j = j + 1u) {
+            d = smin(d, segment(q, caps[j]), p.misc.w);
+        }
+        if (d < best) { best = d; albedo = first.material.x; }
+        i = i + count;
     }
-    if (group_d < best) { best = group_d; albedo = group_albedo; }
     return vec2<f32>(best, albedo);
 }
 
@@ -91,14 +104,23 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
         n = n - (distort(n) - d);
     }
     let dir = normalize(vec3<f32>(n.x, -n.y, -1.0));
+    // March only inside the scene's bounding sphere (most rays miss it).
+    let oc = -p.bounds.xyz;
+    let b = dot(oc, dir);
+    let disc = b * b - (dot(oc, oc) - p.bounds.w * p.bounds.w);
     var t = 0.02;
+    var t_end = -1.0;
+    if (disc > 0.0) {
+        t = max(t, -b - sqrt(disc));
+        t_end = -b + sqrt(disc);
+    }
     var hit = false;
     var albedo = 0.0;
     for (var i = 0; i < 128; i = i + 1) {
+        if (t > t_end) { break; }
         let s = scene(dir * t);
         if (s.x < 1e-4) { hit = true; albedo = s.y; break; }
         t = t + s.x;
-        if (t > 3.0) { break; }
     }
     var v = 0.0;
     if (hit) {

@@ -1,7 +1,7 @@
 //! Simulated hand cameras with exact ground truth.
 //!
 //! A hand is drawn as capsules along its 26 joints (radii from the joints,
-//! a thick palm between the wrist and the knuckles) joined with a smooth
+//! a thick palm between the wrist and the knuckles, a forearm) joined with a smooth
 //! union, so the skin flows over the joints like a skinned mesh; occluders
 //! are plain capsules. [`gpu::Renderer`] ray-marches such a scene with wgpu
 //! off-screen (a compute shader, `hand.wgsl`) for any calibrated camera,
@@ -10,6 +10,7 @@
 //! reference the GPU output is tested against. [`sequences`] is the fixed
 //! evaluation set (`parallax hands eval`).
 
+pub mod eval;
 pub mod gpu;
 pub mod sequences;
 
@@ -101,6 +102,17 @@ pub fn hand_capsules(
         cap(1, m, 0.9 * wrist_r, r(m) * 1.1);
     }
     cap(7, 22, r(7), r(22));
+    // The forearm, 20 cm back from the wrist: the landmark model places the
+    // wrist where the forearm meets the hand, so a hand needs one.
+    let wrist = joints[1].0;
+    out.push(Capsule {
+        a: wrist.position,
+        ra: 0.9 * wrist_r,
+        b: wrist.transform_point(Vec3::new(0.0, 0.0, 0.2)),
+        rb: 1.3 * wrist_r,
+        albedo,
+        group,
+    });
     out
 }
 
@@ -130,6 +142,7 @@ pub(crate) struct Params {
     dist: [f32; 4],
     misc: [f32; 4],
     light: [f32; 4],
+    bounds: [f32; 4],
     background: [f32; 4],
     size: [u32; 4],
 }
@@ -139,7 +152,10 @@ pub(crate) struct Params {
 pub(crate) struct GpuCapsule {
     a: [f32; 4],
     b: [f32; 4],
+    /// Albedo, group, capsules in the group (on a group's first), unused.
     material: [f32; 4],
+    /// The group's bounding sphere (on a group's first).
+    bound: [f32; 4],
 }
 
 /// The scene in the camera's frame, as the shader takes it.
@@ -152,6 +168,28 @@ pub(crate) fn camera_space(scene: &Scene, camera: &Camera) -> (Params, Vec<GpuCa
         Background::Checker { a, b, size } => [1.0, a, b, size],
         Background::Gradient { top, bottom } => [2.0, top, bottom, 1.0],
     };
+    // A sphere around every capsule (centre of the end points' box).
+    let (mut lo, mut hi) = (Vec3::splat(f32::MAX), Vec3::splat(f32::MIN));
+    let cam_caps: Vec<(Vec3, Vec3, f32)> = scene
+        .capsules
+        .iter()
+        .map(|c| {
+            (
+                from_head.transform_point(c.a),
+                from_head.transform_point(c.b),
+                c.ra.max(c.rb),
+            )
+        })
+        .collect();
+    for (a, b, _) in &cam_caps {
+        lo = lo.min(a.min(*b));
+        hi = hi.max(a.max(*b));
+    }
+    let center = (lo + hi) / 2.0;
+    let radius = cam_caps
+        .iter()
+        .map(|(a, b, r)| (*a - center).length().max((*b - center).length()) + r + BLEND)
+        .fold(0.0f32, f32::max);
     let params = Params {
         k: [k.fx, k.fy, k.cx, k.cy],
         dist: [
@@ -162,6 +200,7 @@ pub(crate) fn camera_space(scene: &Scene, camera: &Camera) -> (Params, Vec<GpuCa
         ],
         misc: [k.distortion[4], scene.ambient, scene.noise, BLEND],
         light: [light.x, light.y, light.z, 0.0],
+        bounds: [center.x, center.y, center.z, radius],
         background,
         size: [
             camera.width,
@@ -170,19 +209,45 @@ pub(crate) fn camera_space(scene: &Scene, camera: &Camera) -> (Params, Vec<GpuCa
             scene.seed,
         ],
     };
-    let caps = scene
+    let mut caps: Vec<GpuCapsule> = scene
         .capsules
         .iter()
-        .map(|c| {
-            let a = from_head.transform_point(c.a);
-            let b = from_head.transform_point(c.b);
-            GpuCapsule {
-                a: [a.x, a.y, a.z, c.ra],
-                b: [b.x, b.y, b.z, c.rb],
-                material: [c.albedo, c.group as f32, 0.0, 0.0],
-            }
+        .zip(&cam_caps)
+        .map(|(c, (a, b, _))| GpuCapsule {
+            a: [a.x, a.y, a.z, c.ra],
+            b: [b.x, b.y, b.z, c.rb],
+            material: [c.albedo, c.group as f32, 0.0, 0.0],
+            bound: [0.0; 4],
         })
         .collect();
+    // Each group's size and bounding sphere go on its first capsule.
+    let mut i = 0;
+    while i < caps.len() {
+        let group = caps[i].material[1];
+        let n = caps[i..]
+            .iter()
+            .take_while(|c| c.material[1] == group)
+            .count();
+        let ends = |c: &GpuCapsule| [Vec3::from_slice(&c.a[..3]), Vec3::from_slice(&c.b[..3])];
+        let (mut lo, mut hi) = (Vec3::splat(f32::MAX), Vec3::splat(f32::MIN));
+        for c in &caps[i..i + n] {
+            for e in ends(c) {
+                lo = lo.min(e);
+                hi = hi.max(e);
+            }
+        }
+        let center = (lo + hi) / 2.0;
+        let radius = caps[i..i + n]
+            .iter()
+            .map(|c| {
+                let [a, b] = ends(c);
+                (a - center).length().max((b - center).length()) + c.a[3].max(c.b[3]) + BLEND
+            })
+            .fold(0.0f32, f32::max);
+        caps[i].material[2] = n as f32;
+        caps[i].bound = [center.x, center.y, center.z, radius];
+        i += n;
+    }
     (params, caps)
 }
 
@@ -199,22 +264,31 @@ fn smin(a: f32, b: f32, k: f32) -> f32 {
     b + (a - b) * h - k * h * (1.0 - h)
 }
 
+/// Groups farther than this count by their bounding sphere (see the shader).
+const FAR: f32 = 0.02;
+
 fn scene_sdf(q: Vec3, caps: &[GpuCapsule], k: f32) -> (f32, f32) {
     let (mut best, mut albedo) = (1e9f32, 0.0);
-    let (mut group_d, mut group, mut group_albedo) = (1e9f32, -1.0f32, 0.0);
-    for c in caps {
-        let d = segment(q, c);
-        if c.material[1] != group {
-            if group_d < best {
-                (best, albedo) = (group_d, group_albedo);
+    let mut i = 0;
+    while i < caps.len() {
+        let first = &caps[i];
+        let n = first.material[2] as usize;
+        let bound = (q - Vec3::from_slice(&first.bound[..3])).length() - first.bound[3];
+        if bound > FAR {
+            if bound < best {
+                (best, albedo) = (bound, first.material[0]);
             }
-            (group, group_d, group_albedo) = (c.material[1], d, c.material[0]);
-        } else {
-            group_d = smin(group_d, d, k);
+            i += n;
+            continue;
         }
-    }
-    if group_d < best {
-        (best, albedo) = (group_d, group_albedo);
+        let mut d = segment(q, first);
+        for c in &caps[i + 1..i + n] {
+            d = smin(d, segment(q, c), k);
+        }
+        if d < best {
+            (best, albedo) = (d, first.material[0]);
+        }
+        i += n;
     }
     (best, albedo)
 }
@@ -250,18 +324,25 @@ pub fn render_cpu(scene: &Scene, camera: &Camera) -> GrayImage {
                 n -= distort(n) - d;
             }
             let dir = Vec3::new(n.x, -n.y, -1.0).normalize();
-            let mut t = 0.02;
+            let c = Vec3::from_slice(&p.bounds[..3]);
+            let b = (-c).dot(dir);
+            let disc = b * b - (c.length_squared() - p.bounds[3] * p.bounds[3]);
+            let (mut t, mut t_end) = (0.02f32, -1.0f32);
+            if disc > 0.0 {
+                t = t.max(-b - disc.sqrt());
+                t_end = -b + disc.sqrt();
+            }
             let mut hit = None;
             for _ in 0..128 {
+                if t > t_end {
+                    break;
+                }
                 let (s, albedo) = scene_sdf(dir * t, &caps, p.misc[3]);
                 if s < 1e-4 {
                     hit = Some(albedo);
                     break;
                 }
                 t += s;
-                if t > 3.0 {
-                    break;
-                }
             }
             let mut v = match hit {
                 Some(albedo) => {
