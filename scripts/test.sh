@@ -46,6 +46,14 @@ timeout 120 target/debug/parallax run -- target/debug/parallax-example-headless 
 PARALLAX_EXIT_AFTER_FRAMES=60 timeout 60 target/debug/parallax run -- target/debug/parallax-example-headless --frames 100000
 echo "real clients: 3 passed, 0 failed"
 
+echo "== hand tracking tools: evaluate, record a camera stream, run on it"
+hands=$(mktemp -d)
+target/debug/parallax hands eval --frames 6 --sequence two-backs --out "$hands/eval"
+test -s "$hands/eval/joint-error.png" && test -s "$hands/eval/frames.png" && test -s "$hands/eval/eval.json"
+target/debug/parallax hands record --sequence palm-wave --frames 4 --out "$hands/stream"
+target/debug/parallax hands run "$hands/stream" | tee "$hands/run.txt"
+grep -q "right wrist" "$hands/run.txt"
+
 echo "== the Bevy example (its own workspace and target directory)"
 cargo build --locked --manifest-path examples/bevy-app/Cargo.toml
 cargo test -q -p parallax-openxr --test bevy_app -- --ignored --nocapture

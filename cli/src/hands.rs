@@ -288,8 +288,9 @@ fn read_gray_png(path: &Path) -> Result<(u32, u32, Vec<u8>), String> {
 /// `parallax hands record`: renders a simulated sequence to a stream folder
 /// (`stream.json` with the camera calibration, one grey PNG per camera and
 /// frame) that `parallax hands run` reads.
-pub fn record(sequence: &str, out: &Path) -> Result<(), String> {
-    let seq = pick(&[sequence.to_string()])?[0];
+pub fn record(sequence: &str, frames: Option<usize>, out: &Path) -> Result<(), String> {
+    let mut seq = pick(&[sequence.to_string()])?[0];
+    seq.frames = frames.map_or(seq.frames, |f| f.min(seq.frames));
     let renderer = Renderer::new().map_err(|e| e.to_string())?;
     let infos = parallax_driver_simulated::camera_infos();
     let cams: Vec<Camera> = infos.iter().map(Camera::from).collect();
@@ -396,7 +397,7 @@ pub fn run(stream: Option<&Path>, variant: Variant, seconds: f64) -> Result<(), 
                     .track(&images, i as f64 / rate)
                     .map_err(|e| e.to_string())?;
                 times.push(t.elapsed());
-                pb.println(print_hands(i, &hands));
+                pb.suspend(|| println!("{}", print_hands(i, &hands)));
                 for (k, h) in hands.iter().enumerate() {
                     found[k] += h.is_some() as usize;
                 }
@@ -449,7 +450,7 @@ pub fn run(stream: Option<&Path>, variant: Variant, seconds: f64) -> Result<(), 
                     .track(&images, latest[0].time.0 as f64 * 1e-9)
                     .map_err(|e| e.to_string())?;
                 times.push(t.elapsed());
-                pb.println(print_hands(frames, &hands));
+                pb.suspend(|| println!("{}", print_hands(frames, &hands)));
                 for (k, h) in hands.iter().enumerate() {
                     found[k] += h.is_some() as usize;
                 }
@@ -461,7 +462,7 @@ pub fn run(stream: Option<&Path>, variant: Variant, seconds: f64) -> Result<(), 
     }
     let (m, p) = median_p99(times);
     println!(
-        "{frames} frames: left hand in {} , right hand in {}; tracker {:.1} ms median, {:.1} ms p99 per frame",
+        "{frames} frames: left hand in {}, right hand in {}; tracker {:.1} ms median, {:.1} ms p99 per frame",
         found[0],
         found[1],
         ms(m),

@@ -112,6 +112,9 @@ enum HandsAction {
         /// The sequence (see `hands eval`).
         #[arg(long, default_value = "palm-wave")]
         sequence: String,
+        /// At most this many frames.
+        #[arg(long)]
+        frames: Option<usize>,
         #[arg(long, short)]
         out: PathBuf,
     },
@@ -293,7 +296,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     frames,
                     out,
                 } => hands::eval(hands::variant(&variant)?, &sequences, frames, &out)?,
-                HandsAction::Record { sequence, out } => hands::record(&sequence, &out)?,
+                HandsAction::Record {
+                    sequence,
+                    frames,
+                    out,
+                } => hands::record(&sequence, frames, &out)?,
                 HandsAction::Run {
                     stream,
                     variant,

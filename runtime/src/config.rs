@@ -6,7 +6,7 @@ use parallax_driver_simulated::MotionKind;
 /// Runtime options.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
-    /// `PARALLAX_SIM_MOTION`: `scripted` (default) or `static`.
+    /// `PARALLAX_SIM_MOTION`: `scripted` (default), `static` or `hands`.
     pub sim_motion: MotionKind,
     /// `PARALLAX_REFRESH_HZ`: the display mode to start in (one the device offers).
     pub refresh_hz: Option<f32>,
@@ -40,6 +40,26 @@ pub struct Config {
     /// `PARALLAX_RENDER_SCALE`: factor on the recommended image size
     /// (0.25 to 2; default 1), like a render-resolution setting.
     pub render_scale: f32,
+    /// `PARALLAX_HANDS`: where hand joints come from.
+    pub hands: HandSource,
+    /// `PARALLAX_SIM_CAMERAS=rendered`: the simulated headset's cameras show
+    /// the simulated hands (rendered with wgpu) instead of a test pattern.
+    pub sim_cameras_rendered: bool,
+}
+
+/// Where `XR_EXT_hand_tracking` takes hands from (`PARALLAX_HANDS`).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub enum HandSource {
+    /// Devices that report hand joints (controllers, gloves); the camera
+    /// tracker when none does and the headset has two or more cameras.
+    #[default]
+    Auto,
+    /// Only devices that report hand joints.
+    Devices,
+    /// Only the camera tracker (hand tracking from the headset's cameras).
+    Cameras,
+    /// No hand tracking.
+    Off,
 }
 
 impl Default for Config {
@@ -58,6 +78,8 @@ impl Default for Config {
             timing_log: None,
             sim_keys: Vec::new(),
             render_scale: 1.0,
+            hands: HandSource::Auto,
+            sim_cameras_rendered: false,
         }
     }
 }
@@ -65,7 +87,9 @@ impl Default for Config {
 /// The options a user can set, with their meaning, for docs and `parallax info`.
 pub const OPTIONS: &[(&str, &str)] = &[
     ("PARALLAX_LOG", "tracing filter for the runtime's logs (e.g. `info`, `parallax_runtime=debug`); default `warn`"),
-    ("PARALLAX_SIM_MOTION", "`scripted[:SEED]` (default `scripted:1`) or `static`: how the simulated devices move"),
+    ("PARALLAX_SIM_MOTION", "`scripted[:SEED]` (default `scripted:1`), `static`, or `hands` (hands raised in front of the cameras, the left one out of view from 6.5 s to 11 s of every 12): how the simulated devices move"),
+    ("PARALLAX_HANDS", "where hand joints come from: `auto` (default: devices that report them, else the camera tracker when the headset has two or more cameras), `devices`, `cameras` (hand tracking from the headset's cameras with the MediaPipe models) or `off`"),
+    ("PARALLAX_SIM_CAMERAS", "`rendered`: the simulated headset's cameras show the simulated hands (rendered with wgpu) instead of a test pattern, so the camera tracker sees them"),
     ("PARALLAX_REFRESH_HZ", "display refresh rate to start in: 90 (default), 72 or 120 on the simulated headset"),
     ("PARALLAX_EXIT_AFTER_FRAMES", "end every session (STOPPING, then EXITING) after N frames"),
     ("PARALLAX_EVENT_QUEUE", "capacity of the event queue per instance (default 64); overflow is reported with XrEventDataEventsLost"),
@@ -107,7 +131,7 @@ impl Config {
             match parse_motion(&m) {
                 Some(k) => c.sim_motion = k,
                 None => tracing::warn!(
-                    "ignoring PARALLAX_SIM_MOTION={m:?}: use `static` or `scripted[:SEED]`"
+                    "ignoring PARALLAX_SIM_MOTION={m:?}: use `static`, `hands` or `scripted[:SEED]`"
                 ),
             }
         }
@@ -161,6 +185,29 @@ impl Config {
                 Err(e) => tracing::warn!("ignoring PARALLAX_SIM_KEYS: {e}"),
             }
         }
+        if let Some(h) = get("PARALLAX_HANDS") {
+            c.hands = match h.trim() {
+                "auto" => HandSource::Auto,
+                "devices" => HandSource::Devices,
+                "cameras" => HandSource::Cameras,
+                "off" => HandSource::Off,
+                other => {
+                    tracing::warn!(
+                        "ignoring PARALLAX_HANDS={other:?}: use auto, devices, cameras or off"
+                    );
+                    HandSource::Auto
+                }
+            };
+        }
+        if let Some(v) = get("PARALLAX_SIM_CAMERAS") {
+            match v.trim() {
+                "rendered" => c.sim_cameras_rendered = true,
+                "pattern" => c.sim_cameras_rendered = false,
+                other => tracing::warn!(
+                    "ignoring PARALLAX_SIM_CAMERAS={other:?}: use rendered or pattern"
+                ),
+            }
+        }
         c.sim_disconnect_after_ms = parsed(
             "PARALLAX_SIM_DISCONNECT_AFTER_MS",
             get("PARALLAX_SIM_DISCONNECT_AFTER_MS"),
@@ -185,7 +232,30 @@ mod tests {
         assert_eq!(c.exit_after_frames, Some(300));
         assert_eq!(c.refresh_hz, None);
         assert_eq!(parse_motion("static"), Some(MotionKind::Static));
+        assert_eq!(parse_motion("hands"), Some(MotionKind::Hands));
         assert_eq!(parse_motion("wobbly"), None);
+    }
+
+    #[test]
+    fn hand_sources() {
+        let get = |hands: &'static str, cams: &'static str| {
+            Config::from_lookup(move |k| match k {
+                "PARALLAX_HANDS" => Some(hands.into()),
+                "PARALLAX_SIM_CAMERAS" => Some(cams.into()),
+                _ => None,
+            })
+        };
+        let c = get("cameras", "rendered");
+        assert_eq!(
+            (c.hands, c.sim_cameras_rendered),
+            (HandSource::Cameras, true)
+        );
+        assert_eq!(get("off", "pattern").hands, HandSource::Off);
+        assert_eq!(get("devices", "").hands, HandSource::Devices);
+        // Unknown values are ignored.
+        let c = get("gloves", "ray-traced");
+        assert_eq!((c.hands, c.sim_cameras_rendered), (HandSource::Auto, false));
+        assert_eq!(Config::default().hands, HandSource::Auto);
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! once. Its methods are plain calls that could be messages, so the
 //! out-of-process service changes the transport, not this interface.
 
-use crate::config::Config;
+use crate::camera_hands::CameraHands;
+use crate::config::{Config, HandSource};
 use parallax_driver_simulated::SimulatedBuilder;
 use parallax_sdk::sanitize;
 use parallax_sdk::types::{DisplayInfo, Duration, Hand, HandJoints, Time, TrackedPose};
@@ -183,6 +184,10 @@ pub struct DeviceHub {
     hmd_failed: AtomicBool,
     /// Devices marked inactive after their driver failed (lost or failed inside).
     inactive: Mutex<HashSet<DeviceIndex>>,
+    /// Where hands come from (`PARALLAX_HANDS`).
+    hands: HandSource,
+    /// Hand tracking from the headset's cameras, when running.
+    camera_hands: Option<CameraHands>,
 }
 
 /// Index of a device: 0 is the HMD, 1.. the other devices.
@@ -212,7 +217,13 @@ impl DeviceHub {
         };
         let chosen = survey.candidates.swap_remove(i);
         let (builder, _) = chosen.usable.map_err(DriverError::OpenFailed)?;
-        let system = builder.open()?;
+        let mut system = builder.open()?;
+        if config.sim_cameras_rendered {
+            match parallax_hand_sim::cameras::RenderedCameras::wrap(system.clone()) {
+                Ok(s) => system = s,
+                Err(e) => tracing::warn!("PARALLAX_SIM_CAMERAS=rendered: {e}; cameras unchanged"),
+            }
+        }
         if let Some(hz) = config.refresh_hz {
             if let Err(e) = system.hmd.set_refresh_rate(hz) {
                 tracing::warn!(
@@ -222,7 +233,24 @@ impl DeviceHub {
             }
         }
         tracing::info!(driver = builder.name(), origin = %chosen.origin, system = %system.system_name, "opened device system");
-        Ok(Self::from_system(system, builder.name()))
+        let mut hub = Self::from_system(system, builder.name());
+        hub.hands = config.hands;
+        let devices_track = hub.devices_track_hands();
+        let want_cameras = match config.hands {
+            HandSource::Cameras => true,
+            HandSource::Auto => !devices_track && hub.hmd().description().cameras.len() >= 2,
+            HandSource::Devices | HandSource::Off => false,
+        };
+        if want_cameras {
+            match CameraHands::start(hub.hmd().clone()) {
+                Ok(c) => hub.camera_hands = Some(c),
+                Err(e) if config.hands == HandSource::Cameras => {
+                    tracing::warn!("PARALLAX_HANDS=cameras: {e}; no hand tracking")
+                }
+                Err(e) => tracing::info!("no hand tracking from the cameras: {e}"),
+            }
+        }
+        Ok(hub)
     }
 
     /// A hub over an already opened system (tests, tools).
@@ -234,6 +262,8 @@ impl DeviceHub {
             last_sample: Mutex::new(Vec::new()),
             hmd_failed: AtomicBool::new(false),
             inactive: Mutex::new(HashSet::new()),
+            hands: HandSource::Devices,
+            camera_hands: None,
         }
     }
 
@@ -438,9 +468,9 @@ impl DeviceHub {
         }
     }
 
-    /// Whether any device (headset cameras, controllers, gloves) reports
-    /// hand joints.
-    pub fn supports_hand_tracking(&self) -> bool {
+    /// Whether a device reports hand joints itself (controllers, gloves, a
+    /// headset that tracks hands in its driver).
+    fn devices_track_hands(&self) -> bool {
         std::iter::once(0)
             .chain(self.devices().map(|(i, _)| i))
             .any(|i| {
@@ -449,11 +479,46 @@ impl DeviceHub {
             })
     }
 
-    /// A hand's sanitised joints predicted to `at`, or `None` when no device
+    /// Whether this system can report hands (`PARALLAX_HANDS` decides from
+    /// which sources).
+    pub fn supports_hand_tracking(&self) -> bool {
+        match self.hands {
+            HandSource::Off => false,
+            HandSource::Devices => self.devices_track_hands(),
+            HandSource::Cameras => self.camera_hands.is_some(),
+            HandSource::Auto => self.devices_track_hands() || self.camera_hands.is_some(),
+        }
+    }
+
+    /// The camera tracker, when it runs.
+    pub fn camera_hands(&self) -> Option<&CameraHands> {
+        self.camera_hands.as_ref()
+    }
+
+    /// A hand's sanitised joints predicted to `at`, or `None` when nothing
     /// tracks that hand now. Sources in order: a device held in that hand
-    /// (a controller or glove), then the headset (camera tracking), then
-    /// any other device; the first that reports the hand active wins.
+    /// (a controller or glove), then the headset's driver, then any other
+    /// device, then the camera tracker; the first that reports the hand
+    /// active wins (`PARALLAX_HANDS` can limit this to devices or cameras).
     pub fn hand_joints(&self, hand: Hand, at: Time) -> Option<HandSample> {
+        let from_cameras = || {
+            let joints = self.camera_hands.as_ref()?.hand_joints(hand, at)?;
+            Some(HandSample {
+                joints,
+                source: 0,
+                held_controller: false,
+            })
+        };
+        match self.hands {
+            HandSource::Off => return None,
+            HandSource::Cameras => return from_cameras(),
+            HandSource::Devices | HandSource::Auto => {}
+        }
+        self.hand_joints_from_devices(hand, at)
+            .or_else(from_cameras)
+    }
+
+    fn hand_joints_from_devices(&self, hand: Hand, at: Time) -> Option<HandSample> {
         let role = match hand {
             Hand::Left => DeviceRole::LeftHand,
             Hand::Right => DeviceRole::RightHand,

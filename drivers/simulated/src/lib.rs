@@ -33,14 +33,22 @@ pub enum MotionKind {
     Static,
     /// Smooth seeded motion (look around, sway, hands waving).
     Scripted { seed: u64 },
+    /// Hands raised in front of the headset's cameras (the head still):
+    /// backs of the hands to the cameras, fingers up, shapes changing; the
+    /// right hand stays in view, the left is out of view to the side from
+    /// 6.5 s to 11 s of every 12 s (camera hand tracking tests).
+    Hands,
 }
 
 impl MotionKind {
-    /// Parses `static` or `scripted[:SEED]` (the `PARALLAX_SIM_MOTION` syntax).
+    /// Parses `static`, `hands` or `scripted[:SEED]` (the `PARALLAX_SIM_MOTION` syntax).
     pub fn parse(s: &str) -> Option<MotionKind> {
         let s = s.trim();
         if s == "static" {
             return Some(MotionKind::Static);
+        }
+        if s == "hands" {
+            return Some(MotionKind::Hands);
         }
         let rest = s.strip_prefix("scripted")?;
         if rest.is_empty() {
@@ -77,7 +85,7 @@ impl Motion {
     /// `stage_from_head` at `t`, with its velocity.
     pub fn head(&self, t: Time) -> (Pose, Velocity) {
         match self.kind {
-            MotionKind::Static => (
+            MotionKind::Static | MotionKind::Hands => (
                 Pose::from_position(Vec3::new(0.0, EYE_HEIGHT, 0.0)),
                 Velocity::default(),
             ),
@@ -123,6 +131,18 @@ impl Motion {
         let base = Vec3::new(0.2 * side, EYE_HEIGHT - 0.4, -0.35);
         match self.kind {
             MotionKind::Static => (Pose::from_position(base), Velocity::default()),
+            MotionKind::Hands => {
+                let at = |t: Time| Self::raised_hand(hand, t.as_secs_f64() as f32);
+                let dt = 1e-3;
+                let (a, b) = (at(t), at(Time(t.0 + 1_000_000)));
+                (
+                    a,
+                    Velocity {
+                        linear: (b.position - a.position) / dt,
+                        angular: Vec3::ZERO,
+                    },
+                )
+            }
             MotionKind::Scripted { seed } => {
                 let s = t.as_secs_f64() as f32;
                 let w = 0.8 + 0.1 * hand as f32;
@@ -145,6 +165,34 @@ impl Motion {
                 )
             }
         }
+    }
+}
+
+impl Motion {
+    /// `stage_from_grip` of a hand raised in front of the cameras
+    /// ([`MotionKind::Hands`]) at `s` seconds.
+    fn raised_hand(hand: usize, s: f32) -> Pose {
+        let side = if hand == 0 { -1.0 } else { 1.0 };
+        let smooth = |x: f32| {
+            let x = x.clamp(0.0, 1.0);
+            x * x * (3.0 - 2.0 * x)
+        };
+        // The left hand goes out of view from 5.5 s to 6.5 s of every 12 s
+        // and comes back from 11 s to 12 s.
+        let phase = s.rem_euclid(12.0);
+        let away = if hand == 0 {
+            smooth(phase - 5.5) - smooth(phase - 11.0)
+        } else {
+            0.0
+        };
+        let x = side * (0.085 + 0.5 * away) + 0.02 * (0.7 * s + hand as f32).sin();
+        let y = EYE_HEIGHT - 0.1 + 0.015 * (0.9 * s).cos();
+        let wrist = Pose::new(
+            Quat::from_rotation_z(-side * 0.3)
+                * Quat::from_rotation_x(std::f32::consts::FRAC_PI_2 - 0.3),
+            Vec3::new(x, y, -0.38),
+        );
+        wrist.mul(&grip_from_wrist().inverse())
     }
 }
 
@@ -252,6 +300,18 @@ fn hand_shape(motion: &Motion, hand: usize, t: Time, trigger: f32, grip: f32) ->
     use hand::HandShape;
     let mut shape = match motion.kind {
         MotionKind::Static => HandShape::RELAXED,
+        MotionKind::Hands => {
+            let cycle = [
+                HandShape::RELAXED,
+                HandShape::POINT,
+                HandShape::RELAXED,
+                HandShape::OPEN,
+            ];
+            let s = (t.as_secs_f64() / 2.5 + hand as f64).rem_euclid(4.0);
+            let (i, f) = (s.floor() as usize % 4, s.fract() as f32);
+            let blend = ((f - 0.5) * 2.0).clamp(0.0, 1.0);
+            cycle[i].lerp(&cycle[(i + 1) % 4], blend * blend * (3.0 - 2.0 * blend))
+        }
         MotionKind::Scripted { .. } => {
             let cycle = [
                 HandShape::OPEN,

@@ -36,8 +36,11 @@ impl std::fmt::Debug for Renderer {
 impl Renderer {
     /// Opens the first Vulkan adapter (a real GPU, else lavapipe).
     pub fn new() -> Result<Self, RenderError> {
+        // No validation layers unless asked for (WGPU_VALIDATION=1): Debian's
+        // layers predate WGSL's SPIR-V source-language tag and report it.
         let instance = wgpu::Instance::new(&wgpu::InstanceDescriptor {
             backends: wgpu::Backends::VULKAN,
+            flags: wgpu::InstanceFlags::empty().with_env(),
             ..Default::default()
         });
         let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {

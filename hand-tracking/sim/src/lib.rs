@@ -10,6 +10,7 @@
 //! reference the GPU output is tested against. [`sequences`] is the fixed
 //! evaluation set (`parallax hands eval`).
 
+pub mod cameras;
 pub mod eval;
 pub mod gpu;
 pub mod sequences;

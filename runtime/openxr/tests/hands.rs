@@ -103,6 +103,9 @@ fn hand_joints_through_the_loader() {
         // The right hand's grip is held from frame 3 on (the desktop
         // simulator's G key; the right hand is the active one).
         std::env::set_var("PARALLAX_SIM_KEYS", "3:g+");
+        std::env::set_var("PARALLAX_SIM_MOTION", "static");
+        std::env::remove_var("PARALLAX_HANDS");
+        std::env::remove_var("PARALLAX_SIM_CAMERAS");
         let e = expected();
         let config = parallax_runtime::config::Config::from_env();
         let truth = parallax_runtime::hub::DeviceHub::open(&config).unwrap();
@@ -392,5 +395,142 @@ fn functions_need_the_extension() {
             assert_eq!(r, sys::Result::ERROR_FUNCTION_UNSUPPORTED, "{name}");
             assert!(f.is_none());
         }
+    });
+}
+
+/// Hand tracking from the simulated headset's two cameras, end to end: the
+/// cameras render the simulated hands (raised in front of them, the left
+/// one out of view from 6.5 s to 11 s of every 12), the runtime's camera tracker
+/// runs the models on the images, and an app reads the joints. They match
+/// the simulated hands' ground truth within the stated error, and the left
+/// hand is inactive while it is out of view, not a guess.
+#[test]
+fn hands_from_the_headset_cameras() {
+    on_loader_thread(|| {
+        let e = expected();
+        if e.driver != "simulated" {
+            eprintln!(
+                "skipped on {}: needs the simulated headset's rendered cameras",
+                e.driver
+            );
+            return;
+        }
+        std::env::set_var("PARALLAX_SIM_MOTION", "hands");
+        std::env::set_var("PARALLAX_HANDS", "cameras");
+        std::env::set_var("PARALLAX_SIM_CAMERAS", "rendered");
+        std::env::remove_var("PARALLAX_SIM_KEYS");
+        let truth = parallax_runtime::hub::DeviceHub::from_system(
+            parallax_sdk::Builder::open(&parallax_driver_simulated::SimulatedBuilder::new(
+                parallax_driver_simulated::MotionKind::Hands,
+            ))
+            .unwrap(),
+            "simulated",
+        );
+        let instance =
+            instance_with(&entry(), &hand_exts(false), xr::Version::new(1, 0, 0)).unwrap();
+        let system = instance
+            .system(xr::FormFactor::HEAD_MOUNTED_DISPLAY)
+            .unwrap();
+        assert!(
+            instance.supports_hand_tracking(system).unwrap(),
+            "the camera tracker did not start"
+        );
+        let mut h = headless_session(instance);
+        run_to_focused(&mut h);
+        let trackers = [
+            h.session.create_hand_tracker(xr::Hand::LEFT).unwrap(),
+            h.session.create_hand_tracker(xr::Hand::RIGHT).unwrap(),
+        ];
+        let stage = h
+            .session
+            .create_reference_space(xr::ReferenceSpaceType::STAGE, xr::Posef::IDENTITY)
+            .unwrap();
+        let start = std::time::Instant::now();
+        // Per hand: errors (metres) of located frames while steady in view.
+        let mut errors: [Vec<f32>; 2] = [Vec::new(), Vec::new()];
+        let (mut left_active_in_view, mut left_out_samples, mut left_active_out) = (0, 0, 0);
+        while start.elapsed() < std::time::Duration::from_secs(60) {
+            let t = frame(&mut h);
+            let secs = t.as_nanos() as f64 * 1e-9;
+            let phase = secs.rem_euclid(12.0);
+            // The left hand is fully in view from 0.3 s to 5.3 s of the
+            // cycle and fully out from 6.5 s to 11 s; camera frames come
+            // about once a second on lavapipe and take as long to render and
+            // track, so it must be inactive from 9 s on, and its error is
+            // measured from 2 s on (after it has come back and settled).
+            let in_view = [(0.3..5.3).contains(&phase), true];
+            let settled = [(2.0..5.3).contains(&phase), true];
+            for (k, tracker) in trackers.iter().enumerate() {
+                let located = stage.locate_hand_joints(tracker, t).unwrap();
+                if k == 0 && (9.0..11.0).contains(&phase) {
+                    left_out_samples += 1;
+                    left_active_out += located.is_some() as u32;
+                }
+                let Some(joints) = located else { continue };
+                if k == 0 && in_view[0] {
+                    left_active_in_view += 1;
+                }
+                if !settled[k] {
+                    continue;
+                }
+                let hand = if k == 0 { Hand::Left } else { Hand::Right };
+                let gt = truth.hand_joints(hand, Time(t.as_nanos())).unwrap().joints;
+                let mean = joints
+                    .iter()
+                    .zip(gt.joints.iter())
+                    .map(|(j, g)| (pose(&j.pose).position - g.pose.position).length())
+                    .sum::<f32>()
+                    / 26.0;
+                errors[k].push(mean);
+            }
+            let done = errors[1].len() > 400 && errors[0].len() > 400 && left_out_samples > 30;
+            if done {
+                break;
+            }
+        }
+        let stats = |v: &Vec<f32>| {
+            let mut s = v.clone();
+            s.sort_by(|a, b| a.total_cmp(b));
+            (s.len(), s.get(s.len() / 2).copied().unwrap_or(f32::NAN))
+        };
+        let (nr, right_median) = stats(&errors[1]);
+        let (nl, left_median) = stats(&errors[0]);
+        eprintln!(
+            "camera hands: right {nr} located frames, median MPJPE {:.1} mm; left {nl} in view, median {:.1} mm; left active in {left_active_out} of {left_out_samples} frames while out of view",
+            right_median * 1e3,
+            left_median * 1e3
+        );
+        assert!(nr > 400, "the right hand was located in only {nr} frames");
+        assert!(
+            left_active_in_view > 400,
+            "the left hand was found in only {left_active_in_view} frames in view"
+        );
+        assert!(
+            nl > 400,
+            "the left hand was located in only {nl} settled frames"
+        );
+        assert!(
+            left_out_samples > 30,
+            "the run did not reach the left hand's time out of view"
+        );
+        assert_eq!(
+            left_active_out, 0,
+            "the left hand was active while out of view"
+        );
+        // The stated bounds: median joint error under 40 mm for the right
+        // hand and 50 mm for the left (measured 22-31 and 25-41 mm). Camera
+        // frames take about a second to render on lavapipe and to track, so
+        // the hands (and the fingers, changing shape) move between them:
+        // most of the error is that latency, not the tracker.
+        assert!(
+            right_median < 0.040,
+            "right hand median MPJPE {right_median}"
+        );
+        assert!(left_median < 0.050, "left hand median MPJPE {left_median}");
+        drop((trackers, stage));
+        drop(h);
+        std::env::set_var("PARALLAX_SIM_MOTION", "static");
+        std::env::remove_var("PARALLAX_HANDS");
+        std::env::remove_var("PARALLAX_SIM_CAMERAS");
     });
 }
