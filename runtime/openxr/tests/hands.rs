@@ -184,10 +184,12 @@ fn hand_joints_through_the_loader() {
             }
         }
 
-        // Frames 3 and 4: the right hand grips. Unobstructed it makes a fist;
-        // conforming to the controller it wraps the handle.
+        // Frames 3 and 4: the right hand grips (scripted desktop keys: only
+        // the built-in simulated driver has them). Unobstructed it makes a
+        // fist; conforming to the controller it wraps the handle.
         frame(&mut h);
         let t = frame(&mut h);
+        let keys = truth.desktop_controls().is_some();
         let mut free = [sys::HandJointLocationEXT::default(); 26];
         let mut held = [sys::HandJointLocationEXT::default(); 26];
         let (r, active) = locate_raw(
@@ -212,11 +214,19 @@ fn hand_joints_through_the_loader() {
         assert_eq!((r, active), (sys::Result::SUCCESS, true));
         for tip in [10, 15, 20, 25] {
             let (f, c) = (tip_to_palm(&free, tip), tip_to_palm(&held, tip));
-            assert!(f < 0.05, "fist tip {tip} {f} m from the palm");
-            assert!(
-                c > f + 0.01,
-                "tip {tip}: conforming {c} vs unobstructed {f}"
-            );
+            if keys {
+                assert!(f < 0.05, "fist tip {tip} {f} m from the palm");
+                assert!(
+                    c > f + 0.01,
+                    "tip {tip}: conforming {c} vs unobstructed {f}"
+                );
+            } else {
+                // A relaxed hand does not reach into the handle.
+                assert!(
+                    c >= f - 1e-4,
+                    "tip {tip}: conforming {c} vs unobstructed {f}"
+                );
+            }
         }
         // Wrist, palm and thumb are the same in both ranges.
         for i in 0..6 {

@@ -10,7 +10,10 @@ const MAX_API: (u16, u16) = (1, 1);
 
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("PARALLAX_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    // By default wgpu's notes about optional Vulkan extensions it does not
+    // find (the simulated cameras' renderer) stay out of apps' logs.
+    let filter = EnvFilter::try_from_env("PARALLAX_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("warn,wgpu_hal=error,wgpu_core=error,naga=error"));
     // Colour codes only on a terminal, so logs read cleanly when piped.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt()
