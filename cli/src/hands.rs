@@ -6,7 +6,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use parallax_hand_sim::eval::{self, median_p99, Report};
 use parallax_hand_sim::gpu::Renderer;
 use parallax_hand_sim::sequences::{frame, Sequence, RATE, SEQUENCES};
-use parallax_hand_tracking::landmark::Image;
+use parallax_hand_tracking::landmark::{rgb_from_frame, rgb_from_gray, Image};
 use parallax_hand_tracking::stereo::Camera;
 use parallax_hand_tracking::tracker::{HandTracker, StereoHandTracker, TrackedHand};
 use parallax_hand_tracking::{models_dir, HandLandmarker, Variant};
@@ -376,11 +376,7 @@ pub fn run(stream: Option<&Path>, variant: Variant, seconds: f64) -> Result<(), 
                 let mut dims = Vec::new();
                 for c in 0..cams.len() {
                     let (w, h, g) = read_gray_png(&dir.join(format!("frame-{i:05}-cam{c}.png")))?;
-                    rgb.push(
-                        g.iter()
-                            .flat_map(|v| [*v as f32 / 255.0; 3])
-                            .collect::<Vec<f32>>(),
-                    );
+                    rgb.push(rgb_from_gray(&g));
                     dims.push((w as usize, h as usize));
                 }
                 let images: Vec<Image> = rgb
@@ -435,7 +431,14 @@ pub fn run(stream: Option<&Path>, variant: Variant, seconds: f64) -> Result<(), 
                     std::thread::sleep(Duration::from_millis(2));
                     continue;
                 }
-                let rgb: Vec<Vec<f32>> = latest.iter().map(to_rgb).collect();
+                let rgb: Vec<Vec<f32>> = latest
+                    .iter()
+                    .map(|f| {
+                        let mut v = Vec::new();
+                        rgb_from_frame(f, &mut v);
+                        v
+                    })
+                    .collect();
                 let images: Vec<Image> = rgb
                     .iter()
                     .zip(&latest)
@@ -469,30 +472,6 @@ pub fn run(stream: Option<&Path>, variant: Variant, seconds: f64) -> Result<(), 
         ms(p)
     );
     Ok(())
-}
-
-/// A driver's camera frame as the models' input (grey or RGB, 0..1).
-fn to_rgb(f: &parallax_sdk::types::CameraFrame) -> Vec<f32> {
-    let (w, h, stride) = (f.width as usize, f.height as usize, f.stride as usize);
-    let mut out = Vec::with_capacity(w * h * 3);
-    let bpp = f.format.map_or(1, |p| p.bytes_per_pixel()) as usize;
-    for y in 0..h {
-        for x in 0..w {
-            let o = y * stride + x * bpp;
-            if bpp >= 3 {
-                out.extend(
-                    f.data
-                        .get(o..o + 3)
-                        .unwrap_or(&[0, 0, 0])
-                        .iter()
-                        .map(|v| *v as f32 / 255.0),
-                );
-            } else {
-                out.extend([f.data.get(o).copied().unwrap_or(0) as f32 / 255.0; 3]);
-            }
-        }
-    }
-    out
 }
 
 /// The variant named on the command line.

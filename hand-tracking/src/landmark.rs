@@ -41,6 +41,31 @@ impl Image<'_> {
     }
 }
 
+/// Grey bytes as the models' input: RGB floats in 0..1.
+pub fn rgb_from_gray(pixels: &[u8]) -> Vec<f32> {
+    pixels.iter().flat_map(|g| [*g as f32 / 255.0; 3]).collect()
+}
+
+/// A camera frame (grey, RGB or RGBA bytes) as the models' input: RGB
+/// floats in 0..1, grey replicated, into `out` (reused across frames).
+pub fn rgb_from_frame(f: &parallax_sdk_types::CameraFrame, out: &mut Vec<f32>) {
+    let (w, h, stride) = (f.width as usize, f.height as usize, f.stride as usize);
+    let bpp = f.format.map_or(1, |p| p.bytes_per_pixel()) as usize;
+    out.clear();
+    out.reserve(w * h * 3);
+    for y in 0..h {
+        for x in 0..w {
+            let o = y * stride + x * bpp;
+            if bpp >= 3 {
+                let px = f.data.get(o..o + 3).unwrap_or(&[0; 3]);
+                out.extend(px.iter().map(|v| *v as f32 / 255.0));
+            } else {
+                out.extend([f.data.get(o).copied().unwrap_or(0) as f32 / 255.0; 3]);
+            }
+        }
+    }
+}
+
 /// Where crop pixel `(u, v)` (continuous, 0..size) lies in the image, pixels.
 pub fn crop_to_image(roi: &Roi, width: usize, height: usize, size: usize, u: f32, v: f32) -> Vec2 {
     let side = Vec2::new(roi.size.x * width as f32, roi.size.y * height as f32);
@@ -119,6 +144,34 @@ pub fn decode(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn camera_frames_become_rgb_floats() {
+        use parallax_sdk_types::{CameraFrame, PixelFormat};
+        // 2x1 grey with a padded row, then 1x1 RGBA.
+        let grey = CameraFrame {
+            width: 2,
+            height: 1,
+            stride: 4,
+            format: Some(PixelFormat::Gray8),
+            data: vec![0, 255, 9, 9],
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        rgb_from_frame(&grey, &mut out);
+        assert_eq!(out, vec![0.0, 0.0, 0.0, 1.0, 1.0, 1.0]);
+        assert_eq!(rgb_from_gray(&[0, 255]), out);
+        let rgba = CameraFrame {
+            width: 1,
+            height: 1,
+            stride: 4,
+            format: Some(PixelFormat::Rgba8),
+            data: vec![255, 0, 51, 7],
+            ..Default::default()
+        };
+        rgb_from_frame(&rgba, &mut out);
+        assert_eq!(out, vec![1.0, 0.0, 0.2]);
+    }
 
     fn roi(rotation: f32) -> Roi {
         Roi {

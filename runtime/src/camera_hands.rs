@@ -6,7 +6,7 @@
 //! for (velocities, at most [`MAX_PREDICTION`] ahead).
 
 use glam::{Quat, Vec3};
-use parallax_hand_tracking::landmark::Image;
+use parallax_hand_tracking::landmark::{rgb_from_frame, Image};
 use parallax_hand_tracking::stereo::Camera;
 use parallax_hand_tracking::tracker::{HandTracker, StereoHandTracker, TrackedHand};
 use parallax_hand_tracking::{models_dir, HandLandmarker, Variant};
@@ -182,7 +182,7 @@ fn run(hmd: Arc<dyn Hmd>, mut tracker: StereoHandTracker<HandLandmarker>, shared
             continue;
         }
         for (out, f) in rgb.iter_mut().zip(&frames) {
-            to_rgb(f, out);
+            rgb_from_frame(f, out);
         }
         let images: Vec<Image> = rgb
             .iter()
@@ -211,30 +211,6 @@ fn run(hmd: Arc<dyn Hmd>, mut tracker: StereoHandTracker<HandLandmarker>, shared
         }
         drop(newest);
         shared.frames.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-/// A camera frame as the models' input: RGB, 0..1 (grey is replicated).
-fn to_rgb(f: &CameraFrame, out: &mut Vec<f32>) {
-    let (w, h, stride) = (f.width as usize, f.height as usize, f.stride as usize);
-    let bpp = f.format.map_or(1, |p| p.bytes_per_pixel()) as usize;
-    out.clear();
-    out.reserve(w * h * 3);
-    for y in 0..h {
-        for x in 0..w {
-            let o = y * stride + x * bpp;
-            if bpp >= 3 {
-                out.extend(
-                    f.data
-                        .get(o..o + 3)
-                        .unwrap_or(&[0; 3])
-                        .iter()
-                        .map(|v| *v as f32 / 255.0),
-                );
-            } else {
-                out.extend([f.data.get(o).copied().unwrap_or(0) as f32 / 255.0; 3]);
-            }
-        }
     }
 }
 

@@ -128,10 +128,7 @@ pub struct GrayImage {
 impl GrayImage {
     /// The image as the models' RGB input (grey replicated, 0..1).
     pub fn to_rgb(&self) -> Vec<f32> {
-        self.pixels
-            .iter()
-            .flat_map(|g| [*g as f32 / 255.0; 3])
-            .collect()
+        parallax_hand_tracking::landmark::rgb_from_gray(&self.pixels)
     }
 }
 
