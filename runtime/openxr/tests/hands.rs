@@ -37,16 +37,7 @@ fn hand_exts(motion_range: bool) -> xr::ExtensionSet {
 
 /// Ends one frame and returns its predicted display time.
 fn frame(h: &mut Headless) -> xr::Time {
-    let st = h.waiter.wait().unwrap();
-    h.stream.begin().unwrap();
-    h.stream
-        .end(
-            st.predicted_display_time,
-            xr::EnvironmentBlendMode::OPAQUE,
-            &[],
-        )
-        .unwrap();
-    st.predicted_display_time
+    empty_frame(h).predicted_display_time
 }
 
 /// Raw `xrLocateHandJointsEXT` with an optional motion range and velocities.

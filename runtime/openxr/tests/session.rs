@@ -134,15 +134,7 @@ fn wait_frame_paces_to_the_display() {
         let period = expected().period_ns;
         let start = std::time::Instant::now();
         for _ in 0..30 {
-            let st = h.waiter.wait().unwrap();
-            h.stream.begin().unwrap();
-            h.stream
-                .end(
-                    st.predicted_display_time,
-                    xr::EnvironmentBlendMode::OPAQUE,
-                    &[],
-                )
-                .unwrap();
+            let st = empty_frame(&mut h);
             assert_eq!(st.predicted_display_period.as_nanos(), period);
             times.push(st.predicted_display_time.as_nanos());
         }

@@ -205,6 +205,19 @@ pub fn run_to_focused(h: &mut Headless) {
     h.session
         .begin(xr::ViewConfigurationType::PRIMARY_STEREO)
         .unwrap();
+    empty_frame(h);
+    assert_eq!(
+        drain_states(&h.instance),
+        vec![
+            xr::SessionState::SYNCHRONIZED,
+            xr::SessionState::VISIBLE,
+            xr::SessionState::FOCUSED
+        ]
+    );
+}
+
+/// Waits for, begins and ends one frame with no layers.
+pub fn empty_frame(h: &mut Headless) -> xr::FrameState {
     let st = h.waiter.wait().unwrap();
     h.stream.begin().unwrap();
     h.stream
@@ -214,14 +227,7 @@ pub fn run_to_focused(h: &mut Headless) {
             &[],
         )
         .unwrap();
-    assert_eq!(
-        drain_states(&h.instance),
-        vec![
-            xr::SessionState::SYNCHRONIZED,
-            xr::SessionState::VISIBLE,
-            xr::SessionState::FOCUSED
-        ]
-    );
+    st
 }
 
 /// Decodes an 8-bit RGBA PNG (the compositor's captures).
