@@ -6,7 +6,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use parallax_hand_sim::eval::{self, median_p99, Report};
 use parallax_hand_sim::gpu::Renderer;
 use parallax_hand_sim::sequences::{frame, Sequence, RATE, SEQUENCES};
-use parallax_hand_tracking::landmark::{rgb_from_frame, rgb_from_gray, Image};
+use parallax_hand_tracking::landmark::{frames_as_images, rgb_from_gray, Image};
 use parallax_hand_tracking::stereo::Camera;
 use parallax_hand_tracking::tracker::{HandTracker, StereoHandTracker, TrackedHand};
 use parallax_hand_tracking::{models_dir, HandLandmarker, Variant};
@@ -418,6 +418,7 @@ pub fn run(stream: Option<&Path>, variant: Variant, seconds: f64) -> Result<(), 
             let mut tracker = StereoHandTracker::new(landmarker, cams);
             let mut latest: Vec<parallax_sdk::types::CameraFrame> =
                 vec![Default::default(); infos.len()];
+            let mut rgb: Vec<Vec<f32>> = Vec::new();
             let start = Instant::now();
             let pb = ProgressBar::new_spinner();
             while start.elapsed().as_secs_f64() < seconds {
@@ -431,23 +432,7 @@ pub fn run(stream: Option<&Path>, variant: Variant, seconds: f64) -> Result<(), 
                     std::thread::sleep(Duration::from_millis(2));
                     continue;
                 }
-                let rgb: Vec<Vec<f32>> = latest
-                    .iter()
-                    .map(|f| {
-                        let mut v = Vec::new();
-                        rgb_from_frame(f, &mut v);
-                        v
-                    })
-                    .collect();
-                let images: Vec<Image> = rgb
-                    .iter()
-                    .zip(&latest)
-                    .map(|(d, f)| Image {
-                        width: f.width as usize,
-                        height: f.height as usize,
-                        rgb: d,
-                    })
-                    .collect();
+                let images = frames_as_images(&latest, &mut rgb);
                 let t = Instant::now();
                 let hands = tracker
                     .track(&images, latest[0].time.0 as f64 * 1e-9)

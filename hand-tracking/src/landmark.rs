@@ -41,6 +41,27 @@ impl Image<'_> {
     }
 }
 
+/// Simultaneous camera frames as the models' input images: each frame
+/// converted into its buffer of `rgb` (reused from frame to frame, one per
+/// camera), then borrowed as an [`Image`].
+pub fn frames_as_images<'a>(
+    frames: &[parallax_sdk_types::CameraFrame],
+    rgb: &'a mut Vec<Vec<f32>>,
+) -> Vec<Image<'a>> {
+    rgb.resize_with(frames.len(), Vec::new);
+    for (out, f) in rgb.iter_mut().zip(frames) {
+        rgb_from_frame(f, out);
+    }
+    rgb.iter()
+        .zip(frames)
+        .map(|(d, f)| Image {
+            width: f.width as usize,
+            height: f.height as usize,
+            rgb: d,
+        })
+        .collect()
+}
+
 /// Grey bytes as the models' input: RGB floats in 0..1.
 pub fn rgb_from_gray(pixels: &[u8]) -> Vec<f32> {
     pixels.iter().flat_map(|g| [*g as f32 / 255.0; 3]).collect()
@@ -171,6 +192,13 @@ mod tests {
         };
         rgb_from_frame(&rgba, &mut out);
         assert_eq!(out, vec![1.0, 0.0, 0.2]);
+        let mut buffers = Vec::new();
+        let images = frames_as_images(&[grey, rgba], &mut buffers);
+        assert_eq!(
+            (images[0].width, images[0].height, images[0].rgb.len()),
+            (2, 1, 6)
+        );
+        assert_eq!(images[1].rgb, &[1.0, 0.0, 0.2]);
     }
 
     fn roi(rotation: f32) -> Roi {

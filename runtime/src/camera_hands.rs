@@ -6,7 +6,7 @@
 //! for (velocities, at most [`MAX_PREDICTION`] ahead).
 
 use glam::{Quat, Vec3};
-use parallax_hand_tracking::landmark::{rgb_from_frame, Image};
+use parallax_hand_tracking::landmark::frames_as_images;
 use parallax_hand_tracking::stereo::Camera;
 use parallax_hand_tracking::tracker::{HandTracker, StereoHandTracker, TrackedHand};
 use parallax_hand_tracking::{models_dir, HandLandmarker, Variant};
@@ -154,7 +154,7 @@ fn to_stage(h: &TrackedHand, time: Time, head: &Pose, head_v: &Velocity) -> Hand
 fn run(hmd: Arc<dyn Hmd>, mut tracker: StereoHandTracker<HandLandmarker>, shared: &Shared) {
     let n = tracker.cameras.len();
     let mut frames = vec![CameraFrame::default(); n];
-    let mut rgb: Vec<Vec<f32>> = vec![Vec::new(); n];
+    let mut rgb: Vec<Vec<f32>> = Vec::new();
     let mut failures = 0u32;
     while !shared.stop.load(Ordering::Relaxed) {
         // The newest frame of every camera, all of the same exposure.
@@ -181,18 +181,7 @@ fn run(hmd: Arc<dyn Hmd>, mut tracker: StereoHandTracker<HandLandmarker>, shared
             std::thread::sleep(Duration::from_millis(2));
             continue;
         }
-        for (out, f) in rgb.iter_mut().zip(&frames) {
-            rgb_from_frame(f, out);
-        }
-        let images: Vec<Image> = rgb
-            .iter()
-            .zip(&frames)
-            .map(|(d, f)| Image {
-                width: f.width as usize,
-                height: f.height as usize,
-                rgb: d,
-            })
-            .collect();
+        let images = frames_as_images(&frames, &mut rgb);
         let time = frames[0].time;
         let hands = match tracker.track(&images, time.0 as f64 * 1e-9) {
             Ok(h) => h,

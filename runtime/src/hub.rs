@@ -197,7 +197,6 @@ pub type DeviceIndex = usize;
 #[derive(Copy, Clone, Debug)]
 pub struct HandSample {
     pub joints: HandJoints,
-    pub source: DeviceIndex,
     /// The source is a controller held in that hand (its joints are the
     /// hand around it, so a controller-conforming range applies).
     pub held_controller: bool,
@@ -505,7 +504,6 @@ impl DeviceHub {
             let joints = self.camera_hands.as_ref()?.hand_joints(hand, at)?;
             Some(HandSample {
                 joints,
-                source: 0,
                 held_controller: false,
             })
         };
@@ -523,14 +521,15 @@ impl DeviceHub {
             Hand::Left => DeviceRole::LeftHand,
             Hand::Right => DeviceRole::RightHand,
         };
-        let held: Vec<DeviceIndex> = self
-            .devices()
-            .filter(|(_, d)| d.description().role == role)
-            .map(|(i, _)| i)
-            .collect();
-        let others =
-            std::iter::once(0).chain(self.devices().map(|(i, _)| i).filter(|i| !held.contains(i)));
-        for index in held.iter().copied().chain(others) {
+        // Held devices first, then the headset, then the rest (no allocation:
+        // this runs on every xrLocateHandJointsEXT).
+        let is_held =
+            |i: DeviceIndex| i != 0 && self.description(i).is_some_and(|d| d.role == role);
+        let all = || std::iter::once(0).chain(self.devices().map(|(i, _)| i));
+        let order = all()
+            .filter(|i| is_held(*i))
+            .chain(all().filter(|i| !is_held(*i)));
+        for index in order {
             let Some(dev) = self.device(index) else {
                 continue;
             };
@@ -543,8 +542,7 @@ impl DeviceHub {
                     Ok(joints) if joints.active => {
                         return Some(HandSample {
                             joints,
-                            source: index,
-                            held_controller: held.contains(&index)
+                            held_controller: is_held(index)
                                 && desc.inputs.iter().any(|c| c.path == "input/grip/pose"),
                         })
                     }
