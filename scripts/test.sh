@@ -31,7 +31,7 @@ export PARALLAX_DRIVER_PATH="$PWD/target/debug/libparallax_driver_c.so:$PWD/targ
 PARALLAX_DRIVER=replay target/debug/parallax devices
 for d in c-sample simulated-abi replay; do
   echo "-- OpenXR tests on driver $d"
-  PARALLAX_DRIVER=$d cargo test -q -p parallax-openxr --test instance --test session --test hands
+  PARALLAX_DRIVER=$d cargo test -q -p parallax-openxr --test instance --test session --test hands --test hand_interaction
 done
 echo "-- hello_xr on the C driver"
 PARALLAX_DRIVER=c-sample cargo test -q -p parallax-openxr --test hello_xr

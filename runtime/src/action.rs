@@ -4,6 +4,7 @@
 //! automation overrides (`XR_EXT_conformance_automation`).
 
 use crate::error::{Error, Result};
+use crate::hand_interaction::{self, Gestures, HandPart};
 use crate::handles::{self, Kind, Raw};
 use crate::hub::DeviceIndex;
 use crate::instance::{Event, Instance};
@@ -13,7 +14,7 @@ use crate::session::Session;
 use crate::space::StagePose;
 use glam::Vec2;
 use openxr_sys as xr;
-use parallax_sdk::types::{Duration, Pose, Time, Velocity};
+use parallax_sdk::types::{Duration, Hand, Pose, Time, Velocity};
 use parallax_sdk::{InputKind, InputValue, Vibration};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -276,8 +277,18 @@ enum Source {
         input: Option<usize>,
         derivation: Derivation,
     },
+    /// A tracked hand (no device held in it): poses and gestures computed
+    /// from its joints (`XR_EXT_hand_interaction`).
+    Hand { hand: Hand, part: HandPart },
     /// Nothing on the device feeds it; only automation can.
     Unfed,
+}
+
+/// Whose float a boolean action reads (for its hysteresis memory).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+enum ThresholdKey {
+    Input(DeviceIndex, usize),
+    Hand(Hand, HandPart),
 }
 
 #[derive(Clone, Debug)]
@@ -313,8 +324,8 @@ pub struct InputState {
     actions: HashMap<Raw, AttachedAction>,
     current_profile: HashMap<&'static str, PathId>,
     automation: HashMap<&'static str, AutomatedDevice>,
-    /// Bool-from-float hysteresis memory per (user, component).
-    thresholds: HashMap<(DeviceIndex, usize), bool>,
+    /// Bool-from-float hysteresis memory per source.
+    thresholds: HashMap<ThresholdKey, bool>,
     /// Buffers `xrSyncActions` reuses from frame to frame, so the frame
     /// loop does not allocate.
     scratch: SyncScratch,
@@ -333,6 +344,9 @@ struct SyncScratch {
     priority: HashMap<PathId, u32>,
     /// Values of one action's sources.
     values: Vec<(PathId, Value)>,
+    /// Gestures of each tracked hand (left, right) at this sync; `None`
+    /// when the hand is not tracked.
+    hands: [Option<Gestures>; 2],
 }
 
 const PROFILE_PREFERENCE: &[&str] = &[
@@ -406,15 +420,23 @@ impl Session {
             let native = device
                 .and_then(|d| self.hub.description(d))
                 .and_then(|d| d.interaction_profile.clone());
+            // A hand with no controller in it is there through hand
+            // tracking, for apps that bind the hand interaction profile.
+            let hand_profile = inst.has_extension(profiles::HAND_INTERACTION);
+            let bare_hand = device.is_none() && hand_profile && self.hub.supports_hand_tracking();
             let connected = match automated {
                 Some((active, _)) => active,
-                None => device.is_some(),
+                None => device.is_some() || bare_hand,
             };
             let candidates: Vec<String> = match automated {
                 Some((_, p)) if p != 0 => inst.path_to_string(p).into_iter().collect(),
+                _ if bare_hand => vec![profiles::HAND_INTERACTION_PROFILE.to_string()],
+                // Controllers also serve the hand profile (trigger for the
+                // pinch, grip for the grasp), after their own profiles.
                 _ => native
                     .into_iter()
                     .chain(PROFILE_PREFERENCE.iter().map(|s| s.to_string()))
+                    .chain(hand_profile.then(|| profiles::HAND_INTERACTION_PROFILE.to_string()))
                     .collect(),
             };
             let chosen = if connected {
@@ -499,7 +521,15 @@ impl Session {
 
     fn find_source(&self, user: &str, component: &str) -> Source {
         let Some(index) = self.hub.device_for_user_path(user) else {
-            return Source::Unfed;
+            let hand = match user {
+                "/user/hand/left" => Hand::Left,
+                "/user/hand/right" => Hand::Right,
+                _ => return Source::Unfed,
+            };
+            return match HandPart::of_component(component) {
+                Some(part) if self.hub.supports_hand_tracking() => Source::Hand { hand, part },
+                _ => Source::Unfed,
+            };
         };
         let Some(desc) = self.hub.description(index) else {
             return Source::Unfed;
@@ -593,6 +623,21 @@ impl Session {
                 self.hub.read_inputs(i, &mut device_values[pos].1);
             }
         }
+        // Gestures of the tracked hands, once per sync, when bound.
+        scratch.hands = [None; 2];
+        let hands_bound = input.actions.values().any(|a| {
+            a.bound
+                .iter()
+                .any(|b| matches!(b.source, Source::Hand { .. }))
+        });
+        if hands_bound {
+            for (slot, hand) in scratch.hands.iter_mut().zip([Hand::Left, Hand::Right]) {
+                *slot = self
+                    .hub
+                    .hand_joints(hand, now)
+                    .map(|s| hand_interaction::gestures(&s.joints));
+            }
+        }
         // Highest priority among active sets for each bound source.
         let set_active = |set: Raw, b: &Bound| {
             active_sets
@@ -633,7 +678,14 @@ impl Session {
                 if auto.and_then(|a| a.active).is_some_and(|(on, _)| !on) {
                     continue;
                 }
-                let v = source_value(aa.action.ty, b, auto, device_values, thresholds);
+                let v = source_value(
+                    aa.action.ty,
+                    b,
+                    auto,
+                    device_values,
+                    &scratch.hands,
+                    thresholds,
+                );
                 if let Some(v) = v {
                     values.push((b.user_path, v));
                 }
@@ -753,7 +805,9 @@ impl Session {
                 .component
                 .trim_start_matches("input/")
                 .trim_start_matches("output/");
-            parts.push(comp.split('/').map(title).collect::<Vec<_>>().join(" "));
+            // `pinch_ext/ready_ext` reads "Pinch Ready".
+            let words = comp.replace("_ext", "");
+            parts.push(words.split('/').map(title).collect::<Vec<_>>().join(" "));
         }
         Ok(parts.join(" "))
     }
@@ -830,6 +884,16 @@ impl Session {
                 pose: s.pose.mul(&pose),
                 velocity: Velocity::default(),
                 tracked: true,
+            });
+        }
+        if let Source::Hand { hand, part } = b.source {
+            let joints = self.hub.hand_joints(hand, t)?.joints;
+            let head = self.hub.head(t).map(|h| h.pose);
+            let (pose, velocity, tracked) = hand_interaction::pose(&joints, hand, part, head)?;
+            return Some(StagePose {
+                pose,
+                velocity,
+                tracked,
             });
         }
         let Source::Device {
@@ -970,23 +1034,51 @@ fn title(w: &str) -> String {
     }
 }
 
+/// The hysteresis of a float read as a boolean: on at `on`, off below `off`.
+fn threshold(
+    thresholds: &mut HashMap<ThresholdKey, bool>,
+    key: ThresholdKey,
+    f: f32,
+    (on, off): (f32, f32),
+) -> bool {
+    let was = thresholds.get(&key).copied().unwrap_or(false);
+    let now = if was { f > off } else { f >= on };
+    thresholds.insert(key, now);
+    now
+}
+
+/// A controller's analog input as a click.
+const INPUT_CLICK: (f32, f32) = (0.55, 0.45);
+/// A hand gesture as a click: a pinch clicks when the tips (nearly) touch,
+/// and lets go when they part by about a centimetre.
+const GESTURE_CLICK: (f32, f32) = (0.9, 0.75);
+
 /// Reads one bound source and converts it to the action's type.
 fn source_value(
     ty: xr::ActionType,
     b: &Bound,
     auto: Option<&AutomatedDevice>,
     device_values: &[(DeviceIndex, Vec<Option<InputValue>>)],
-    thresholds: &mut HashMap<(DeviceIndex, usize), bool>,
+    hands: &[Option<Gestures>; 2],
+    thresholds: &mut HashMap<ThresholdKey, bool>,
 ) -> Option<Value> {
+    let hand_gestures = |hand: Hand| hands[usize::from(hand == Hand::Right)];
     if matches!(
         ty,
         xr::ActionType::POSE_INPUT | xr::ActionType::VIBRATION_OUTPUT
     ) {
         let fed = auto.is_some_and(|a| {
             a.active.is_some_and(|(on, _)| on) || a.locations.contains_key(&b.component)
-        }) || matches!(b.source, Source::Device { .. });
+        }) || match b.source {
+            Source::Device { .. } => true,
+            // A bare hand's pose is there while the hand is tracked.
+            Source::Hand { hand, .. } => hand_gestures(hand).is_some(),
+            Source::Unfed => false,
+        };
         return fed.then_some(Value::None);
     }
+    let mut key = None;
+    let mut click = INPUT_CLICK;
     let raw = if let Some(v) = auto.and_then(|a| a.values.get(&b.component)) {
         *v
     } else if auto.is_some_and(|a| a.active.is_some_and(|(on, _)| on))
@@ -997,6 +1089,10 @@ fn source_value(
             xr::ActionType::FLOAT_INPUT => InputKind::Float,
             _ => InputKind::Vector2,
         })?
+    } else if let Source::Hand { hand, part } = b.source {
+        key = Some(ThresholdKey::Hand(hand, part));
+        click = GESTURE_CLICK;
+        InputValue::Float(hand_gestures(hand)?.value(part)?)
     } else {
         let Source::Device {
             index,
@@ -1009,24 +1105,25 @@ fn source_value(
         };
         let values = &device_values.iter().find(|(d, _)| d == index)?.1;
         let v = (*values.get(*input)?)?;
+        key = Some(ThresholdKey::Input(*index, *input));
         match (derivation, v) {
             (Derivation::Axis(i), InputValue::Vector2(xy)) => InputValue::Float(xy[*i]),
             (Derivation::Threshold, InputValue::Float(f)) => {
-                let key = (*index, *input);
-                let was = thresholds.get(&key).copied().unwrap_or(false);
-                let now = if was { f > 0.45 } else { f >= 0.55 };
-                thresholds.insert(key, now);
-                InputValue::Boolean(now)
+                InputValue::Boolean(threshold(thresholds, key?, f, INPUT_CLICK))
             }
             (Derivation::BoolToFloat, InputValue::Boolean(x)) => {
                 InputValue::Float(if x { 1.0 } else { 0.0 })
             }
+            (Derivation::Ready, _) => InputValue::Boolean(true),
             (_, v) => v,
         }
     };
     Some(match (ty, raw) {
         (xr::ActionType::BOOLEAN_INPUT, InputValue::Boolean(x)) => Value::Boolean(x),
-        (xr::ActionType::BOOLEAN_INPUT, InputValue::Float(f)) => Value::Boolean(f >= 0.5),
+        (xr::ActionType::BOOLEAN_INPUT, InputValue::Float(f)) => Value::Boolean(match key {
+            Some(k) => threshold(thresholds, k, f, click),
+            None => f >= 0.5,
+        }),
         (xr::ActionType::FLOAT_INPUT, InputValue::Float(f)) => Value::Float(f),
         (xr::ActionType::FLOAT_INPUT, InputValue::Boolean(x)) => {
             Value::Float(if x { 1.0 } else { 0.0 })

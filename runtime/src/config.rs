@@ -45,6 +45,9 @@ pub struct Config {
     /// `PARALLAX_SIM_CAMERAS=rendered`: the simulated headset's cameras show
     /// the simulated hands (rendered with wgpu) instead of a test pattern.
     pub sim_cameras_rendered: bool,
+    /// `PARALLAX_SIM_CONTROLLERS=none`: the simulated headset comes without
+    /// controllers and tracks the bare hands itself.
+    pub sim_controllers: bool,
 }
 
 /// Where `XR_EXT_hand_tracking` takes hands from (`PARALLAX_HANDS`).
@@ -80,6 +83,7 @@ impl Default for Config {
             render_scale: 1.0,
             hands: HandSource::Auto,
             sim_cameras_rendered: false,
+            sim_controllers: true,
         }
     }
 }
@@ -90,6 +94,7 @@ pub const OPTIONS: &[(&str, &str)] = &[
     ("PARALLAX_SIM_MOTION", "`scripted[:SEED]` (default `scripted:1`), `static`, or `hands` (hands raised in front of the cameras, the left one out of view from 6.5 s to 11 s of every 12): how the simulated devices move"),
     ("PARALLAX_HANDS", "where hand joints come from: `auto` (default: devices that report them, else the camera tracker when the headset has two or more cameras), `devices`, `cameras` (hand tracking from the headset's cameras with the MediaPipe models) or `off`"),
     ("PARALLAX_SIM_CAMERAS", "`rendered`: the simulated headset's cameras show the simulated hands (rendered with wgpu) instead of a test pattern, so the camera tracker sees them"),
+    ("PARALLAX_SIM_CONTROLLERS", "`none`: the simulated headset has no controllers and tracks the bare hands itself (the desktop trigger key pinches, the grip key makes a fist); default `touch`"),
     ("PARALLAX_REFRESH_HZ", "display refresh rate to start in: 90 (default), 72 or 120 on the simulated headset"),
     ("PARALLAX_EXIT_AFTER_FRAMES", "end every session (STOPPING, then EXITING) after N frames"),
     ("PARALLAX_EVENT_QUEUE", "capacity of the event queue per instance (default 64); overflow is reported with XrEventDataEventsLost"),
@@ -208,6 +213,15 @@ impl Config {
                 ),
             }
         }
+        if let Some(v) = get("PARALLAX_SIM_CONTROLLERS") {
+            match v.trim() {
+                "none" => c.sim_controllers = false,
+                "touch" => c.sim_controllers = true,
+                other => {
+                    tracing::warn!("ignoring PARALLAX_SIM_CONTROLLERS={other:?}: use touch or none")
+                }
+            }
+        }
         c.sim_disconnect_after_ms = parsed(
             "PARALLAX_SIM_DISCONNECT_AFTER_MS",
             get("PARALLAX_SIM_DISCONNECT_AFTER_MS"),
@@ -252,6 +266,10 @@ mod tests {
         );
         assert_eq!(get("off", "pattern").hands, HandSource::Off);
         assert_eq!(get("devices", "").hands, HandSource::Devices);
+        assert!(Config::default().sim_controllers);
+        let no_controllers =
+            Config::from_lookup(|k| (k == "PARALLAX_SIM_CONTROLLERS").then(|| "none".into()));
+        assert!(!no_controllers.sim_controllers);
         // Unknown values are ignored.
         let c = get("gloves", "ray-traced");
         assert_eq!((c.hands, c.sim_cameras_rendered), (HandSource::Auto, false));

@@ -63,6 +63,7 @@ pub struct Survey {
 /// first found wins a tie).
 pub fn survey(config: &Config) -> Survey {
     let mut sim = SimulatedBuilder::new(config.sim_motion);
+    sim.controllers = config.sim_controllers;
     sim.disconnect_after = config
         .sim_disconnect_after_ms
         .map(|ms| Duration::from_nanos(ms as i64 * 1_000_000));

@@ -43,6 +43,7 @@ pub const EXTENSIONS: &[(&str, u32)] = &[
     ("XR_KHR_composition_layer_depth", 6),
     ("XR_EXT_hand_tracking", 4),
     ("XR_EXT_hand_joints_motion_range", 1),
+    ("XR_EXT_hand_interaction", 1),
 ];
 
 /// The one system id this runtime hands out.

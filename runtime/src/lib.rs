@@ -18,6 +18,7 @@ pub mod config;
 pub mod error;
 pub mod graphics;
 pub mod hand;
+pub mod hand_interaction;
 pub mod handles;
 pub mod hub;
 pub mod instance;

@@ -37,15 +37,26 @@ pub struct Profile {
 
 const HANDS: &[&str] = &["/user/hand/left", "/user/hand/right"];
 
-/// Components that derive a pose from the grip and are gated by an extension.
+/// Components that derive a pose from the grip and are gated by an
+/// extension: every hand profile has them when the extension is enabled.
 const EXTRA_POSES: &[(&str, &str)] = &[
     ("input/palm_ext/pose", "XR_EXT_palm_pose"),
     ("input/grip_surface/pose", "XR_KHR_maintenance1"),
+    ("input/pinch_ext/pose", HAND_INTERACTION),
+    ("input/poke_ext/pose", HAND_INTERACTION),
 ];
+
+/// The extension of the hand interaction profile and the pinch and poke poses.
+pub const HAND_INTERACTION: &str = "XR_EXT_hand_interaction";
+
+/// The interaction profile for tracked hands (`XR_EXT_hand_interaction`).
+pub const HAND_INTERACTION_PROFILE: &str = "/interaction_profiles/ext/hand_interaction_ext";
 
 struct Spec {
     path: &'static str,
     name: &'static str,
+    /// The extension that must be enabled to use the profile.
+    extension: Option<&'static str>,
     both: &'static [(&'static str, Ty)],
     left: &'static [(&'static str, Ty)],
     right: &'static [(&'static str, Ty)],
@@ -67,6 +78,7 @@ const SPECS: &[Spec] = &[
     Spec {
         path: "/interaction_profiles/khr/simple_controller",
         name: "Simple Controller",
+        extension: None,
         both: &[
             ("input/select/click", B),
             ("input/menu/click", B),
@@ -80,6 +92,7 @@ const SPECS: &[Spec] = &[
     Spec {
         path: "/interaction_profiles/oculus/touch_controller",
         name: "Oculus Touch Controller",
+        extension: None,
         both: &[
             ("input/squeeze/value", F),
             ("input/trigger/value", F),
@@ -110,6 +123,7 @@ const SPECS: &[Spec] = &[
     Spec {
         path: "/interaction_profiles/valve/index_controller",
         name: "Valve Index Controller",
+        extension: None,
         both: &[
             ("input/system/click", B),
             ("input/system/touch", B),
@@ -138,6 +152,7 @@ const SPECS: &[Spec] = &[
     Spec {
         path: "/interaction_profiles/htc/vive_controller",
         name: "HTC Vive Controller",
+        extension: None,
         both: &[
             ("input/system/click", B),
             ("input/squeeze/click", B),
@@ -157,6 +172,7 @@ const SPECS: &[Spec] = &[
     Spec {
         path: "/interaction_profiles/microsoft/motion_controller",
         name: "Microsoft Mixed Reality Motion Controller",
+        extension: None,
         both: &[
             ("input/menu/click", B),
             ("input/squeeze/click", B),
@@ -169,6 +185,23 @@ const SPECS: &[Spec] = &[
             ("input/grip/pose", P),
             ("input/aim/pose", P),
             ("output/haptic", H),
+        ],
+        left: &[],
+        right: &[],
+    },
+    Spec {
+        path: HAND_INTERACTION_PROFILE,
+        name: "Hand Interaction",
+        extension: Some(HAND_INTERACTION),
+        both: &[
+            ("input/aim/pose", P),
+            ("input/grip/pose", P),
+            ("input/pinch_ext/value", F),
+            ("input/pinch_ext/ready_ext", B),
+            ("input/aim_activate_ext/value", F),
+            ("input/aim_activate_ext/ready_ext", B),
+            ("input/grasp_ext/value", F),
+            ("input/grasp_ext/ready_ext", B),
         ],
         left: &[],
         right: &[],
@@ -220,14 +253,16 @@ pub fn all() -> Vec<Profile> {
                         user_path: user,
                         path: p.into(),
                         kind: ComponentKind::Input(InputKind::Pose),
-                        extension: Some(ext),
+                        // The hand profile's own poses need no more than
+                        // the profile's extension.
+                        extension: (Some(ext) != s.extension).then_some(ext),
                     });
                 }
             }
             Profile {
                 path: s.path,
                 localized_name: s.name,
-                extension: None,
+                extension: s.extension,
                 user_paths: HANDS,
                 components,
             }
@@ -239,10 +274,6 @@ pub fn all() -> Vec<Profile> {
 /// not offer: binding to them gives `XR_ERROR_PATH_UNSUPPORTED` (not
 /// `XR_ERROR_PATH_INVALID`), since they are valid profile paths.
 pub const EXTENSION_PROFILES: &[(&str, &str)] = &[
-    (
-        "/interaction_profiles/ext/hand_interaction_ext",
-        "XR_EXT_hand_interaction",
-    ),
     (
         "/interaction_profiles/bytedance/pico4_controller",
         "XR_BD_controller_interaction",
@@ -282,6 +313,30 @@ pub enum Derivation {
     Axis(usize),
     /// A pose source with an offset applied (`source_from_component`).
     PoseOffset(Pose),
+    /// `XR_TRUE` whenever the source has a value: a controller's trigger or
+    /// grip is always ready for the hand profile's gestures (`*/ready_ext`).
+    Ready,
+}
+
+/// `grip_from_pinch` of a controller: in front of the controller, where
+/// the index finger and thumb meet on a small object (`XR_EXT_hand_interaction`
+/// places it at a fixed offset from the grip, clear of the controller). In
+/// the grip's axes forward is -Y and up is -Z; the pinch pose's +Z points
+/// back at the user and +Y up, a quarter turn about the grip's X axis.
+pub fn pinch_from_grip() -> Pose {
+    Pose::new(
+        glam::Quat::from_rotation_x(-std::f32::consts::FRAC_PI_2),
+        glam::Vec3::new(0.0, -0.07, -0.02),
+    )
+}
+
+/// `grip_from_poke` of a controller: a fingertip's place a little further
+/// forward than the pinch, same axes.
+pub fn poke_from_grip() -> Pose {
+    Pose::new(
+        glam::Quat::from_rotation_x(-std::f32::consts::FRAC_PI_2),
+        glam::Vec3::new(0.0, -0.09, -0.02),
+    )
 }
 
 /// Candidate device components for a profile component, best first.
@@ -317,6 +372,28 @@ pub fn source_candidates(component: &str) -> Vec<(String, Derivation)> {
             "input/grip/pose",
             Derivation::PoseOffset(Pose::from_position(glam::Vec3::new(0.0, 0.0, 0.04))),
         ),
+        "input/pinch_ext/pose" => add("input/grip/pose", Derivation::PoseOffset(pinch_from_grip())),
+        "input/poke_ext/pose" => add("input/grip/pose", Derivation::PoseOffset(poke_from_grip())),
+        // The hand profile on a controller: pinch and aim-activate are the
+        // index finger's trigger, grasp the grip.
+        "input/pinch_ext/value" | "input/aim_activate_ext/value" => {
+            add("input/trigger/value", Derivation::Same);
+            add("input/trigger/click", Derivation::BoolToFloat);
+            add("input/select/click", Derivation::BoolToFloat);
+        }
+        "input/grasp_ext/value" => {
+            add("input/squeeze/value", Derivation::Same);
+            add("input/squeeze/click", Derivation::BoolToFloat);
+        }
+        "input/pinch_ext/ready_ext" | "input/aim_activate_ext/ready_ext" => {
+            add("input/trigger/value", Derivation::Ready);
+            add("input/trigger/click", Derivation::Ready);
+            add("input/select/click", Derivation::Ready);
+        }
+        "input/grasp_ext/ready_ext" => {
+            add("input/squeeze/value", Derivation::Ready);
+            add("input/squeeze/click", Derivation::Ready);
+        }
         _ => {}
     }
     if component.starts_with("input/trackpad/") && component.len() > 15 {

@@ -15,18 +15,32 @@ use parallax_sdk::types::{Hand, HandJoint, HandJoints, Pose, Time, Velocity, HAN
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct HandShape {
     pub curl: [f32; 5],
+    /// Thumb opposition, 0 (beside the palm) to 1 (turned in front of the
+    /// fingers, as for a pinch).
+    pub oppose: f32,
 }
 
 impl HandShape {
-    pub const OPEN: HandShape = HandShape { curl: [0.0; 5] };
+    pub const OPEN: HandShape = HandShape {
+        curl: [0.0; 5],
+        oppose: 0.0,
+    };
     pub const RELAXED: HandShape = HandShape {
         curl: [0.15, 0.2, 0.25, 0.3, 0.35],
+        oppose: 0.0,
     };
     pub const FIST: HandShape = HandShape {
         curl: [0.8, 1.0, 1.0, 1.0, 1.0],
+        oppose: 0.0,
+    };
+    /// Thumb and index fingertips touching (the others relaxed).
+    pub const PINCH: HandShape = HandShape {
+        curl: [0.2, 0.575, 0.3, 0.35, 0.4],
+        oppose: 1.0,
     };
     pub const POINT: HandShape = HandShape {
         curl: [0.8, 0.0, 1.0, 1.0, 1.0],
+        oppose: 0.0,
     };
 
     /// Shapes blended: `t` 0 gives `self`, 1 gives `other`.
@@ -35,7 +49,10 @@ impl HandShape {
         for (i, c) in curl.iter_mut().enumerate() {
             *c = self.curl[i] + (other.curl[i] - self.curl[i]) * t;
         }
-        HandShape { curl }
+        HandShape {
+            curl,
+            oppose: self.oppose + (other.oppose - self.oppose) * t,
+        }
     }
 }
 
@@ -59,6 +76,10 @@ const BASES: [(Vec3, f32); 5] = [
     (Vec3::new(0.016, 0.0, -0.008), -0.1),
     (Vec3::new(0.030, -0.004, -0.006), -0.2),
 ];
+
+/// Thumb opposition at full `oppose` (radians): towards the fingers about
+/// +Y, then towards the palm about -X.
+const OPPOSE: (f32, f32) = (0.8, 0.5);
 
 /// Flexion (radians) at full curl for the joint at the start of each bone.
 const FLEX: [[f32; 4]; 5] = [
@@ -100,9 +121,12 @@ pub fn joint_poses(hand: Hand, wrist: Pose, shape: &HandShape) -> [(Pose, f32); 
         let mut position = mirror(base);
         // The thumb's metacarpal also turns about its own axis so that it
         // flexes across the palm rather than into it.
+        let oppose = shape.oppose.clamp(0.0, 1.0);
         let mut orientation = Quat::from_rotation_y(side * fan)
             * if finger == 0 {
-                Quat::from_rotation_z(side * -0.9)
+                Quat::from_rotation_y(-side * OPPOSE.0 * oppose)
+                    * Quat::from_rotation_x(-OPPOSE.1 * oppose)
+                    * Quat::from_rotation_z(side * -0.9)
             } else {
                 Quat::IDENTITY
             };
@@ -269,5 +293,29 @@ mod tests {
             w.angular
         );
         assert!(j.joints.iter().all(|x| x.velocity_valid && x.radius > 0.0));
+    }
+
+    #[test]
+    fn pinch_brings_thumb_and_index_tips_together() {
+        // Surface gap between the thumb tip (5) and the index tip (10).
+        let gap = |shape: &HandShape, hand| {
+            let j = joint_poses(hand, Pose::default(), shape);
+            (j[5].0.position - j[10].0.position).length() - j[5].1 - j[10].1
+        };
+        for hand in [Hand::Left, Hand::Right] {
+            assert!(gap(&HandShape::PINCH, hand).abs() < 0.003);
+            assert!(gap(&HandShape::RELAXED, hand) > 0.06);
+            assert!(gap(&HandShape::OPEN, hand) > 0.06);
+        }
+        // Blending towards the pinch closes the gap steadily.
+        let mut last = f32::MAX;
+        for k in 0..=10 {
+            let g = gap(
+                &HandShape::RELAXED.lerp(&HandShape::PINCH, k as f32 / 10.0),
+                Hand::Right,
+            );
+            assert!(g < last, "step {k}");
+            last = g;
+        }
     }
 }

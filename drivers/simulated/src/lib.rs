@@ -295,8 +295,15 @@ fn controller_description(hand: usize) -> DeviceDescription {
 
 /// The simulated hand's shape at `t`: with scripted motion it cycles open,
 /// pointing, fist, relaxed (8 s, smooth blends); static, it stays relaxed.
-/// A pressed trigger curls the index finger, a pressed grip makes a fist.
-fn hand_shape(motion: &Motion, hand: usize, t: Time, trigger: f32, grip: f32) -> hand::HandShape {
+/// A pressed trigger curls the index finger around a held controller, or
+/// pinches an empty hand (`held` false); a pressed grip makes a fist.
+fn hand_shape(
+    motion: &Motion,
+    hand: usize,
+    t: Time,
+    (trigger, grip): (f32, f32),
+    held: bool,
+) -> hand::HandShape {
     use hand::HandShape;
     let mut shape = match motion.kind {
         MotionKind::Static => HandShape::RELAXED,
@@ -327,7 +334,11 @@ fn hand_shape(motion: &Motion, hand: usize, t: Time, trigger: f32, grip: f32) ->
             cycle[i].lerp(&cycle[(i + 1) % 4], blend)
         }
     };
-    shape.curl[1] = shape.curl[1].max(trigger);
+    if held {
+        shape.curl[1] = shape.curl[1].max(trigger);
+    } else if trigger > 0.0 {
+        shape = shape.lerp(&HandShape::PINCH, trigger);
+    }
     if grip > 0.0 {
         shape = shape.lerp(&HandShape::FIST, grip);
     }
@@ -338,6 +349,30 @@ fn hand_shape(motion: &Motion, hand: usize, t: Time, trigger: f32, grip: f32) ->
 /// along the grip's -Z.
 pub fn grip_from_wrist() -> Pose {
     Pose::from_position(Vec3::new(0.0, 0.0, 0.09))
+}
+
+/// The joints of simulated hand `hand` (0 left) at `at`, driven by the
+/// scripted motion and the desktop keys' trigger and grip of that hand.
+fn simulated_hand(
+    motion: &Motion,
+    rig: &Rig,
+    controls: &Controls,
+    hand: usize,
+    at: Time,
+    held: bool,
+) -> HandJoints {
+    let value = |path: &str| match controls.get(hand, path) {
+        Some(InputValue::Float(v)) => v,
+        Some(InputValue::Boolean(b)) => b as u8 as f32,
+        _ => 0.0,
+    };
+    let keys = (value("input/trigger/value"), value("input/squeeze/value"));
+    let which = if hand == 0 { Hand::Left } else { Hand::Right };
+    hand::joints(which, at, |t| {
+        let (g, _) = motion.hand(hand, t);
+        let wrist = rig.hand(g).mul(&grip_from_wrist());
+        (wrist, hand_shape(motion, hand, t, keys, held))
+    })
 }
 
 struct SimController {
@@ -387,17 +422,14 @@ impl Device for SimController {
                 "this controller holds the {own:?} hand, not the {hand:?}"
             )));
         }
-        let value = |path: &str| match self.controls.get(self.hand, path) {
-            Some(InputValue::Float(v)) => v,
-            Some(InputValue::Boolean(b)) => b as u8 as f32,
-            _ => 0.0,
-        };
-        let (trigger, grip) = (value("input/trigger/value"), value("input/squeeze/value"));
-        Ok(hand::joints(hand, at, |t| {
-            let (g, _) = self.motion.hand(self.hand, t);
-            let wrist = self.rig.hand(g).mul(&grip_from_wrist());
-            (wrist, hand_shape(&self.motion, self.hand, t, trigger, grip))
-        }))
+        Ok(simulated_hand(
+            &self.motion,
+            &self.rig,
+            &self.controls,
+            self.hand,
+            at,
+            true,
+        ))
     }
 
     fn read_inputs(&self, values: &mut [Option<InputValue>]) -> Result<(), DriverError> {
@@ -444,6 +476,7 @@ struct SimHmd {
     /// When the cameras started streaming (the system was opened).
     opened_at: Time,
     rig: Arc<Rig>,
+    controls: Arc<Controls>,
 }
 
 /// The simulated headset's two forward tracking cameras: 640×480 grey at
@@ -529,6 +562,26 @@ impl Device for SimHmd {
         self.disconnect_at.is_none_or(|t| Time::now() < t)
     }
 
+    /// Without controllers the headset tracks both bare hands itself (as a
+    /// headset with hand tracking in its driver does).
+    fn hand_joints(&self, hand: Hand, at: Time) -> Result<HandJoints, DriverError> {
+        if !self.desc.capabilities.hand_tracking {
+            return Err(DriverError::Unsupported);
+        }
+        if !self.is_connected() {
+            return Err(DriverError::Disconnected);
+        }
+        let index = usize::from(hand == Hand::Right);
+        Ok(simulated_hand(
+            &self.motion,
+            &self.rig,
+            &self.controls,
+            index,
+            at,
+            false,
+        ))
+    }
+
     fn camera_frame(&self, index: usize, frame: &mut CameraFrame) -> Result<bool, DriverError> {
         let cam = self
             .desc
@@ -608,6 +661,9 @@ pub struct SimulatedBuilder {
     pub disconnect_after: Option<Duration>,
     /// The driver name reported (`simulated` built in).
     pub name: &'static str,
+    /// Two Touch-like controllers (the default); without them the headset
+    /// tracks the bare hands itself.
+    pub controllers: bool,
 }
 
 impl SimulatedBuilder {
@@ -617,6 +673,7 @@ impl SimulatedBuilder {
             controls: Arc::new(Controls::default()),
             disconnect_after: None,
             name: "simulated",
+            controllers: true,
         }
     }
 }
@@ -629,7 +686,7 @@ impl Builder for SimulatedBuilder {
     fn estimate(&self) -> Estimate {
         Estimate {
             hmd: true,
-            controllers: 2,
+            controllers: if self.controllers { 2 } else { 0 },
             score: 1,
         }
     }
@@ -645,7 +702,10 @@ impl Builder for SimulatedBuilder {
                 interaction_profile: None,
                 inputs: vec![],
                 outputs: vec![],
-                capabilities: Capabilities::default(),
+                capabilities: Capabilities {
+                    hand_tracking: !self.controllers,
+                    ..Default::default()
+                },
                 cameras: camera_infos(),
             },
             rate: Mutex::new(display.refresh_rates_hz[0]),
@@ -654,8 +714,10 @@ impl Builder for SimulatedBuilder {
             disconnect_at: self.disconnect_after.map(|d| Time::now() + d),
             opened_at: Time::now(),
             rig: rig.clone(),
+            controls: self.controls.clone(),
         });
-        let devices: Vec<Arc<dyn Device>> = (0..2)
+        let count = if self.controllers { 2 } else { 0 };
+        let devices: Vec<Arc<dyn Device>> = (0..count)
             .map(|hand| {
                 Arc::new(SimController {
                     hand,
