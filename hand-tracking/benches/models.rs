@@ -7,6 +7,7 @@
 use candle_core::{Device, Tensor};
 use parallax_hand_tracking::landmark::Image;
 use parallax_hand_tracking::palm::Roi;
+use parallax_hand_tracking::tracker::LandmarkSource;
 use parallax_hand_tracking::{models_dir, Graph, HandLandmarker, Variant, MODELS};
 use std::time::Instant;
 
@@ -146,6 +147,30 @@ fn main() {
         _ => "n/a | n/a | n/a".into(),
     };
     println!("| stereo frame (lite: 2 x (detector + 2 crops), crop and resize included) | {m:.2} | {p:.2} | {reference} |");
+    // The tracking case: both hands followed in both cameras, no detector:
+    // four crops, run side by side as the tracker does.
+    let mut source = landmarker;
+    let images = [img, img];
+    let jobs: Vec<(usize, Roi)> = (0..2)
+        .flat_map(|cam| rois.iter().map(move |r| (cam, *r)))
+        .collect();
+    let mut tracked = || {
+        LandmarkSource::landmarks_batch(&mut source, &images, &jobs).unwrap();
+    };
+    tracked();
+    let times = (0..RUNS)
+        .map(|_| {
+            let t = Instant::now();
+            tracked();
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    let (m, p) = median_p90(times);
+    let reference = match tflite.get("hand_landmark_lite") {
+        Some(l) => format!("{:.2} | n/a | {:.2}", 4.0 * l.0, m / (4.0 * l.0)),
+        None => "n/a | n/a | n/a".into(),
+    };
+    println!("| tracked stereo frame (lite: 4 crops side by side, crop and resize included) | {m:.2} | {p:.2} | {reference} |");
     if tflite.is_empty() {
         println!(
             "(TFLite reference not run: {} missing; run ./scripts/fetch-hand-models.sh)",

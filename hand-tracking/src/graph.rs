@@ -13,10 +13,9 @@
 //! PRELU, PAD, RESIZE_BILINEAR, RESHAPE, CONCATENATION (DEQUANTIZE of FP16
 //! weights is folded by the converter). Anything else is refused at load.
 
-use crate::kernels::{self, Act, Geometry};
-use candle_core::{
-    CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Device, Layout, Shape, Tensor,
-};
+use crate::cpu::Plan;
+use crate::kernels::{Act, Geometry};
+use candle_core::{DType, Device, Tensor};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::Path;
@@ -83,7 +82,11 @@ struct OpDesc {
 /// Explicit zero padding (top, bottom, left, right) of a spatial op.
 type Pads = [usize; 4];
 
-enum Step {
+/// Index of a tensor in the converted graph.
+pub(crate) type TensorId = usize;
+
+/// One prepared op.
+pub(crate) enum Step {
     Conv {
         input: usize,
         /// candle layout (OIHW) for the generic path.
@@ -98,7 +101,6 @@ enum Step {
         pads: Pads,
         depthwise: bool,
         act: Act,
-        out_shape: Vec<usize>,
     },
     Add {
         a: usize,
@@ -201,6 +203,8 @@ pub struct Graph {
     shapes: Vec<Vec<usize>>,
     consts: HashMap<usize, Tensor>,
     device: Device,
+    /// The compiled CPU executor (on the CPU).
+    plan: Option<Plan>,
 }
 
 impl std::fmt::Debug for Graph {
@@ -311,12 +315,19 @@ impl Graph {
             shapes,
             consts,
             device: device.clone(),
+            plan: None,
         };
         for (index, op) in file.ops.iter().enumerate() {
             let step = g.prepare(index, op)?;
             g.steps.push((step, op.outputs[0]));
         }
         g.fuse_add_prelu();
+        if device.is_cpu() {
+            g.plan = Plan::build(&g.steps, &g.shapes, &g.consts, g.inputs[0], &g.outputs);
+            if g.plan.is_none() {
+                tracing::warn!("{name}: no CPU plan for this graph; running op by op with candle");
+            }
+        }
         Ok(g)
     }
 
@@ -346,7 +357,7 @@ impl Graph {
                     sum,
                 )) = out.last_mut()
                 {
-                    if *sum == *input && readers[*input] == 1 && alpha.device().is_cpu() {
+                    if *sum == *input && readers[*input] == 1 {
                         *prelu = Some(alpha.clone());
                         *sum = dst;
                         continue;
@@ -459,7 +470,6 @@ impl Graph {
                     pads,
                     depthwise,
                     act: act(&op.activation, index, &op.op)?,
-                    out_shape: out_shape.clone(),
                 }
             }
             "ADD" => Step::Add {
@@ -601,6 +611,22 @@ impl Graph {
                 got: input.dims().to_vec(),
             });
         }
+        if let Some(plan) = &self.plan {
+            let x = input.flatten_all()?.to_vec1::<f32>()?;
+            return plan
+                .run(&x, &self.outputs, times)
+                .into_iter()
+                .zip(&self.outputs)
+                .map(|(v, &o)| {
+                    Ok(Tensor::from_vec(
+                        v,
+                        self.shapes[o].as_slice(),
+                        &Device::Cpu,
+                    )?)
+                })
+                .collect();
+        }
+        // Op by op with candle's tensors (other devices).
         let mut values: Vec<Option<Tensor>> = vec![None; self.shapes.len()];
         values[self.inputs[0]] = Some(input.contiguous()?);
         let get = |values: &Vec<Option<Tensor>>, i: usize| -> Result<Tensor> {
@@ -615,67 +641,36 @@ impl Graph {
                 Step::Conv {
                     input,
                     weight,
-                    weight_mat,
-                    weight_dw,
                     bias,
-                    bias_vec,
                     geometry,
                     pads,
                     depthwise,
                     act,
-                    out_shape,
+                    ..
                 } => {
                     let x = get(&values, *input)?;
                     let g = geometry;
-                    if !x.device().is_cpu() {
-                        // Generic path: candle's conv2d in NCHW.
-                        let mut x = x.permute((0, 3, 1, 2))?;
-                        if pads.iter().any(|&p| p > 0) {
-                            x = x
-                                .pad_with_zeros(2, pads[0], pads[1])?
-                                .pad_with_zeros(3, pads[2], pads[3])?;
-                        }
-                        let groups = if *depthwise { g.channels } else { 1 };
-                        let y = x.conv2d(weight, 0, g.stride, g.dilation, groups)?;
-                        apply(y.broadcast_add(bias)?, *act)?
-                            .permute((0, 2, 3, 1))?
-                            .contiguous()?
-                    } else if *depthwise {
-                        x.apply_op1_no_bwd(&Depthwise {
-                            weights: weight_dw,
-                            bias: bias_vec,
-                            geometry: *g,
-                            act: *act,
-                        })?
-                    } else {
-                        let cols = if g.kernel == 1 && g.stride == 1 {
-                            x.reshape((g.in_h * g.in_w, g.channels))?
-                        } else {
-                            x.apply_op1_no_bwd(&Im2Col { geometry: *g })?
-                        };
-                        cols.apply_op2_no_bwd(
-                            weight_mat,
-                            &MatmulBiasAct {
-                                bias: bias_vec,
-                                act: *act,
-                            },
-                        )?
-                        .reshape(out_shape.as_slice())?
+                    // candle's conv2d in NCHW.
+                    let mut x = x.permute((0, 3, 1, 2))?;
+                    if pads.iter().any(|&p| p > 0) {
+                        x = x
+                            .pad_with_zeros(2, pads[0], pads[1])?
+                            .pad_with_zeros(3, pads[2], pads[3])?;
                     }
+                    let groups = if *depthwise { g.channels } else { 1 };
+                    let y = x.conv2d(weight, 0, g.stride, g.dilation, groups)?;
+                    apply(y.broadcast_add(bias)?, *act)?
+                        .permute((0, 2, 3, 1))?
+                        .contiguous()?
                 }
                 Step::Add { a, b, act, prelu } => {
-                    let a = get(&values, *a)?;
-                    let b = get(&values, *b)?;
-                    if let Some(alpha) = prelu {
-                        if a.dims() == b.dims() {
-                            a.apply_op3_no_bwd(&b.contiguous()?, alpha, &AddPrelu)?
-                        } else {
-                            a.broadcast_add(&b)?.apply_op2_no_bwd(alpha, &Prelu)?
+                    let sum = get(&values, *a)?.broadcast_add(&get(&values, *b)?)?;
+                    match prelu {
+                        Some(alpha) => {
+                            let neg = sum.minimum(0f32)?.broadcast_mul(alpha)?;
+                            (sum.relu()? + neg)?
                         }
-                    } else if a.device().is_cpu() && a.dims() == b.dims() {
-                        a.apply_op2_no_bwd(&b.contiguous()?, &AddAct(*act))?
-                    } else {
-                        apply(a.broadcast_add(&b)?, *act)?
+                        None => apply(sum, *act)?,
                     }
                 }
                 Step::SpatialMean { input } => get(&values, *input)?.mean((1, 2))?,
@@ -695,11 +690,6 @@ impl Graph {
                         .recip()?
                 }
                 Step::MaxPool {
-                    input, geometry, ..
-                } if self.device.is_cpu() => {
-                    get(&values, *input)?.apply_op1_no_bwd(&MaxPool(*geometry))?
-                }
-                Step::MaxPool {
                     input,
                     kernel,
                     stride,
@@ -711,9 +701,6 @@ impl Graph {
                         .max_pool2d_with_stride(*kernel, *stride)?
                         .permute((0, 2, 3, 1))?
                         .contiguous()?
-                }
-                Step::Prelu { input, alpha } if alpha.device().is_cpu() => {
-                    get(&values, *input)?.apply_op2_no_bwd(alpha, &Prelu)?
                 }
                 Step::Prelu { input, alpha } => {
                     let x = get(&values, *input)?;
@@ -761,219 +748,6 @@ impl Graph {
             values[*out] = Some(y);
         }
         self.outputs.iter().map(|&o| get(&values, o)).collect()
-    }
-}
-
-/// Depthwise convolution of one NHWC image, on the CPU.
-struct Depthwise<'a> {
-    weights: &'a [f32],
-    bias: &'a [f32],
-    geometry: Geometry,
-    act: Act,
-}
-
-/// The f32 data of one NHWC image of the geometry's input size.
-fn image_input<'a>(
-    what: &str,
-    storage: &'a CpuStorage,
-    layout: &Layout,
-    g: &Geometry,
-) -> candle_core::Result<&'a [f32]> {
-    if layout.dims() != [1, g.in_h, g.in_w, g.channels] {
-        candle_core::bail!(
-            "{what}: input {:?} is not 1x{}x{}x{}",
-            layout.dims(),
-            g.in_h,
-            g.in_w,
-            g.channels
-        );
-    }
-    cpu_f32(storage, layout)
-}
-
-fn cpu_f32<'a>(storage: &'a CpuStorage, layout: &Layout) -> candle_core::Result<&'a [f32]> {
-    let CpuStorage::F32(v) = storage else {
-        candle_core::bail!("the hand models run in f32")
-    };
-    match layout.contiguous_offsets() {
-        Some((start, end)) => Ok(&v[start..end]),
-        None => candle_core::bail!("expected a contiguous tensor"),
-    }
-}
-
-impl CustomOp1 for Depthwise<'_> {
-    fn name(&self) -> &'static str {
-        "depthwise-nhwc"
-    }
-
-    fn cpu_fwd(
-        &self,
-        storage: &CpuStorage,
-        layout: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let g = &self.geometry;
-        let x = image_input("depthwise", storage, layout, g)?;
-        let y = kernels::depthwise(x, self.weights, self.bias, g, self.act);
-        Ok((
-            CpuStorage::F32(y),
-            Shape::from((1, g.out_h, g.out_w, g.channels)),
-        ))
-    }
-}
-
-/// `x` [m, k] · `w` [k, n] + bias, activation: pointwise convolutions.
-struct MatmulBiasAct<'a> {
-    bias: &'a [f32],
-    act: Act,
-}
-
-impl CustomOp2 for MatmulBiasAct<'_> {
-    fn name(&self) -> &'static str {
-        "matmul-bias-act"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (a, b) = (cpu_f32(s1, l1)?, cpu_f32(s2, l2)?);
-        let (&[m, k], &[k2, n]) = (l1.dims(), l2.dims()) else {
-            candle_core::bail!("matmul: {:?} x {:?} are not matrices", l1.dims(), l2.dims())
-        };
-        if k != k2 || n != self.bias.len() {
-            candle_core::bail!("matmul: {m}x{k} x {k2}x{n} with {} biases", self.bias.len());
-        }
-        let y = kernels::matmul_bias_act(a, b, self.bias, m, k, self.act);
-        Ok((CpuStorage::F32(y), Shape::from((m, n))))
-    }
-}
-
-/// Element-wise sum of two same-shaped tensors with a fused activation.
-struct AddAct(Act);
-
-impl CustomOp2 for AddAct {
-    fn name(&self) -> &'static str {
-        "add-act"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let y = kernels::add_act(cpu_f32(s1, l1)?, cpu_f32(s2, l2)?, self.0);
-        Ok((CpuStorage::F32(y), l1.shape().clone()))
-    }
-}
-
-/// Max pooling of one NHWC image, on the CPU.
-struct MaxPool(Geometry);
-
-impl CustomOp1 for MaxPool {
-    fn name(&self) -> &'static str {
-        "max-pool-nhwc"
-    }
-
-    fn cpu_fwd(
-        &self,
-        storage: &CpuStorage,
-        layout: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let g = &self.0;
-        let y = kernels::max_pool(image_input("max pool", storage, layout, g)?, g);
-        Ok((
-            CpuStorage::F32(y),
-            Shape::from((1, g.out_h, g.out_w, g.channels)),
-        ))
-    }
-}
-
-/// `a + b`, then PReLU, in one pass.
-struct AddPrelu;
-
-impl CustomOp3 for AddPrelu {
-    fn name(&self) -> &'static str {
-        "add-prelu"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (a, b, alpha) = (cpu_f32(s1, l1)?, cpu_f32(s2, l2)?, cpu_f32(s3, l3)?);
-        if l1.dims() != l2.dims() || l1.dims().last() != Some(&alpha.len()) {
-            candle_core::bail!(
-                "add-prelu: {:?} + {:?}, {} slopes",
-                l1.dims(),
-                l2.dims(),
-                alpha.len()
-            );
-        }
-        Ok((
-            CpuStorage::F32(kernels::add_prelu(a, b, alpha)),
-            l1.shape().clone(),
-        ))
-    }
-}
-
-/// PReLU with one slope per (last, NHWC) channel.
-struct Prelu;
-
-impl CustomOp2 for Prelu {
-    fn name(&self) -> &'static str {
-        "prelu-nhwc"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (x, alpha) = (cpu_f32(s1, l1)?, cpu_f32(s2, l2)?);
-        if l1.dims().last() != Some(&alpha.len()) {
-            candle_core::bail!("prelu: {} slopes for {:?}", alpha.len(), l1.dims());
-        }
-        Ok((
-            CpuStorage::F32(kernels::prelu(x, alpha)),
-            l1.shape().clone(),
-        ))
-    }
-}
-
-/// im2col of one NHWC image, on the CPU.
-struct Im2Col {
-    geometry: Geometry,
-}
-
-impl CustomOp1 for Im2Col {
-    fn name(&self) -> &'static str {
-        "im2col-nhwc"
-    }
-
-    fn cpu_fwd(
-        &self,
-        storage: &CpuStorage,
-        layout: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let g = &self.geometry;
-        let x = image_input("im2col", storage, layout, g)?;
-        let cols = kernels::im2col(x, g);
-        Ok((
-            CpuStorage::F32(cols),
-            Shape::from((g.out_h * g.out_w, g.kernel * g.kernel * g.channels)),
-        ))
     }
 }
 

@@ -3,11 +3,17 @@
 //! channel (the landmark model took ~700 ms per crop that way, against
 //! ~5 ms in TFLite). In NHWC layout the channel loop is contiguous, so the
 //! inner loops vectorise; `multiversion` compiles them for AVX2+FMA (and
-//! AVX-512) with a run-time choice, and rayon splits output rows between
-//! cores. 1×1 convolutions (most of the work) are plain matrix products and
-//! go to candle's gemm.
+//! AVX-512) with a run-time choice. 1×1 convolutions (most of the work) are
+//! matrix products on weights packed once into 32-column panels, with the
+//! bias, residual and activation applied in registers; on AVX-512 the
+//! product's inner loop is written with intrinsics (6×32 tiles), elsewhere
+//! the compiler vectorises a portable one. (The gemm crate, candle's own,
+//! was used before: it packs the weights on every call and cannot fuse the
+//! epilogue, which cost a third of the time on these small matrices.)
+//! [`crate::cpu`] strings these together into fused row-block passes.
 
 use multiversion::multiversion;
+use multiversion::target::target_cfg_f;
 use rayon::prelude::*;
 
 /// Geometry of a spatial op on one NHWC image.
@@ -33,8 +39,11 @@ pub enum Act {
     Relu6,
 }
 
+/// One output row `oy` of a depthwise convolution of the NHWC image `x`
+/// ([in_h, in_w, C]) with weights `[k, k, C]` and bias `[C]`, into `out`
+/// ([out_w, C]).
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma", "x86_64+avx"))]
-fn depthwise_row(
+pub(crate) fn depthwise_row(
     x: &[f32],
     weights: &[f32],
     bias: &[f32],
@@ -43,6 +52,9 @@ fn depthwise_row(
     oy: usize,
     out: &mut [f32],
 ) {
+    // A fused multiply-add where the target has one (libm's fmaf otherwise).
+    let fma = target_cfg_f!(target_feature = "fma");
+    let madd = |x: f32, y: f32, z: f32| if fma { x.mul_add(y, z) } else { x * y + z };
     let c = g.channels;
     for acc in out.chunks_exact_mut(c) {
         acc.copy_from_slice(bias);
@@ -70,10 +82,8 @@ fn depthwise_row(
                 let ix = (ox * g.stride) as isize + offset;
                 let src = &row[ix as usize * c..][..c];
                 let acc = &mut out[ox * c..][..c];
-                // A plain multiply-add vectorises in every version (mul_add
-                // would call libm where the target has no FMA).
                 for ((a, s), w) in acc.iter_mut().zip(src).zip(w) {
-                    *a += s * w;
+                    *a = madd(*s, *w, *a);
                 }
             }
         }
@@ -81,116 +91,48 @@ fn depthwise_row(
     activate(out, act);
 }
 
-/// Depthwise convolution of one NHWC image `x` ([in_h, in_w, C]) with
-/// weights `[k, k, C]` (TFLite's layout without the leading 1) and bias `[C]`:
-/// returns [out_h, out_w, C].
-pub fn depthwise(x: &[f32], weights: &[f32], bias: &[f32], g: &Geometry, act: Act) -> Vec<f32> {
-    let row = g.out_w * g.channels;
-    let mut out = vec![0f32; g.out_h * row];
-    out.par_chunks_mut(row)
-        .enumerate()
-        .for_each(|(oy, o)| depthwise_row(x, weights, bias, g, act, oy, o));
-    out
-}
-
-/// im2col for a k×k convolution of one NHWC image: returns
-/// [out_h * out_w, k * k * C], zero where the window leaves the image, in
-/// the (ky, kx, c) order of TFLite's OHWI filters.
-pub fn im2col(x: &[f32], g: &Geometry) -> Vec<f32> {
+/// im2col rows for a k×k convolution of one NHWC image: output pixels from
+/// image row `first_row` on, as many as `cols` holds ([m, k·k·C]), zero
+/// where the window leaves the image, in the (ky, kx, c) order of TFLite's
+/// OHWI filters.
+pub(crate) fn im2col_rows(x: &[f32], g: &Geometry, first_row: usize, cols: &mut [f32]) {
     let c = g.channels;
     let patch = g.kernel * g.kernel * c;
-    let mut out = vec![0f32; g.out_h * g.out_w * patch];
-    out.par_chunks_mut(g.out_w * patch)
-        .enumerate()
-        .for_each(|(oy, rows)| {
-            for ox in 0..g.out_w {
-                let dst = &mut rows[ox * patch..(ox + 1) * patch];
-                for ky in 0..g.kernel {
-                    let iy = (oy * g.stride + ky * g.dilation) as isize - g.pad_top as isize;
-                    if iy < 0 || iy >= g.in_h as isize {
-                        continue;
-                    }
-                    for kx in 0..g.kernel {
-                        let ix = (ox * g.stride + kx * g.dilation) as isize - g.pad_left as isize;
-                        if ix < 0 || ix >= g.in_w as isize {
-                            continue;
-                        }
-                        let src = &x[(iy as usize * g.in_w + ix as usize) * c..][..c];
-                        dst[(ky * g.kernel + kx) * c..][..c].copy_from_slice(src);
-                    }
+    cols.fill(0.0);
+    for (p, dst) in cols.chunks_exact_mut(patch).enumerate() {
+        let (oy, ox) = (first_row + p / g.out_w, p % g.out_w);
+        for ky in 0..g.kernel {
+            let iy = (oy * g.stride + ky * g.dilation) as isize - g.pad_top as isize;
+            if iy < 0 || iy >= g.in_h as isize {
+                continue;
+            }
+            for kx in 0..g.kernel {
+                let ix = (ox * g.stride + kx * g.dilation) as isize - g.pad_left as isize;
+                if ix < 0 || ix >= g.in_w as isize {
+                    continue;
                 }
+                let src = &x[(iy as usize * g.in_w + ix as usize) * c..][..c];
+                dst[(ky * g.kernel + kx) * c..][..c].copy_from_slice(src);
             }
-        });
-    out
+        }
+    }
 }
 
-/// Element-wise `a + b` (same shape), then the activation.
-pub fn add_act(a: &[f32], b: &[f32], act: Act) -> Vec<f32> {
-    assert_eq!(a.len(), b.len(), "add: different sizes");
-    let mut out = vec![0f32; a.len()];
-    out.par_chunks_mut(16 * 1024)
-        .zip(a.par_chunks(16 * 1024).zip(b.par_chunks(16 * 1024)))
-        .for_each(|(o, (a, b))| {
-            for ((o, a), b) in o.iter_mut().zip(a).zip(b) {
-                *o = a + b;
+/// PReLU in place over NHWC data: `alpha[c] * x` where negative.
+pub(crate) fn prelu_in_place(x: &mut [f32], alpha: &[f32]) {
+    for px in x.chunks_exact_mut(alpha.len()) {
+        for (v, a) in px.iter_mut().zip(alpha) {
+            if *v < 0.0 {
+                *v *= a;
             }
-            activate(o, act);
-        });
-    out
+        }
+    }
 }
 
-/// PReLU over NHWC data: `x` where positive, `alpha[c] * x` elsewhere.
-pub fn prelu(x: &[f32], alpha: &[f32]) -> Vec<f32> {
-    let c = alpha.len();
-    assert_eq!(
-        x.len() % c,
-        0,
-        "prelu: data is not a multiple of the channels"
-    );
-    let mut out = vec![0f32; x.len()];
-    let chunk = c * (16 * 1024 / c).max(1);
-    out.par_chunks_mut(chunk)
-        .zip(x.par_chunks(chunk))
-        .for_each(|(o, x)| {
-            for (o, x) in o.chunks_exact_mut(c).zip(x.chunks_exact(c)) {
-                for ((o, x), a) in o.iter_mut().zip(x).zip(alpha) {
-                    *o = if *x >= 0.0 { *x } else { a * x };
-                }
-            }
-        });
-    out
-}
-
-/// `a + b` (same shape, NHWC), then PReLU with slopes `alpha` per channel.
-pub fn add_prelu(a: &[f32], b: &[f32], alpha: &[f32]) -> Vec<f32> {
-    let c = alpha.len();
-    assert!(
-        a.len() == b.len() && a.len().is_multiple_of(c),
-        "add-prelu: sizes"
-    );
-    let mut out = vec![0f32; a.len()];
-    let chunk = c * (16 * 1024 / c).max(1);
-    out.par_chunks_mut(chunk)
-        .zip(a.par_chunks(chunk).zip(b.par_chunks(chunk)))
-        .for_each(|(o, (a, b))| {
-            for ((o, a), b) in o
-                .chunks_exact_mut(c)
-                .zip(a.chunks_exact(c))
-                .zip(b.chunks_exact(c))
-            {
-                for (((o, a), b), k) in o.iter_mut().zip(a).zip(b).zip(alpha) {
-                    let x = a + b;
-                    *o = if x >= 0.0 { x } else { k * x };
-                }
-            }
-        });
-    out
-}
-
-/// 2×2 (or k×k) max pooling of one NHWC image without padding.
-pub fn max_pool(x: &[f32], g: &Geometry) -> Vec<f32> {
+/// 2×2 (or k×k) max pooling of one NHWC image without padding, into `out`.
+pub(crate) fn max_pool_into(x: &[f32], g: &Geometry, out: &mut [f32]) {
     let c = g.channels;
-    let mut out = vec![f32::NEG_INFINITY; g.out_h * g.out_w * c];
+    out.fill(f32::NEG_INFINITY);
     out.par_chunks_mut(g.out_w * c)
         .enumerate()
         .for_each(|(oy, row)| {
@@ -213,10 +155,10 @@ pub fn max_pool(x: &[f32], g: &Geometry) -> Vec<f32> {
                 }
             }
         });
-    out
 }
 
-fn activate(v: &mut [f32], act: Act) {
+/// The activation in place.
+pub(crate) fn activate(v: &mut [f32], act: Act) {
     match act {
         Act::None => {}
         Act::Relu => v.iter_mut().for_each(|x| *x = x.max(0.0)),
@@ -224,71 +166,249 @@ fn activate(v: &mut [f32], act: Act) {
     }
 }
 
-/// Rows per task of [`matmul_bias_act`]: big enough that gemm's packing
-/// pays off, small enough that both cores get work on a 56×56 map.
-const ROWS_PER_TASK: usize = 256;
+/// Rows of an output tile: with 32 columns, 12 vector accumulators, which
+/// keeps both FMA pipes busy without spilling.
+const MR: usize = 6;
 
-/// `a` `[m, k]` (row-major) times `b` `[k, n]` plus `bias` `[n]`, then the
-/// activation: a 1×1 convolution over m pixels (or an im2col matrix). One
-/// pass over the output: it is filled with the bias, gemm accumulates into
-/// it, and the activation runs on it while it is in cache. Row blocks are
-/// spread over the cores, each a single-threaded gemm (gemm's own threading
-/// costs more than it gains on matrices this small).
-pub fn matmul_bias_act(
-    a: &[f32],
-    b: &[f32],
-    bias: &[f32],
-    m: usize,
+/// Weights `[k, n]` repacked for [`gemm_packed`]: panels of 32 columns
+/// (16 for a remainder of 16 or less), each `[k][width]` contiguous and
+/// zero-padded, so the product streams them. Done once at load.
+#[derive(Clone, Debug)]
+pub struct Packed {
     k: usize,
-    act: Act,
-) -> Vec<f32> {
-    let n = bias.len();
-    assert_eq!(a.len(), m * k, "lhs is not m x k");
-    assert_eq!(b.len(), k * n, "rhs is not k x n");
-    let mut out = vec![0f32; m * n];
-    out.par_chunks_mut(ROWS_PER_TASK * n)
-        .zip(a.par_chunks(ROWS_PER_TASK * k))
-        .for_each(|(dst, lhs)| {
-            let rows = dst.len() / n;
-            for row in dst.chunks_exact_mut(n) {
-                row.copy_from_slice(bias);
-            }
-            gemm_into(dst, lhs, b, rows, k, n);
-            activate(dst, act);
-        });
-    out
+    n: usize,
+    /// (first column, columns, width, offset in `data`) of each panel.
+    panels: Vec<(usize, usize, usize, usize)>,
+    data: Vec<f32>,
 }
 
-/// dst [m, n] += lhs [m, k] · rhs [k, n], all row-major and contiguous.
+impl Packed {
+    pub fn new(w: &[f32], k: usize, n: usize) -> Packed {
+        assert_eq!(w.len(), k * n, "weights are not k x n");
+        let mut panels = Vec::new();
+        let mut data = Vec::new();
+        let mut j0 = 0;
+        while j0 < n {
+            let rest = n - j0;
+            let width = if rest <= 16 { 16 } else { 32 };
+            let cols = width.min(rest);
+            let offset = data.len();
+            data.resize(offset + k * width, 0.0);
+            for kk in 0..k {
+                data[offset + kk * width..][..cols].copy_from_slice(&w[kk * n + j0..][..cols]);
+            }
+            panels.push((j0, cols, width, offset));
+            j0 += cols;
+        }
+        Packed { k, n, panels, data }
+    }
+
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    pub fn n(&self) -> usize {
+        self.n
+    }
+}
+
+/// What a product adds before and applies after: the output starts as
+/// `bias` (+ `residual`), and `act` or, with `alpha`, PReLU runs on it
+/// before it is stored.
+#[derive(Clone, Copy, Debug)]
+pub struct Epilogue<'a> {
+    pub bias: &'a [f32],
+    /// Rows aligned with the output's (stride n).
+    pub residual: Option<&'a [f32]>,
+    pub act: Act,
+    pub alpha: Option<&'a [f32]>,
+}
+
+/// `[f32; W]` from up to W values, zero-filled.
+fn padded<const W: usize>(src: &[f32]) -> [f32; W] {
+    match <[f32; W]>::try_from(src) {
+        Ok(full) => full,
+        Err(_) => {
+            let mut t = [0f32; W];
+            t[..src.len()].copy_from_slice(src);
+            t
+        }
+    }
+}
+
+/// `acc` += the R rows of `a` (each at least k long) · one W-wide panel
+/// (k rows of W): the portable version, vectorised by the compiler for
+/// the CPU found at run time.
+#[multiversion(targets("x86_64+avx2+fma", "x86_64+avx"))]
+fn product_portable<const R: usize, const W: usize>(
+    acc: &mut [[f32; W]; R],
+    rows: &[&[f32]; R],
+    panel: &[f32],
+    k: usize,
+) {
+    // A fused multiply-add where the target has one; a plain one (which
+    // still vectorises) where it has not, instead of libm's fmaf.
+    let fma = target_cfg_f!(target_feature = "fma");
+    let madd = |x: f32, y: f32, z: f32| if fma { x.mul_add(y, z) } else { x * y + z };
+    for (kk, b) in panel.chunks_exact(W).take(k).enumerate() {
+        let b: &[f32; W] = b.try_into().expect("panel rows are W wide");
+        for r in 0..R {
+            let x = rows[r][kk];
+            for j in 0..W {
+                acc[r][j] = madd(x, b[j], acc[r][j]);
+            }
+        }
+    }
+}
+
+/// The same product with AVX-512 intrinsics: V vectors of 16 per row
+/// (W = 16·V). Written by hand because the compiler splits these tiles
+/// into odd vector widths; this keeps all R·V accumulators in registers,
+/// loads each panel row once and broadcasts each input value once.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
 #[allow(unsafe_code)]
-fn gemm_into(dst: &mut [f32], lhs: &[f32], rhs: &[f32], m: usize, k: usize, n: usize) {
-    assert!(dst.len() == m * n && lhs.len() == m * k && rhs.len() == k * n);
-    // SAFETY: the three slices hold exactly m·n, m·k and k·n elements
-    // (asserted above), the strides describe those row-major layouts, dst
-    // is borrowed mutably so it aliases neither input, and gemm reads and
-    // writes only inside these bounds.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            true,
-            lhs.as_ptr(),
-            1,
-            k as isize,
-            rhs.as_ptr(),
-            1,
-            n as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
+// Indices name registers (row r, vector q) as in the tile's layout.
+#[allow(clippy::needless_range_loop)]
+fn product_avx512<const R: usize, const W: usize, const V: usize>(
+    acc: &mut [[f32; W]; R],
+    rows: &[&[f32]; R],
+    panel: &[f32],
+    k: usize,
+) {
+    use std::arch::x86_64::*;
+    assert!(W == 16 * V && panel.len() >= k * W && rows.iter().all(|r| r.len() >= k));
+    let mut v = [[_mm512_setzero_ps(); V]; R];
+    for r in 0..R {
+        for q in 0..V {
+            // SAFETY: acc[r] holds W = 16·V floats; q·16 + 16 <= W.
+            v[r][q] = unsafe { _mm512_loadu_ps(acc[r].as_ptr().add(16 * q)) };
+        }
+    }
+    for kk in 0..k {
+        let mut b = [_mm512_setzero_ps(); V];
+        for (q, b) in b.iter_mut().enumerate() {
+            // SAFETY: kk·W + 16·q + 16 <= k·W <= panel.len() (asserted).
+            *b = unsafe { _mm512_loadu_ps(panel.as_ptr().add(kk * W + 16 * q)) };
+        }
+        for r in 0..R {
+            let x = _mm512_set1_ps(rows[r][kk]);
+            for q in 0..V {
+                v[r][q] = _mm512_fmadd_ps(x, b[q], v[r][q]);
+            }
+        }
+    }
+    for r in 0..R {
+        for q in 0..V {
+            // SAFETY: as for the loads: inside acc[r].
+            unsafe { _mm512_storeu_ps(acc[r].as_mut_ptr().add(16 * q), v[r][q]) };
+        }
+    }
+}
+
+/// `acc` += rows · panel, on the best kernel this CPU has.
+#[allow(unsafe_code)]
+fn product<const R: usize, const W: usize>(
+    acc: &mut [[f32; W]; R],
+    rows: &[&[f32]; R],
+    panel: &[f32],
+    k: usize,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU has AVX-512F (checked just above), the only
+        // requirement of product_avx512 beyond its asserted bounds.
+        unsafe {
+            match W {
+                32 => product_avx512::<R, W, 2>(acc, rows, panel, k),
+                _ => product_avx512::<R, W, 1>(acc, rows, panel, k),
+            }
+        }
+        return;
+    }
+    product_portable::<R, W>(acc, rows, panel, k);
+}
+
+/// One R×W tile: `dst` rows (stride n, columns j0..j0+cols) = epilogue(
+/// bias + residual + `a` rows (stride k) · one panel).
+#[allow(clippy::too_many_arguments)]
+fn tile<const R: usize, const W: usize>(
+    dst: &mut [f32],
+    n: usize,
+    (j0, cols): (usize, usize),
+    a: &[f32],
+    k: usize,
+    panel: &[f32],
+    e: &Epilogue,
+    first_row: usize,
+) {
+    let bias: [f32; W] = padded(&e.bias[j0..j0 + cols]);
+    let mut acc: [[f32; W]; R] = [bias; R];
+    if let Some(res) = e.residual {
+        for (r, acc) in acc.iter_mut().enumerate() {
+            let rr: [f32; W] = padded(&res[(first_row + r) * n + j0..][..cols]);
+            for j in 0..W {
+                acc[j] += rr[j];
+            }
+        }
+    }
+    let rows: [&[f32]; R] = std::array::from_fn(|r| &a[r * k..][..k]);
+    product(&mut acc, &rows, panel, k);
+    let alpha: Option<[f32; W]> = e.alpha.map(|a| padded(&a[j0..j0 + cols]));
+    for (r, mut out) in acc.into_iter().enumerate() {
+        match (alpha, e.act) {
+            (Some(al), _) => {
+                for j in 0..W {
+                    if out[j] < 0.0 {
+                        out[j] *= al[j];
+                    }
+                }
+            }
+            (None, Act::None) => {}
+            (None, Act::Relu) => out.iter_mut().for_each(|v| *v = v.max(0.0)),
+            (None, Act::Relu6) => out.iter_mut().for_each(|v| *v = v.clamp(0.0, 6.0)),
+        }
+        dst[r * n + j0..][..cols].copy_from_slice(&out[..cols]);
+    }
+}
+
+/// `dst` [m, n] = epilogue(`a` [m, k] · `b`), `b` packed: the 1×1
+/// convolutions (and k×k ones after im2col). Single-threaded: the callers
+/// split rows between cores. `first_row` is where `dst`'s rows start in
+/// the residual.
+pub fn gemm_packed(
+    dst: &mut [f32],
+    a: &[f32],
+    b: &Packed,
+    m: usize,
+    e: &Epilogue,
+    first_row: usize,
+) {
+    let (k, n) = (b.k, b.n);
+    assert!(dst.len() == m * n && a.len() == m * k && e.bias.len() == n);
+    for r0 in (0..m).step_by(MR) {
+        let rows = MR.min(m - r0);
+        let d = &mut dst[r0 * n..(r0 + rows) * n];
+        let x = &a[r0 * k..(r0 + rows) * k];
+        let fr = first_row + r0;
+        for &(j0, cols, width, offset) in &b.panels {
+            let p = &b.data[offset..offset + k * width];
+            let c = (j0, cols);
+            match (rows, width) {
+                (6, 32) => tile::<6, 32>(d, n, c, x, k, p, e, fr),
+                (5, 32) => tile::<5, 32>(d, n, c, x, k, p, e, fr),
+                (4, 32) => tile::<4, 32>(d, n, c, x, k, p, e, fr),
+                (3, 32) => tile::<3, 32>(d, n, c, x, k, p, e, fr),
+                (2, 32) => tile::<2, 32>(d, n, c, x, k, p, e, fr),
+                (_, 32) => tile::<1, 32>(d, n, c, x, k, p, e, fr),
+                (6, _) => tile::<6, 16>(d, n, c, x, k, p, e, fr),
+                (5, _) => tile::<5, 16>(d, n, c, x, k, p, e, fr),
+                (4, _) => tile::<4, 16>(d, n, c, x, k, p, e, fr),
+                (3, _) => tile::<3, 16>(d, n, c, x, k, p, e, fr),
+                (2, _) => tile::<2, 16>(d, n, c, x, k, p, e, fr),
+                _ => tile::<1, 16>(d, n, c, x, k, p, e, fr),
+            }
+        }
     }
 }
 
@@ -325,6 +445,15 @@ mod tests {
         out
     }
 
+    fn depthwise(x: &[f32], w: &[f32], b: &[f32], g: &Geometry, act: Act) -> Vec<f32> {
+        let row = g.out_w * g.channels;
+        let mut out = vec![0f32; g.out_h * row];
+        for (oy, o) in out.chunks_exact_mut(row).enumerate() {
+            depthwise_row(x, w, b, g, act, oy, o);
+        }
+        out
+    }
+
     #[test]
     fn depthwise_matches_the_definition_with_asymmetric_padding() {
         // 9x7 image, 5 channels, 3x3 stride 2, TFLite SAME: pad 0 before, 1 after... and 1/1.
@@ -357,40 +486,72 @@ mod tests {
     }
 
     #[test]
-    fn matmul_bias_act_matches_the_definition() {
-        let (m, k, n) = (600, 7, 5);
-        let a: Vec<f32> = (0..m * k)
-            .map(|i| ((i * 31 % 97) as f32 - 48.0) / 13.0)
-            .collect();
-        let b: Vec<f32> = (0..k * n)
-            .map(|i| ((i * 7 % 23) as f32 - 11.0) / 5.0)
-            .collect();
-        let bias: Vec<f32> = (0..n).map(|i| i as f32 - 2.0).collect();
-        let got = matmul_bias_act(&a, &b, &bias, m, k, Act::Relu6);
-        for r in 0..m {
-            for c in 0..n {
-                let s: f32 = (0..k).map(|i| a[r * k + i] * b[i * n + c]).sum::<f32>() + bias[c];
-                let want = s.clamp(0.0, 6.0);
-                assert!(
-                    (got[r * n + c] - want).abs() < 1e-4,
-                    "({r}, {c}): {} vs {want}",
-                    got[r * n + c]
-                );
+    fn packed_product_matches_the_definition() {
+        // Sizes that leave partial tiles and 32- and 16-wide panels.
+        for (m, k, n) in [
+            (61, 7, 37),
+            (6, 27, 24),
+            (1, 1, 1),
+            (13, 40, 64),
+            (8, 5, 80),
+        ] {
+            let a: Vec<f32> = (0..m * k)
+                .map(|i| ((i * 31 % 97) as f32 - 48.0) / 13.0)
+                .collect();
+            let b: Vec<f32> = (0..k * n)
+                .map(|i| ((i * 7 % 23) as f32 - 11.0) / 5.0)
+                .collect();
+            let bias: Vec<f32> = (0..n).map(|i| (i % 3) as f32 - 1.0).collect();
+            let residual: Vec<f32> = (0..m * n).map(|i| (i % 5) as f32).collect();
+            let alpha: Vec<f32> = (0..n).map(|i| 0.1 * (i % 4) as f32).collect();
+            let packed = Packed::new(&b, k, n);
+            let def = |r: usize, c: usize| -> f32 {
+                bias[c] + (0..k).map(|i| a[r * k + i] * b[i * n + c]).sum::<f32>()
+            };
+            // Bias and ReLU6.
+            let mut got = vec![f32::NAN; m * n];
+            let e = Epilogue {
+                bias: &bias,
+                residual: None,
+                act: Act::Relu6,
+                alpha: None,
+            };
+            gemm_packed(&mut got, &a, &packed, m, &e, 0);
+            // Rows 2.. with the residual and PReLU (first_row offsets it).
+            let sub = m.saturating_sub(2);
+            let mut got2 = vec![f32::NAN; sub * n];
+            let e2 = Epilogue {
+                residual: Some(&residual),
+                act: Act::None,
+                alpha: Some(&alpha),
+                ..e
+            };
+            gemm_packed(&mut got2, &a[2.min(m) * k..], &packed, sub, &e2, 2);
+            for r in 0..m {
+                for c in 0..n {
+                    let want = def(r, c).clamp(0.0, 6.0);
+                    assert!(
+                        (got[r * n + c] - want).abs() < 1e-3,
+                        "{m}x{k}x{n} ({r}, {c})"
+                    );
+                    if r >= 2 {
+                        let x = def(r, c) + residual[r * n + c];
+                        let want = if x < 0.0 { alpha[c] * x } else { x };
+                        let g = got2[(r - 2) * n + c];
+                        assert!((g - want).abs() < 1e-3, "{m}x{k}x{n} residual ({r}, {c})");
+                    }
+                }
             }
         }
     }
 
     #[test]
-    fn add_and_prelu_are_element_wise() {
-        let a: Vec<f32> = (0..40_000).map(|i| (i % 13) as f32 - 6.0).collect();
-        let b: Vec<f32> = (0..40_000).map(|i| (i % 7) as f32 - 3.0).collect();
-        let sum = add_act(&a, &b, Act::Relu);
-        for i in [0, 1, 16_383, 16_384, 39_999] {
-            assert_eq!(sum[i], (a[i] + b[i]).max(0.0));
-        }
+    fn prelu_and_activations_are_element_wise() {
+        let a: Vec<f32> = (0..40).map(|i| (i % 13) as f32 - 6.0).collect();
         let alpha = [0.5, 0.25, 2.0, 0.0, 1.0];
-        let p = prelu(&a, &alpha);
-        for i in [0, 3, 6, 16_387, 39_998] {
+        let mut p = a.clone();
+        prelu_in_place(&mut p, &alpha);
+        for i in 0..40 {
             let want = if a[i] >= 0.0 {
                 a[i]
             } else {
@@ -398,6 +559,9 @@ mod tests {
             };
             assert_eq!(p[i], want, "{i}");
         }
+        let mut r = a.clone();
+        activate(&mut r, Act::Relu6);
+        assert!(r.iter().all(|v| (0.0..=6.0).contains(v)));
     }
 
     #[test]
@@ -415,12 +579,17 @@ mod tests {
             pad_left: 0,
         };
         let x: Vec<f32> = (0..32).map(|i| i as f32).collect();
-        let cols = im2col(&x, &g);
+        let mut cols = vec![7.0; 4 * 18];
+        im2col_rows(&x, &g, 0, &mut cols);
         // Output (0, 0): rows 0..3, columns 0..3 of the image.
         assert_eq!(&cols[..6], &[0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
         // Output (1, 1) starts at pixel (2, 2); its window leaves the image at row/col 4.
         let last = &cols[3 * 18..];
         assert_eq!(&last[..2], &[20.0, 21.0]);
         assert_eq!(&last[4..6], &[0.0, 0.0]);
+        // The second output row alone.
+        let mut second = vec![0.0; 2 * 18];
+        im2col_rows(&x, &g, 1, &mut second);
+        assert_eq!(&second[..], &cols[2 * 18..]);
     }
 }

@@ -99,20 +99,23 @@ pub fn crop_to_image(roi: &Roi, width: usize, height: usize, size: usize, u: f32
 /// Cuts `roi` out of `image` into a `size`×`size` RGB crop (NHWC floats),
 /// turned so the hand points up.
 pub fn crop(image: &Image, roi: &Roi, size: usize) -> Vec<f32> {
-    let mut out = Vec::with_capacity(size * size * 3);
-    for v in 0..size {
-        for u in 0..size {
-            let p = crop_to_image(
-                roi,
-                image.width,
-                image.height,
-                size,
-                u as f32 + 0.5,
-                v as f32 + 0.5,
-            );
-            out.extend_from_slice(&image.sample(p.x, p.y));
-        }
-    }
+    use rayon::prelude::*;
+    // crop_to_image as an affine map, worked out once: image point =
+    // origin + u·du + v·dv for crop pixel centres (u, v).
+    let at = |u: f32, v: f32| crop_to_image(roi, image.width, image.height, size, u, v);
+    let origin = at(0.5, 0.5);
+    let du = at(1.5, 0.5) - origin;
+    let dv = at(0.5, 1.5) - origin;
+    let mut out = vec![0f32; size * size * 3];
+    out.par_chunks_mut(size * 3)
+        .enumerate()
+        .for_each(|(v, row)| {
+            let start = origin + dv * v as f32;
+            for (u, px) in row.chunks_exact_mut(3).enumerate() {
+                let p = start + du * u as f32;
+                px.copy_from_slice(&image.sample(p.x, p.y));
+            }
+        });
     out
 }
 

@@ -23,6 +23,7 @@
 //! render a hand for the models to see, and the runtime device that runs
 //! the tracker on a driver's cameras.
 
+pub mod cpu;
 pub mod filter;
 pub mod graph;
 pub mod kernels;

@@ -34,6 +34,19 @@ pub trait LandmarkSource {
         image: &Image,
         roi: &Roi,
     ) -> Result<HandLandmarks, GraphError>;
+
+    /// The landmarks of several regions, `(camera, region)`, in order. The
+    /// models run them side by side (a core per crop rather than every op
+    /// split between cores); other sources one after the other.
+    fn landmarks_batch(
+        &mut self,
+        images: &[Image],
+        jobs: &[(usize, Roi)],
+    ) -> Result<Vec<HandLandmarks>, GraphError> {
+        jobs.iter()
+            .map(|(cam, roi)| self.landmarks(*cam, &images[*cam], roi))
+            .collect()
+    }
 }
 
 impl LandmarkSource for HandLandmarker {
@@ -53,6 +66,18 @@ impl LandmarkSource for HandLandmarker {
         roi: &Roi,
     ) -> Result<HandLandmarks, GraphError> {
         HandLandmarker::landmarks(self, image, roi)
+    }
+
+    fn landmarks_batch(
+        &mut self,
+        images: &[Image],
+        jobs: &[(usize, Roi)],
+    ) -> Result<Vec<HandLandmarks>, GraphError> {
+        use rayon::prelude::*;
+        let this = &*self;
+        jobs.par_iter()
+            .map(|(cam, roi)| HandLandmarker::landmarks(this, &images[*cam], roi))
+            .collect()
     }
 }
 
@@ -190,23 +215,38 @@ impl<S: LandmarkSource> StereoHandTracker<S> {
         Ok(lm)
     }
 
-    /// Follows each hand's regions from the last frame.
+    /// Follows each hand's regions from the last frame (all regions of all
+    /// cameras in one batch).
     fn follow(&mut self, images: &[Image]) -> Result<[Views; 2], GraphError> {
         let n = images.len();
         let mut views = [vec![None; n], vec![None; n]];
-        for (hand, hand_views) in views.iter_mut().enumerate() {
-            for (cam, image) in images.iter().enumerate() {
-                let Some(roi) = self.regions[hand][cam] else {
-                    continue;
-                };
-                let lm = self.run_landmarks(cam, image, &roi)?;
-                if lm.presence >= self.min_presence {
-                    self.regions[hand][cam] =
-                        Some(roi_from_landmarks(&lm.image, image.width, image.height));
-                    hand_views[cam] = Some(lm);
-                } else {
-                    self.regions[hand][cam] = None;
+        let mut slots = Vec::new();
+        let mut jobs = Vec::new();
+        for hand in 0..2 {
+            for cam in 0..n {
+                if let Some(roi) = self.regions[hand][cam] {
+                    slots.push((hand, cam));
+                    jobs.push((cam, roi));
                 }
+            }
+        }
+        if jobs.is_empty() {
+            return Ok(views);
+        }
+        let t = Instant::now();
+        let found = self.source.landmarks_batch(images, &jobs)?;
+        self.stats.landmarks += t.elapsed();
+        self.stats.landmark_runs += jobs.len() as u64;
+        for ((hand, cam), lm) in slots.into_iter().zip(found) {
+            if lm.presence >= self.min_presence {
+                self.regions[hand][cam] = Some(roi_from_landmarks(
+                    &lm.image,
+                    images[cam].width,
+                    images[cam].height,
+                ));
+                views[hand][cam] = Some(lm);
+            } else {
+                self.regions[hand][cam] = None;
             }
         }
         Ok(views)
