@@ -56,6 +56,25 @@ impl Post {
     }
 }
 
+/// A 1×1 convolution fused before a depthwise one (the "expansion" of an
+/// inverted residual block): its rows are made per row block, in cache,
+/// instead of a whole expanded map written to memory and read back.
+#[derive(Debug)]
+struct Expand {
+    /// [Cin, C], packed.
+    panels: kernels::Packed,
+    bias: Vec<f32>,
+    post: Post,
+}
+
+/// Expanded maps at least this big (bytes) are worth fusing; smaller ones
+/// stay in cache anyway, and their row blocks would recompute too much of
+/// the halo.
+const EXPAND_FUSE_BYTES: usize = 1024 * 1024;
+/// Output rows per block of a fused expansion: the halo rows computed twice
+/// stay a small share.
+const EXPAND_BLOCK_ROWS: usize = 8;
+
 /// A 1×1 convolution fused after a depthwise one.
 #[derive(Debug)]
 struct Pointwise {
@@ -89,6 +108,8 @@ enum Op {
         pointwise: Option<Pointwise>,
         residual: Option<TensorId>,
         post: Post,
+        /// With an expansion, `input` is the expansion's input.
+        expand: Option<Expand>,
     },
     Add {
         a: TensorId,
@@ -275,6 +296,7 @@ impl Plan {
                             pointwise: None,
                             residual: None,
                             post: Post::Act(Act::None),
+                            expand: None,
                         }
                     } else {
                         Op::Conv {
@@ -507,18 +529,19 @@ impl Plan {
                 pointwise,
                 residual,
                 post,
-            } => match pointwise {
-                None => {
+                expand,
+            } => match (pointwise, expand) {
+                (None, None) => {
                     let row = g.out_w * g.channels;
                     dst.par_chunks_mut(row).enumerate().for_each(|(oy, o)| {
                         kernels::depthwise_row(read(*input), weights, bias, g, *act, oy, o)
                     });
                 }
-                Some(pw) => depthwise_pointwise(
+                _ => depthwise_fused(
                     read(*input),
                     g,
                     (weights, bias, *act),
-                    pw,
+                    (expand.as_ref(), pointwise.as_ref()),
                     residual.map(read),
                     post,
                     dst,
@@ -660,6 +683,44 @@ fn fuse(ops: Vec<(Op, TensorId)>, outputs: &[TensorId]) -> Vec<(Op, TensorId)> {
     let only_reader = |t: TensorId| readers.get(&t) == Some(&1);
     let mut out: Vec<(Op, TensorId)> = Vec::with_capacity(ops.len());
     for (op, dst) in ops {
+        // A 1×1 convolution, then (not necessarily next) a depthwise one of
+        // its big output, which nothing else reads.
+        if let Op::Depthwise {
+            input,
+            g: dg,
+            expand: None,
+            ..
+        } = &op
+        {
+            let producer = out.iter().rposition(|(p, made)| {
+                *made == *input
+                    && matches!(p, Op::Conv { g, residual: None, .. } if g.kernel == 1 && g.stride == 1)
+            });
+            if let Some(at) = producer.filter(|_| {
+                only_reader(*input) && dg.in_h * dg.in_w * dg.channels * 4 >= EXPAND_FUSE_BYTES
+            }) {
+                let (
+                    Op::Conv {
+                        input: x,
+                        panels,
+                        bias,
+                        post,
+                        ..
+                    },
+                    _,
+                ) = out.remove(at)
+                else {
+                    unreachable!("matched above")
+                };
+                let mut op = op;
+                if let Op::Depthwise { input, expand, .. } = &mut op {
+                    *input = x;
+                    *expand = Some(Expand { panels, bias, post });
+                }
+                out.push((op, dst));
+                continue;
+            }
+        }
         let prev = out.last_mut();
         match (op, prev) {
             // depthwise, then a 1×1 convolution of its output.
@@ -767,30 +828,73 @@ fn conv(
     });
 }
 
-/// A depthwise convolution and the 1×1 convolution that reads it, by row
-/// blocks through a per-thread scratch.
-fn depthwise_pointwise(
+/// A depthwise convolution by row blocks through per-thread scratch, with
+/// the 1×1 expansion before it and/or the 1×1 convolution after it fused.
+fn depthwise_fused(
     x: &[f32],
     g: &Geometry,
     (dw_w, dw_b, dw_act): (&[f32], &[f32], Act),
-    pw: &Pointwise,
+    (expand, pw): (Option<&Expand>, Option<&Pointwise>),
     residual: Option<&[f32]>,
     post: &Post,
     dst: &mut [f32],
 ) {
     let c = g.channels;
-    let n = pw.bias.len();
+    let n = pw.map_or(c, |p| p.bias.len());
     let row = g.out_w * c;
-    let rows = block_rows(g.out_h, g.out_w);
+    let mut rows = block_rows(g.out_h, g.out_w);
+    if expand.is_some() {
+        let threads = rayon::current_num_threads().max(1);
+        rows = rows
+            .max(EXPAND_BLOCK_ROWS)
+            .min(g.out_h.div_ceil(threads))
+            .max(1);
+    }
     let px = rows * g.out_w;
-    let e = post.epilogue(&pw.bias, residual);
+    let e = pw.map(|p| post.epilogue(&p.bias, residual));
     dst.par_chunks_mut(px * n).enumerate().for_each(|(b, d)| {
         let m = d.len() / n;
-        with_scratch(m * c, |mid| {
-            for (r, o) in mid.chunks_exact_mut(row).enumerate() {
-                kernels::depthwise_row(x, dw_w, dw_b, g, dw_act, b * rows + r, o);
+        let (oy0, count) = (b * rows, m / g.out_w);
+        // The input rows this block's windows reach.
+        let (iy0, iy1) = match expand {
+            Some(_) => {
+                let first = (oy0 * g.stride) as isize - g.pad_top as isize;
+                let last = ((oy0 + count - 1) * g.stride + (g.kernel - 1) * g.dilation) as isize
+                    - g.pad_top as isize;
+                (
+                    first.max(0) as usize,
+                    ((last + 1).max(0) as usize).min(g.in_h),
+                )
             }
-            kernels::gemm_packed(d, mid, &pw.panels, m, &e, b * px);
+            None => (0, 0),
+        };
+        let expanded = (iy1 - iy0) * g.in_w * c;
+        with_scratch(expanded + m * c, |scratch| {
+            let (ex, mid) = scratch.split_at_mut(expanded);
+            // Depthwise input: the expanded rows (the geometry shifted
+            // to them), or the input itself.
+            let (src, dg) = match expand {
+                Some(ep) => {
+                    let cin = ep.panels.k();
+                    let rows_in = &x[iy0 * g.in_w * cin..iy1 * g.in_w * cin];
+                    let ee = ep.post.epilogue(&ep.bias, None);
+                    kernels::gemm_packed(ex, rows_in, &ep.panels, (iy1 - iy0) * g.in_w, &ee, 0);
+                    let shifted = Geometry {
+                        in_h: iy1 - iy0,
+                        pad_top: g.pad_top + iy0,
+                        ..*g
+                    };
+                    (&*ex, shifted)
+                }
+                None => (x, *g),
+            };
+            for (r, o) in mid.chunks_exact_mut(row).enumerate() {
+                kernels::depthwise_row(src, dw_w, dw_b, &dg, dw_act, oy0 + r, o);
+            }
+            match (pw, &e) {
+                (Some(p), Some(e)) => kernels::gemm_packed(d, mid, &p.panels, m, e, b * px),
+                _ => d.copy_from_slice(mid),
+            }
         });
     });
 }

@@ -166,10 +166,6 @@ pub(crate) fn activate(v: &mut [f32], act: Act) {
     }
 }
 
-/// Rows of an output tile: with 32 columns, 12 vector accumulators, which
-/// keeps both FMA pipes busy without spilling.
-const MR: usize = 6;
-
 /// Weights `[k, n]` repacked for [`gemm_packed`]: panels of 32 columns
 /// (16 for a remainder of 16 or less), each `[k][width]` contiguous and
 /// zero-padded, so the product streams them. Done once at load.
@@ -261,28 +257,61 @@ fn product_portable<const R: usize, const W: usize>(
     }
 }
 
-/// The same product with AVX-512 intrinsics: V vectors of 16 per row
-/// (W = 16·V). Written by hand because the compiler splits these tiles
-/// into odd vector widths; this keeps all R·V accumulators in registers,
-/// loads each panel row once and broadcasts each input value once.
+/// A whole R×W tile with AVX-512 intrinsics, V vectors of 16 per row
+/// (W = 16·V): bias and residual loaded into the accumulators, the product,
+/// the activation or PReLU, and masked stores of the valid columns, all in
+/// registers. Written by hand because the compiler splits these tiles into
+/// odd vector widths and round-trips the accumulators through memory; this
+/// keeps all R·V accumulators in registers, loads each panel row once and
+/// broadcasts each input value once.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[allow(unsafe_code)]
 // Indices name registers (row r, vector q) as in the tile's layout.
-#[allow(clippy::needless_range_loop)]
-fn product_avx512<const R: usize, const W: usize, const V: usize>(
-    acc: &mut [[f32; W]; R],
-    rows: &[&[f32]; R],
-    panel: &[f32],
+#[allow(clippy::needless_range_loop, clippy::too_many_arguments)]
+fn tile_avx512<const R: usize, const W: usize, const V: usize>(
+    dst: &mut [f32],
+    n: usize,
+    (j0, cols): (usize, usize),
+    a: &[f32],
     k: usize,
+    panel: &[f32],
+    e: &Epilogue,
+    first_row: usize,
 ) {
     use std::arch::x86_64::*;
-    assert!(W == 16 * V && panel.len() >= k * W && rows.iter().all(|r| r.len() >= k));
+    // Every vector holds at least one real column (Packed makes 32-wide
+    // panels only for more than 16 columns).
+    assert!(W == 16 * V && cols <= W && cols > 16 * (V - 1) && j0 + cols <= n);
+    assert!(dst.len() >= R * n && a.len() >= R * k && panel.len() >= k * W);
+    assert!(e.bias.len() == n && e.alpha.is_none_or(|al| al.len() == n));
+    assert!(e
+        .residual
+        .is_none_or(|res| res.len() >= (first_row + R) * n));
+    // Lanes of each vector that hold real columns.
+    let mut mask = [0u16; V];
+    for q in 0..V {
+        let valid = cols.saturating_sub(16 * q).min(16);
+        mask[q] = ((1u32 << valid) - 1) as u16;
+    }
+    // SAFETY (every masked load and store below): the base pointer is
+    // column j0 + 16q < j0 + cols <= n of a row of n values (asserted), so
+    // it stays inside the slice, and the mask covers
+    // only the valid columns j0 + 16q .. j0 + cols, all inside the row;
+    // masked-off lanes are neither read nor written.
     let mut v = [[_mm512_setzero_ps(); V]; R];
-    for r in 0..R {
-        for q in 0..V {
-            // SAFETY: acc[r] holds W = 16·V floats; q·16 + 16 <= W.
-            v[r][q] = unsafe { _mm512_loadu_ps(acc[r].as_ptr().add(16 * q)) };
+    for q in 0..V {
+        // SAFETY: masked bias load, as above.
+        let b = unsafe { _mm512_maskz_loadu_ps(mask[q], e.bias.as_ptr().add(j0 + 16 * q)) };
+        for r in 0..R {
+            v[r][q] = b;
+            if let Some(res) = e.residual {
+                let at = (first_row + r) * n + j0 + 16 * q;
+                // SAFETY: masked residual load, as above (row first_row + r
+                // of the residual, inside it: asserted).
+                let x = unsafe { _mm512_maskz_loadu_ps(mask[q], res.as_ptr().add(at)) };
+                v[r][q] = _mm512_add_ps(v[r][q], x);
+            }
         }
     }
     for kk in 0..k {
@@ -292,41 +321,34 @@ fn product_avx512<const R: usize, const W: usize, const V: usize>(
             *b = unsafe { _mm512_loadu_ps(panel.as_ptr().add(kk * W + 16 * q)) };
         }
         for r in 0..R {
-            let x = _mm512_set1_ps(rows[r][kk]);
+            let x = _mm512_set1_ps(a[r * k + kk]);
             for q in 0..V {
                 v[r][q] = _mm512_fmadd_ps(x, b[q], v[r][q]);
             }
         }
     }
-    for r in 0..R {
-        for q in 0..V {
-            // SAFETY: as for the loads: inside acc[r].
-            unsafe { _mm512_storeu_ps(acc[r].as_mut_ptr().add(16 * q), v[r][q]) };
+    let zero = _mm512_setzero_ps();
+    let six = _mm512_set1_ps(6.0);
+    for q in 0..V {
+        // SAFETY: masked slope load, as above.
+        let alpha = e
+            .alpha
+            .map(|al| unsafe { _mm512_maskz_loadu_ps(mask[q], al.as_ptr().add(j0 + 16 * q)) });
+        for r in 0..R {
+            let mut y = v[r][q];
+            y = match (alpha, e.act) {
+                (Some(al), _) => {
+                    let neg = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(y, zero);
+                    _mm512_mask_mul_ps(y, neg, y, al)
+                }
+                (None, Act::None) => y,
+                (None, Act::Relu) => _mm512_max_ps(y, zero),
+                (None, Act::Relu6) => _mm512_min_ps(_mm512_max_ps(y, zero), six),
+            };
+            // SAFETY: masked store into row r of dst, as above.
+            unsafe { _mm512_mask_storeu_ps(dst.as_mut_ptr().add(r * n + j0 + 16 * q), mask[q], y) };
         }
     }
-}
-
-/// `acc` += rows · panel, on the best kernel this CPU has.
-#[allow(unsafe_code)]
-fn product<const R: usize, const W: usize>(
-    acc: &mut [[f32; W]; R],
-    rows: &[&[f32]; R],
-    panel: &[f32],
-    k: usize,
-) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
-        // SAFETY: the CPU has AVX-512F (checked just above), the only
-        // requirement of product_avx512 beyond its asserted bounds.
-        unsafe {
-            match W {
-                32 => product_avx512::<R, W, 2>(acc, rows, panel, k),
-                _ => product_avx512::<R, W, 1>(acc, rows, panel, k),
-            }
-        }
-        return;
-    }
-    product_portable::<R, W>(acc, rows, panel, k);
 }
 
 /// One R×W tile: `dst` rows (stride n, columns j0..j0+cols) = epilogue(
@@ -341,7 +363,22 @@ fn tile<const R: usize, const W: usize>(
     panel: &[f32],
     e: &Epilogue,
     first_row: usize,
+    avx512: bool,
 ) {
+    #[cfg(target_arch = "x86_64")]
+    if avx512 {
+        // SAFETY: `avx512` is only true where the CPU has AVX-512F (see
+        // `gemm_packed`), the only requirement of tile_avx512 beyond its
+        // asserted bounds.
+        #[allow(unsafe_code)]
+        unsafe {
+            match W {
+                32 => tile_avx512::<R, W, 2>(dst, n, (j0, cols), a, k, panel, e, first_row),
+                _ => tile_avx512::<R, W, 1>(dst, n, (j0, cols), a, k, panel, e, first_row),
+            }
+        }
+        return;
+    }
     let bias: [f32; W] = padded(&e.bias[j0..j0 + cols]);
     let mut acc: [[f32; W]; R] = [bias; R];
     if let Some(res) = e.residual {
@@ -353,7 +390,7 @@ fn tile<const R: usize, const W: usize>(
         }
     }
     let rows: [&[f32]; R] = std::array::from_fn(|r| &a[r * k..][..k]);
-    product(&mut acc, &rows, panel, k);
+    product_portable::<R, W>(&mut acc, &rows, panel, k);
     let alpha: Option<[f32; W]> = e.alpha.map(|a| padded(&a[j0..j0 + cols]));
     for (r, mut out) in acc.into_iter().enumerate() {
         match (alpha, e.act) {
@@ -384,31 +421,77 @@ pub fn gemm_packed(
     e: &Epilogue,
     first_row: usize,
 ) {
+    #[cfg(target_arch = "x86_64")]
+    let avx512 = std::arch::is_x86_feature_detected!("avx512f");
+    #[cfg(not(target_arch = "x86_64"))]
+    let avx512 = false;
+    gemm_packed_on(dst, a, b, m, e, first_row, avx512);
+}
+
+/// [`gemm_packed`] on the AVX-512 kernel or the portable one (`avx512`
+/// true only where the CPU has it).
+fn gemm_packed_on(
+    dst: &mut [f32],
+    a: &[f32],
+    b: &Packed,
+    m: usize,
+    e: &Epilogue,
+    first_row: usize,
+    avx512: bool,
+) {
     let (k, n) = (b.k, b.n);
     assert!(dst.len() == m * n && a.len() == m * k && e.bias.len() == n);
-    for r0 in (0..m).step_by(MR) {
-        let rows = MR.min(m - r0);
-        let d = &mut dst[r0 * n..(r0 + rows) * n];
-        let x = &a[r0 * k..(r0 + rows) * k];
-        let fr = first_row + r0;
-        for &(j0, cols, width, offset) in &b.panels {
-            let p = &b.data[offset..offset + k * width];
-            let c = (j0, cols);
+    for &(j0, cols, width, offset) in &b.panels {
+        let p = &b.data[offset..offset + k * width];
+        let c = (j0, cols);
+        // Row tiles: 6 rows of 32 columns, or 12 of 16, so that a tile
+        // always has 12 independent accumulators (FMA latency × pipes).
+        let mr = if width == 32 { 6 } else { 12 };
+        for r0 in (0..m).step_by(mr) {
+            let rows = mr.min(m - r0);
+            let d = &mut dst[r0 * n..(r0 + rows) * n];
+            let x = &a[r0 * k..(r0 + rows) * k];
+            let fr = first_row + r0;
             match (rows, width) {
-                (6, 32) => tile::<6, 32>(d, n, c, x, k, p, e, fr),
-                (5, 32) => tile::<5, 32>(d, n, c, x, k, p, e, fr),
-                (4, 32) => tile::<4, 32>(d, n, c, x, k, p, e, fr),
-                (3, 32) => tile::<3, 32>(d, n, c, x, k, p, e, fr),
-                (2, 32) => tile::<2, 32>(d, n, c, x, k, p, e, fr),
-                (_, 32) => tile::<1, 32>(d, n, c, x, k, p, e, fr),
-                (6, _) => tile::<6, 16>(d, n, c, x, k, p, e, fr),
-                (5, _) => tile::<5, 16>(d, n, c, x, k, p, e, fr),
-                (4, _) => tile::<4, 16>(d, n, c, x, k, p, e, fr),
-                (3, _) => tile::<3, 16>(d, n, c, x, k, p, e, fr),
-                (2, _) => tile::<2, 16>(d, n, c, x, k, p, e, fr),
-                _ => tile::<1, 16>(d, n, c, x, k, p, e, fr),
+                (6, 32) => tile::<6, 32>(d, n, c, x, k, p, e, fr, avx512),
+                (5, 32) => tile::<5, 32>(d, n, c, x, k, p, e, fr, avx512),
+                (4, 32) => tile::<4, 32>(d, n, c, x, k, p, e, fr, avx512),
+                (3, 32) => tile::<3, 32>(d, n, c, x, k, p, e, fr, avx512),
+                (2, 32) => tile::<2, 32>(d, n, c, x, k, p, e, fr, avx512),
+                (_, 32) => tile::<1, 32>(d, n, c, x, k, p, e, fr, avx512),
+                (12, _) => tile::<12, 16>(d, n, c, x, k, p, e, fr, avx512),
+                (9..=11, _) => {
+                    let (d0, d1) = d.split_at_mut(8 * n);
+                    tile::<8, 16>(d0, n, c, &x[..8 * k], k, p, e, fr, avx512);
+                    gemm_rest16(d1, n, c, &x[8 * k..], k, p, e, (fr + 8, avx512));
+                }
+                _ => gemm_rest16(d, n, c, x, k, p, e, (fr, avx512)),
             }
         }
+    }
+}
+
+/// Up to 8 remaining rows of a 16-wide panel.
+#[allow(clippy::too_many_arguments)]
+fn gemm_rest16(
+    d: &mut [f32],
+    n: usize,
+    c: (usize, usize),
+    x: &[f32],
+    k: usize,
+    p: &[f32],
+    e: &Epilogue,
+    (fr, avx512): (usize, bool),
+) {
+    match d.len() / n {
+        8 => tile::<8, 16>(d, n, c, x, k, p, e, fr, avx512),
+        7 => tile::<7, 16>(d, n, c, x, k, p, e, fr, avx512),
+        6 => tile::<6, 16>(d, n, c, x, k, p, e, fr, avx512),
+        5 => tile::<5, 16>(d, n, c, x, k, p, e, fr, avx512),
+        4 => tile::<4, 16>(d, n, c, x, k, p, e, fr, avx512),
+        3 => tile::<3, 16>(d, n, c, x, k, p, e, fr, avx512),
+        2 => tile::<2, 16>(d, n, c, x, k, p, e, fr, avx512),
+        _ => tile::<1, 16>(d, n, c, x, k, p, e, fr, avx512),
     }
 }
 
@@ -509,36 +592,48 @@ mod tests {
                 bias[c] + (0..k).map(|i| a[r * k + i] * b[i * n + c]).sum::<f32>()
             };
             // Bias and ReLU6.
-            let mut got = vec![f32::NAN; m * n];
             let e = Epilogue {
                 bias: &bias,
                 residual: None,
                 act: Act::Relu6,
                 alpha: None,
             };
-            gemm_packed(&mut got, &a, &packed, m, &e, 0);
-            // Rows 2.. with the residual and PReLU (first_row offsets it).
-            let sub = m.saturating_sub(2);
-            let mut got2 = vec![f32::NAN; sub * n];
-            let e2 = Epilogue {
-                residual: Some(&residual),
-                act: Act::None,
-                alpha: Some(&alpha),
-                ..e
+            let avx512 = {
+                #[cfg(target_arch = "x86_64")]
+                {
+                    std::arch::is_x86_feature_detected!("avx512f")
+                }
+                #[cfg(not(target_arch = "x86_64"))]
+                {
+                    false
+                }
             };
-            gemm_packed(&mut got2, &a[2.min(m) * k..], &packed, sub, &e2, 2);
-            for r in 0..m {
-                for c in 0..n {
-                    let want = def(r, c).clamp(0.0, 6.0);
-                    assert!(
-                        (got[r * n + c] - want).abs() < 1e-3,
-                        "{m}x{k}x{n} ({r}, {c})"
-                    );
-                    if r >= 2 {
-                        let x = def(r, c) + residual[r * n + c];
-                        let want = if x < 0.0 { alpha[c] * x } else { x };
-                        let g = got2[(r - 2) * n + c];
-                        assert!((g - want).abs() < 1e-3, "{m}x{k}x{n} residual ({r}, {c})");
+            for kernel in [false, avx512] {
+                let mut got = vec![f32::NAN; m * n];
+                gemm_packed_on(&mut got, &a, &packed, m, &e, 0, kernel);
+                // Rows 2.. with the residual and PReLU (first_row offsets it).
+                let sub = m.saturating_sub(2);
+                let mut got2 = vec![f32::NAN; sub * n];
+                let e2 = Epilogue {
+                    residual: Some(&residual),
+                    act: Act::None,
+                    alpha: Some(&alpha),
+                    ..e
+                };
+                gemm_packed_on(&mut got2, &a[2.min(m) * k..], &packed, sub, &e2, 2, kernel);
+                for r in 0..m {
+                    for c in 0..n {
+                        let want = def(r, c).clamp(0.0, 6.0);
+                        assert!(
+                            (got[r * n + c] - want).abs() < 1e-3,
+                            "{m}x{k}x{n} ({r}, {c})"
+                        );
+                        if r >= 2 {
+                            let x = def(r, c) + residual[r * n + c];
+                            let want = if x < 0.0 { alpha[c] * x } else { x };
+                            let g = got2[(r - 2) * n + c];
+                            assert!((g - want).abs() < 1e-3, "{m}x{k}x{n} residual ({r}, {c})");
+                        }
                     }
                 }
             }
