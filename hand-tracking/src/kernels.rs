@@ -41,9 +41,165 @@ pub enum Act {
 
 /// One output row `oy` of a depthwise convolution of the NHWC image `x`
 /// ([in_h, in_w, C]) with weights `[k, k, C]` and bias `[C]`, into `out`
-/// ([out_w, C]).
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma", "x86_64+avx"))]
+/// ([out_w, C]): on AVX-512 with every tap's weights and the sum in
+/// registers, elsewhere the portable loop.
 pub(crate) fn depthwise_row(
+    x: &[f32],
+    weights: &[f32],
+    bias: &[f32],
+    g: &Geometry,
+    act: Act,
+    oy: usize,
+    out: &mut [f32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if g.kernel <= MAX_DW_KERNEL && std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU has AVX-512F (checked just above), the only
+        // requirement of depthwise_row_avx512 beyond its asserted bounds.
+        #[allow(unsafe_code)]
+        unsafe {
+            depthwise_row_avx512(x, weights, bias, g, act, oy, out)
+        };
+        return;
+    }
+    depthwise_row_portable(x, weights, bias, g, act, oy, out);
+}
+
+/// Largest depthwise kernel the AVX-512 version keeps in registers (the
+/// palm models use 5×5).
+const MAX_DW_KERNEL: usize = 5;
+/// Output pixels the AVX-512 depthwise row sums side by side.
+const DW_PIXELS: usize = 8;
+
+/// The AVX-512 depthwise row: per block of 16 channels, the k·k tap
+/// weights are loaded once, and output pixels go [`DW_PIXELS`] at a time
+/// (then 4, 2, 1 for the rest), their sums in registers over all taps:
+/// independent chains keep the FMA pipes full, and each pixel is stored
+/// once instead of once per tap.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[allow(unsafe_code)]
+fn depthwise_row_avx512(
+    x: &[f32],
+    weights: &[f32],
+    bias: &[f32],
+    g: &Geometry,
+    act: Act,
+    oy: usize,
+    out: &mut [f32],
+) {
+    use std::arch::x86_64::*;
+    let c = g.channels;
+    let taps = g.kernel * g.kernel;
+    assert!(g.kernel <= MAX_DW_KERNEL && weights.len() >= taps * c && bias.len() == c);
+    assert!(x.len() >= g.in_h * g.in_w * c && out.len() >= g.out_w * c);
+    // Input rows of this output row's window that are inside the image.
+    let mut rows = [None; MAX_DW_KERNEL];
+    for (ky, row) in rows.iter_mut().enumerate().take(g.kernel) {
+        let iy = (oy * g.stride + ky * g.dilation) as isize - g.pad_top as isize;
+        if iy >= 0 && (iy as usize) < g.in_h {
+            *row = Some(iy as usize * g.in_w);
+        }
+    }
+    for c0 in (0..c).step_by(16) {
+        let mask = ((1u32 << (c - c0).min(16)) - 1) as u16;
+        let mut w = [_mm512_setzero_ps(); MAX_DW_KERNEL * MAX_DW_KERNEL];
+        for (t, w) in w.iter_mut().enumerate().take(taps) {
+            // SAFETY: channels c0 .. min(c0 + 16, c) of tap t's row of c
+            // weights (inside: asserted); masked-off lanes are not read.
+            *w = unsafe { _mm512_maskz_loadu_ps(mask, weights.as_ptr().add(t * c + c0)) };
+        }
+        // SAFETY: channels c0 .. min(c0 + 16, c) of the c biases.
+        let b = unsafe { _mm512_maskz_loadu_ps(mask, bias.as_ptr().add(c0)) };
+        let tile = DwTile {
+            x,
+            g,
+            rows: &rows,
+            w: &w,
+            b,
+            mask,
+            c0,
+            act,
+        };
+        let mut ox = 0;
+        while ox < g.out_w {
+            let step = match g.out_w - ox {
+                r if r >= DW_PIXELS => DW_PIXELS,
+                r if r >= 4 => 4,
+                r if r >= 2 => 2,
+                _ => 1,
+            };
+            match step {
+                DW_PIXELS => dw_pixels::<DW_PIXELS>(&tile, ox, out),
+                4 => dw_pixels::<4>(&tile, ox, out),
+                2 => dw_pixels::<2>(&tile, ox, out),
+                _ => dw_pixels::<1>(&tile, ox, out),
+            }
+            ox += step;
+        }
+    }
+}
+
+/// What [`dw_pixels`] needs of one channel block of one output row.
+#[cfg(target_arch = "x86_64")]
+struct DwTile<'a> {
+    x: &'a [f32],
+    g: &'a Geometry,
+    rows: &'a [Option<usize>; MAX_DW_KERNEL],
+    w: &'a [std::arch::x86_64::__m512; MAX_DW_KERNEL * MAX_DW_KERNEL],
+    b: std::arch::x86_64::__m512,
+    mask: u16,
+    c0: usize,
+    act: Act,
+}
+
+/// P output pixels from `ox` of one channel block, each tap checked
+/// against the image's columns (the checks are predictable branches).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[allow(unsafe_code)]
+#[inline]
+fn dw_pixels<const P: usize>(t: &DwTile, ox: usize, out: &mut [f32]) {
+    use std::arch::x86_64::*;
+    let g = t.g;
+    let c = g.channels;
+    assert!(ox + P <= g.out_w && out.len() >= g.out_w * c);
+    assert!(t.x.len() >= g.in_h * g.in_w * c && t.c0 < c);
+    let mut acc = [t.b; P];
+    for (ky, row) in t.rows.iter().enumerate().take(g.kernel) {
+        let Some(row) = *row else { continue };
+        for kx in 0..g.kernel {
+            let wv = t.w[ky * g.kernel + kx];
+            for (p, acc) in acc.iter_mut().enumerate() {
+                let ix = ((ox + p) * g.stride + kx * g.dilation) as isize - g.pad_left as isize;
+                if ix < 0 || ix as usize >= g.in_w {
+                    continue;
+                }
+                let at = (row + ix as usize) * c + t.c0;
+                // SAFETY: pixel (row, ix) is inside the image (row from
+                // `rows`, ix checked just above) and x holds the whole
+                // image (asserted); the mask keeps to channels c0 ..
+                // min(c0 + 16, c) of that pixel.
+                let v = unsafe { _mm512_maskz_loadu_ps(t.mask, t.x.as_ptr().add(at)) };
+                *acc = _mm512_fmadd_ps(v, wv, *acc);
+            }
+        }
+    }
+    let zero = _mm512_setzero_ps();
+    for (p, mut acc) in acc.into_iter().enumerate() {
+        acc = match t.act {
+            Act::None => acc,
+            Act::Relu => _mm512_max_ps(acc, zero),
+            Act::Relu6 => _mm512_min_ps(_mm512_max_ps(acc, zero), _mm512_set1_ps(6.0)),
+        };
+        // SAFETY: pixel ox + p < out_w of out's row (asserted), channels
+        // c0 .. min(c0 + 16, c) by the mask.
+        unsafe { _mm512_mask_storeu_ps(out.as_mut_ptr().add((ox + p) * c + t.c0), t.mask, acc) };
+    }
+}
+
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma", "x86_64+avx"))]
+fn depthwise_row_portable(
     x: &[f32],
     weights: &[f32],
     bias: &[f32],
@@ -528,44 +684,78 @@ mod tests {
         out
     }
 
-    fn depthwise(x: &[f32], w: &[f32], b: &[f32], g: &Geometry, act: Act) -> Vec<f32> {
+    fn depthwise(
+        x: &[f32],
+        w: &[f32],
+        b: &[f32],
+        g: &Geometry,
+        act: Act,
+        portable: bool,
+    ) -> Vec<f32> {
         let row = g.out_w * g.channels;
         let mut out = vec![0f32; g.out_h * row];
         for (oy, o) in out.chunks_exact_mut(row).enumerate() {
-            depthwise_row(x, w, b, g, act, oy, o);
+            if portable {
+                depthwise_row_portable(x, w, b, g, act, oy, o);
+            } else {
+                depthwise_row(x, w, b, g, act, oy, o);
+            }
         }
         out
     }
 
     #[test]
     fn depthwise_matches_the_definition_with_asymmetric_padding() {
-        // 9x7 image, 5 channels, 3x3 stride 2, TFLite SAME: pad 0 before, 1 after... and 1/1.
-        let g = Geometry {
-            in_h: 9,
-            in_w: 7,
-            channels: 5,
-            out_h: 5,
-            out_w: 4,
-            kernel: 3,
-            stride: 2,
-            dilation: 1,
-            pad_top: 1,
-            pad_left: 1,
-        };
-        let x: Vec<f32> = (0..9 * 7 * 5)
-            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 17.0)
-            .collect();
-        let w: Vec<f32> = (0..9 * 5)
-            .map(|i| ((i * 13 % 29) as f32 - 14.0) / 9.0)
-            .collect();
-        let b: Vec<f32> = (0..5).map(|i| i as f32 * 0.1).collect();
-        let got = depthwise(&x, &w, &b, &g, Act::None);
-        let want = naive(&x, &w, &b, &g);
-        for (a, b) in got.iter().zip(&want) {
-            assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+        // 9x7 image, 3x3 stride 2 with TFLite SAME's 1/1 padding, 5
+        // channels; and 5x5 stride 1 with 40 channels (two full vectors and
+        // a partial one).
+        let geometries = [
+            Geometry {
+                in_h: 9,
+                in_w: 7,
+                channels: 5,
+                out_h: 5,
+                out_w: 4,
+                kernel: 3,
+                stride: 2,
+                dilation: 1,
+                pad_top: 1,
+                pad_left: 1,
+            },
+            Geometry {
+                in_h: 6,
+                in_w: 8,
+                channels: 40,
+                out_h: 6,
+                out_w: 8,
+                kernel: 5,
+                stride: 1,
+                dilation: 1,
+                pad_top: 2,
+                pad_left: 2,
+            },
+        ];
+        for g in geometries {
+            let c = g.channels;
+            let x: Vec<f32> = (0..g.in_h * g.in_w * c)
+                .map(|i| ((i * 37 % 101) as f32 - 50.0) / 17.0)
+                .collect();
+            let w: Vec<f32> = (0..g.kernel * g.kernel * c)
+                .map(|i| ((i * 13 % 29) as f32 - 14.0) / 9.0)
+                .collect();
+            let b: Vec<f32> = (0..c).map(|i| i as f32 * 0.1).collect();
+            let want = naive(&x, &w, &b, &g);
+            for portable in [true, false] {
+                let got = depthwise(&x, &w, &b, &g, Act::None, portable);
+                for (a, b) in got.iter().zip(&want) {
+                    assert!((a - b).abs() < 1e-4, "{a} vs {b} (portable {portable})");
+                }
+                let relu6 = depthwise(&x, &w, &b, &g, Act::Relu6, portable);
+                for (a, b) in relu6.iter().zip(&want) {
+                    assert!((a - b.clamp(0.0, 6.0)).abs() < 1e-4);
+                }
+            }
         }
-        let relu6 = depthwise(&x, &w, &b, &g, Act::Relu6);
-        assert!(relu6.iter().all(|v| (0.0..=6.0).contains(v)));
     }
 
     #[test]
