@@ -10,7 +10,8 @@
 //! the compiler vectorises a portable one. (The gemm crate, candle's own,
 //! was used before: it packs the weights on every call and cannot fuse the
 //! epilogue, which cost a third of the time on these small matrices.)
-//! [`crate::cpu`] strings these together into fused row-block passes.
+//! The CPU plan (`cpu.rs`) strings these together into fused row-block
+//! passes.
 
 use multiversion::multiversion;
 use multiversion::target::target_cfg_f;
