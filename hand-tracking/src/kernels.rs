@@ -112,6 +112,12 @@ fn depthwise_row_avx512(
         }
         // SAFETY: channels c0 .. min(c0 + 16, c) of the c biases.
         let b = unsafe { _mm512_maskz_loadu_ps(mask, bias.as_ptr().add(c0)) };
+        // Output columns whose whole window lies inside the image's columns.
+        let reach = ((g.kernel - 1) * g.dilation) as isize;
+        let (s_, pl) = (g.stride as isize, g.pad_left as isize);
+        let lo = (pl + s_ - 1).div_euclid(s_).clamp(0, g.out_w as isize) as usize;
+        let hi = ((g.in_w as isize - 1 - reach + pl).div_euclid(s_) + 1).clamp(0, g.out_w as isize)
+            as usize;
         let tile = DwTile {
             x,
             g,
@@ -121,6 +127,7 @@ fn depthwise_row_avx512(
             mask,
             c0,
             act,
+            interior: (lo, hi),
         };
         let mut ox = 0;
         while ox < g.out_w {
@@ -152,6 +159,8 @@ struct DwTile<'a> {
     mask: u16,
     c0: usize,
     act: Act,
+    /// Output columns lo..hi whose windows need no column checks.
+    interior: (usize, usize),
 }
 
 /// P output pixels from `ox` of one channel block, each tap checked
@@ -167,10 +176,29 @@ fn dw_pixels<const P: usize>(t: &DwTile, ox: usize, out: &mut [f32]) {
     assert!(ox + P <= g.out_w && out.len() >= g.out_w * c);
     assert!(t.x.len() >= g.in_h * g.in_w * c && t.c0 < c);
     let mut acc = [t.b; P];
+    let inside = ox >= t.interior.0 && ox + P <= t.interior.1;
     for (ky, row) in t.rows.iter().enumerate().take(g.kernel) {
         let Some(row) = *row else { continue };
         for kx in 0..g.kernel {
             let wv = t.w[ky * g.kernel + kx];
+            if inside {
+                // Every window of these P pixels is inside the image: the
+                // first pixel's address, then steps of stride·c.
+                let first = (row + ox * g.stride + kx * g.dilation - g.pad_left) * c + t.c0;
+                let step = g.stride * c;
+                assert!(first + (P - 1) * step < t.x.len());
+                for (p, acc) in acc.iter_mut().enumerate() {
+                    // SAFETY: pixel (row, (ox + p)·stride + kx·dil - pad)
+                    // is inside the image (ox..ox+P within the interior
+                    // columns) and x holds the image (asserted); the mask
+                    // keeps to channels c0 .. min(c0 + 16, c).
+                    let v = unsafe {
+                        _mm512_maskz_loadu_ps(t.mask, t.x.as_ptr().add(first + p * step))
+                    };
+                    *acc = _mm512_fmadd_ps(v, wv, *acc);
+                }
+                continue;
+            }
             for (p, acc) in acc.iter_mut().enumerate() {
                 let ix = ((ox + p) * g.stride + kx * g.dilation) as isize - g.pad_left as isize;
                 if ix < 0 || ix as usize >= g.in_w {
@@ -734,6 +762,31 @@ mod tests {
                 dilation: 1,
                 pad_top: 2,
                 pad_left: 2,
+            },
+            // Wide rows: blocks of 8 pixels whose windows are all inside.
+            Geometry {
+                in_h: 5,
+                in_w: 40,
+                channels: 24,
+                out_h: 5,
+                out_w: 40,
+                kernel: 3,
+                stride: 1,
+                dilation: 1,
+                pad_top: 1,
+                pad_left: 1,
+            },
+            Geometry {
+                in_h: 7,
+                in_w: 41,
+                channels: 20,
+                out_h: 3,
+                out_w: 20,
+                kernel: 3,
+                stride: 2,
+                dilation: 1,
+                pad_top: 0,
+                pad_left: 0,
             },
         ];
         for g in geometries {
