@@ -283,16 +283,33 @@ fn depthwise_row_portable(
 pub(crate) fn im2col_rows(x: &[f32], g: &Geometry, first_row: usize, cols: &mut [f32]) {
     let c = g.channels;
     let patch = g.kernel * g.kernel * c;
-    cols.fill(0.0);
+    // A window row is k·c contiguous floats when the taps are adjacent.
+    let span = g.kernel * c;
     for (p, dst) in cols.chunks_exact_mut(patch).enumerate() {
         let (oy, ox) = (first_row + p / g.out_w, p % g.out_w);
+        let iy0 = (oy * g.stride) as isize - g.pad_top as isize;
+        let ix0 = (ox * g.stride) as isize - g.pad_left as isize;
+        let reach = ((g.kernel - 1) * g.dilation) as isize;
+        let inside = iy0 >= 0
+            && ix0 >= 0
+            && iy0 + reach < g.in_h as isize
+            && ix0 + reach < g.in_w as isize;
+        if inside && g.dilation == 1 {
+            // The whole window is in the image: k row segments.
+            for ky in 0..g.kernel {
+                let start = ((iy0 as usize + ky) * g.in_w + ix0 as usize) * c;
+                dst[ky * span..(ky + 1) * span].copy_from_slice(&x[start..start + span]);
+            }
+            continue;
+        }
+        dst.fill(0.0);
         for ky in 0..g.kernel {
-            let iy = (oy * g.stride + ky * g.dilation) as isize - g.pad_top as isize;
+            let iy = iy0 + (ky * g.dilation) as isize;
             if iy < 0 || iy >= g.in_h as isize {
                 continue;
             }
             for kx in 0..g.kernel {
-                let ix = (ox * g.stride + kx * g.dilation) as isize - g.pad_left as isize;
+                let ix = ix0 + (kx * g.dilation) as isize;
                 if ix < 0 || ix >= g.in_w as isize {
                     continue;
                 }
