@@ -549,23 +549,24 @@ impl Plan {
             },
             Op::Add { a, b, post } => {
                 let (a, b) = (read(*a), read(*b));
-                let chunk = 16 * 1024;
+                // One pass: sum and post-op per chunk (whole pixels, for
+                // PReLU's per-channel slopes).
+                let c = match post {
+                    Post::Prelu(alpha) => alpha.len(),
+                    Post::Act(_) => 1,
+                };
+                let chunk = c * (16 * 1024 / c).max(1);
                 dst.par_chunks_mut(chunk)
                     .zip(a.par_chunks(chunk).zip(b.par_chunks(chunk)))
                     .for_each(|(o, (a, b))| {
                         for ((o, a), b) in o.iter_mut().zip(a).zip(b) {
                             *o = a + b;
                         }
+                        match post {
+                            Post::Prelu(alpha) => kernels::prelu_in_place(o, alpha),
+                            Post::Act(act) => kernels::activate(o, *act),
+                        }
                     });
-                match post {
-                    Post::Prelu(alpha) => {
-                        let c = alpha.len();
-                        let chunk = c * (16 * 1024 / c).max(1);
-                        dst.par_chunks_mut(chunk)
-                            .for_each(|o| kernels::prelu_in_place(o, alpha));
-                    }
-                    Post::Act(a) => kernels::activate(dst, *a),
-                }
             }
             Op::Mean { input, channels } => {
                 let x = read(*input);
