@@ -129,21 +129,26 @@ fn depthwise_row_avx512(
             act,
             interior: (lo, hi),
         };
-        let mut ox = 0;
-        while ox < g.out_w {
-            let step = match g.out_w - ox {
-                r if r >= DW_PIXELS => DW_PIXELS,
-                r if r >= 4 => 4,
-                r if r >= 2 => 2,
-                _ => 1,
-            };
-            match step {
-                DW_PIXELS => dw_pixels::<DW_PIXELS>(&tile, ox, out),
-                4 => dw_pixels::<4>(&tile, ox, out),
-                2 => dw_pixels::<2>(&tile, ox, out),
-                _ => dw_pixels::<1>(&tile, ox, out),
+        // The left border, the interior (no column checks), the right
+        // border: each in blocks of 8, 4, 2, 1 pixels.
+        let lo = lo.min(hi);
+        for (from, to) in [(0, lo), (lo, hi), (hi, g.out_w)] {
+            let mut ox = from;
+            while ox < to {
+                let step = match to - ox {
+                    r if r >= DW_PIXELS => DW_PIXELS,
+                    r if r >= 4 => 4,
+                    r if r >= 2 => 2,
+                    _ => 1,
+                };
+                match step {
+                    DW_PIXELS => dw_pixels::<DW_PIXELS>(&tile, ox, out),
+                    4 => dw_pixels::<4>(&tile, ox, out),
+                    2 => dw_pixels::<2>(&tile, ox, out),
+                    _ => dw_pixels::<1>(&tile, ox, out),
+                }
+                ox += step;
             }
-            ox += step;
         }
     }
 }
