@@ -295,10 +295,8 @@ pub(crate) fn im2col_rows(x: &[f32], g: &Geometry, first_row: usize, cols: &mut 
         let iy0 = (oy * g.stride) as isize - g.pad_top as isize;
         let ix0 = (ox * g.stride) as isize - g.pad_left as isize;
         let reach = ((g.kernel - 1) * g.dilation) as isize;
-        let inside = iy0 >= 0
-            && ix0 >= 0
-            && iy0 + reach < g.in_h as isize
-            && ix0 + reach < g.in_w as isize;
+        let inside =
+            iy0 >= 0 && ix0 >= 0 && iy0 + reach < g.in_h as isize && ix0 + reach < g.in_w as isize;
         if inside && g.dilation == 1 {
             // The whole window is in the image: k row segments.
             for ky in 0..g.kernel {
