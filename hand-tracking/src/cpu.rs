@@ -232,8 +232,9 @@ impl std::fmt::Debug for Plan {
     }
 }
 
-/// Output pixels a row-block task aims for (512 measured best of 128-1024): enough work to amortise the
-/// matrix product's packing, few enough that both cores get blocks.
+/// Output pixels a row-block task aims for: enough work to amortise a
+/// task's start and the tiles' edges, few enough that both cores get
+/// blocks (512 measured best of 128 to 1024 on the landmark model).
 const BLOCK_PIXELS: usize = 512;
 
 /// Image rows per task for an `out_h` × `out_w` map: about
