@@ -6,22 +6,10 @@
 
 mod common;
 use common::*;
-use glam::{Quat, Vec3};
+use glam::Vec3;
 use openxr as xr;
 use openxr::sys;
 use parallax_sdk::types::Pose;
-
-fn pose(p: &xr::Posef) -> Pose {
-    Pose::new(
-        Quat::from_xyzw(
-            p.orientation.x,
-            p.orientation.y,
-            p.orientation.z,
-            p.orientation.w,
-        ),
-        Vec3::new(p.position.x, p.position.y, p.position.z),
-    )
-}
 
 fn exts(hand_interaction: bool) -> xr::ExtensionSet {
     let mut e = headless_exts();

@@ -10,23 +10,10 @@
 
 mod common;
 use common::*;
-use glam::{Quat, Vec3};
 use openxr as xr;
 use openxr::sys;
 use openxr::sys::Handle as _;
-use parallax_sdk::types::{Hand, Pose, Time};
-
-fn pose(p: &sys::Posef) -> Pose {
-    Pose::new(
-        Quat::from_xyzw(
-            p.orientation.x,
-            p.orientation.y,
-            p.orientation.z,
-            p.orientation.w,
-        ),
-        Vec3::new(p.position.x, p.position.y, p.position.z),
-    )
-}
+use parallax_sdk::types::{Hand, Time};
 
 fn hand_exts(motion_range: bool) -> xr::ExtensionSet {
     let mut e = headless_exts();

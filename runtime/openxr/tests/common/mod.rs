@@ -260,3 +260,16 @@ pub fn wait_or_kill(
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+/// An OpenXR pose as the SDK's pose.
+pub fn pose(p: &xr::Posef) -> parallax_sdk::types::Pose {
+    parallax_sdk::types::Pose::new(
+        glam::Quat::from_xyzw(
+            p.orientation.x,
+            p.orientation.y,
+            p.orientation.z,
+            p.orientation.w,
+        ),
+        glam::Vec3::new(p.position.x, p.position.y, p.position.z),
+    )
+}
