@@ -612,9 +612,21 @@ impl Graph {
             });
         }
         if let Some(plan) = &self.plan {
-            let x = input.flatten_all()?.to_vec1::<f32>()?;
+            // The input's own f32 buffer when it is a contiguous CPU tensor
+            // (the usual case: no copy per inference), else a copy.
+            let (storage, layout) = input.storage_and_layout();
+            let copied;
+            let x: &[f32] = match (&*storage, layout.contiguous_offsets()) {
+                (candle_core::Storage::Cpu(candle_core::CpuStorage::F32(v)), Some((a, b))) => {
+                    &v[a..b]
+                }
+                _ => {
+                    copied = input.flatten_all()?.to_vec1::<f32>()?;
+                    &copied
+                }
+            };
             return plan
-                .run(&x, &self.outputs, times)
+                .run(x, &self.outputs, times)
                 .into_iter()
                 .zip(&self.outputs)
                 .map(|(v, &o)| {
