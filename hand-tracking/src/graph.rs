@@ -1,12 +1,13 @@
-//! Runs a converted TFLite graph (see `tools/convert_tflite.py`) with candle.
+//! Loads a converted TFLite graph (see `tools/convert_tflite.py`) and runs
+//! it.
 //!
 //! The converter keeps TFLite's op list and options; this module prepares
-//! each op once at load (weights transposed to candle's layouts, SAME
-//! padding turned into explicit pads, resize matrices built) and then runs
-//! them in order, in TFLite's NHWC layout. On the CPU, convolutions run
-//! through [`crate::kernels`] (depthwise in our own vectorised kernel, 1×1
-//! as a matrix product, k×k as im2col + matrix product); on other devices
-//! through candle's `conv2d` (NCHW, transposed around the op).
+//! each op once at load (weights transposed and packed, SAME padding turned
+//! into explicit pads, resize matrices built). On the CPU the prepared ops
+//! are compiled into a plan of fused kernels on reused buffers (`cpu.rs`,
+//! kernels in `kernels.rs`); on other devices (CUDA) they run in order with
+//! candle's ops (`conv2d` in NCHW, transposed around the op), in TFLite's
+//! NHWC layout otherwise.
 //!
 //! The op set is what MediaPipe's hand models use: CONV_2D,
 //! DEPTHWISE_CONV_2D, ADD, MEAN, FULLY_CONNECTED, LOGISTIC, MAX_POOL_2D,

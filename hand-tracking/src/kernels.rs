@@ -407,10 +407,6 @@ impl Packed {
     pub fn k(&self) -> usize {
         self.k
     }
-
-    pub fn n(&self) -> usize {
-        self.n
-    }
 }
 
 /// What a product adds before and applies after: the output starts as

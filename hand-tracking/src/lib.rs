@@ -18,7 +18,7 @@
 //! bone lengths ([`skeleton::SkeletonFit`]).
 //!
 //! On the CPU, [`graph::Graph`] runs a compiled plan of fused kernels
-//! (`cpu`, [`kernels`]); on other devices candle's ops.
+//! (`cpu.rs`, `kernels.rs`); on other devices candle's ops.
 //!
 //! Status: the models run and match the TFLite runtime (see
 //! `tests/reference.rs`), at 1.1-1.3× TFLite's time on the CPU; the tracker
@@ -28,7 +28,7 @@
 mod cpu;
 pub mod filter;
 pub mod graph;
-pub mod kernels;
+mod kernels;
 pub mod landmark;
 pub mod palm;
 pub mod skeleton;
