@@ -185,7 +185,59 @@ impl Op {
         }
     }
 
-    /// Output pixels per image row and image rows, for ops that tile by rows.
+    /// Shapes and fusions, and the multiply-adds (expansions counted
+    /// once per input pixel, without the halo rows recomputed).
+    fn detail(&self) -> (String, u64) {
+        match self {
+            Op::Conv { g, bias, .. } => {
+                let n = bias.len();
+                let macs = g.out_h * g.out_w * g.kernel * g.kernel * g.channels * n;
+                let shape = format!("{}x{}x{}", g.in_h, g.in_w, g.channels);
+                let k = format!("k{} s{}", g.kernel, g.stride);
+                (
+                    format!("{shape} {k} -> {}x{}x{n}", g.out_h, g.out_w),
+                    macs as u64,
+                )
+            }
+            Op::Depthwise {
+                g,
+                pointwise,
+                expand,
+                ..
+            } => {
+                let c = g.channels;
+                let (ex_macs, ex) = match expand {
+                    Some(e) => (
+                        g.in_h * g.in_w * e.panels.k() * c,
+                        format!("1x1 {} -> ", e.panels.k()),
+                    ),
+                    None => (0, String::new()),
+                };
+                let dw_macs = g.out_h * g.out_w * c * g.kernel * g.kernel;
+                let (pw_macs, pw) = match pointwise {
+                    Some(p) => (
+                        g.out_h * g.out_w * c * p.bias.len(),
+                        format!(" -> 1x1 {}", p.bias.len()),
+                    ),
+                    None => (0, String::new()),
+                };
+                let dw = format!(
+                    "dw k{} s{} {}x{}x{c} -> {}x{}",
+                    g.kernel, g.stride, g.in_h, g.in_w, g.out_h, g.out_w
+                );
+                (
+                    format!("{ex}{dw}{pw}"),
+                    (ex_macs + dw_macs + pw_macs) as u64,
+                )
+            }
+            Op::FullyConnected { weights, bias, .. } => (
+                format!("{} -> {}", weights.len() / bias.len().max(1), bias.len()),
+                weights.len() as u64,
+            ),
+            _ => (String::new(), 0),
+        }
+    }
+
     fn kind(&self) -> &'static str {
         match self {
             Op::Conv { g, .. } if g.kernel == 1 && g.stride == 1 => "conv1x1",
@@ -211,12 +263,13 @@ impl Op {
 /// A compiled graph for the CPU.
 pub(crate) struct Plan {
     ops: Vec<(Op, TensorId)>,
-    /// Arena slot of each tensor the plan writes (and of the input).
+    /// Arena slot of each tensor the plan writes.
     slot: HashMap<TensorId, usize>,
     /// Element count of every tensor.
     len: Vec<usize>,
     consts: HashMap<TensorId, Vec<f32>>,
-    slots: usize,
+    /// Length of each slot: its longest tensor.
+    slot_len: Vec<usize>,
     input: TensorId,
     /// Buffers kept between runs: a run takes a set and puts it back, so
     /// runs side by side (several crops at once) each have their own.
@@ -227,7 +280,7 @@ impl std::fmt::Debug for Plan {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Plan")
             .field("ops", &self.ops.len())
-            .field("slots", &self.slots)
+            .field("slots", &self.slot_len.len())
             .finish()
     }
 }
@@ -434,10 +487,12 @@ impl Plan {
                 slots - 1
             })
         };
-        slot.insert(input, take(&mut free));
+        let mut slot_len: Vec<usize> = Vec::new();
         for (i, (op, out)) in ops.iter().enumerate() {
             let s = take(&mut free);
             slot.insert(*out, s);
+            slot_len.resize(slot_len.len().max(s + 1), 0);
+            slot_len[s] = slot_len[s].max(len[*out]);
             for t in op.reads() {
                 if last_read.get(&t) == Some(&i) && !outputs.contains(&t) {
                     if let Some(&s) = slot.get(&t) {
@@ -453,7 +508,7 @@ impl Plan {
             slot,
             len,
             consts: consts_f32,
-            slots,
+            slot_len,
             input,
             arenas: parking_lot::Mutex::new(Vec::new()),
         })
@@ -465,46 +520,63 @@ impl Plan {
         &self,
         input: &[f32],
         outputs: &[TensorId],
-        times: &mut Option<HashMap<&'static str, std::time::Duration>>,
+        mut times: Option<&mut Vec<std::time::Duration>>,
     ) -> Vec<Vec<f32>> {
-        let mut arena = self
-            .arenas
-            .lock()
-            .pop()
-            .unwrap_or_else(|| vec![Vec::new(); self.slots]);
-        {
-            let buf = &mut arena[self.slot[&self.input]];
-            buf.clear();
-            buf.extend_from_slice(input);
+        if rayon::current_thread_index().is_none() {
+            return crate::in_pool(|| self.run(input, outputs, times));
         }
+        assert_eq!(input.len(), self.len[self.input], "input size");
+        let mut arena = self.arenas.lock().pop().unwrap_or_else(|| {
+            self.slot_len
+                .iter()
+                .map(|&n| vec![0f32; n])
+                .collect::<Vec<_>>()
+        });
         for (op, out) in &self.ops {
             let started = times.as_ref().map(|_| std::time::Instant::now());
             let s = self.slot[out];
+            // Each slot is as long as its longest tensor from the start: no
+            // resizing (and zero-filling) between tensors sharing it.
             let mut dst = std::mem::take(&mut arena[s]);
-            dst.resize(self.len[*out], 0.0);
-            self.exec(op, &arena, &mut dst);
+            self.exec(op, &arena, input, &mut dst[..self.len[*out]]);
             arena[s] = dst;
             if let (Some(times), Some(started)) = (times.as_mut(), started) {
-                *times.entry(op.kind()).or_default() += started.elapsed();
+                times.push(started.elapsed());
             }
         }
         let result = outputs
             .iter()
-            .map(|o| self.read(&arena, *o).to_vec())
+            .map(|o| self.read(&arena, input, *o).to_vec())
             .collect();
         self.arenas.lock().push(arena);
         result
     }
 
-    fn read<'a>(&'a self, arena: &'a [Vec<f32>], t: TensorId) -> &'a [f32] {
+    /// Each op's kind, shapes and multiply-adds, in the order they run.
+    pub(crate) fn describe(&self) -> Vec<(&'static str, String, u64)> {
+        self.ops
+            .iter()
+            .map(|(op, _)| {
+                let (detail, macs) = op.detail();
+                (op.kind(), detail, macs)
+            })
+            .collect()
+    }
+
+    /// A tensor's data: a constant, the caller's input (read in place),
+    /// or an arena slot.
+    fn read<'a>(&'a self, arena: &'a [Vec<f32>], input: &'a [f32], t: TensorId) -> &'a [f32] {
+        if t == self.input {
+            return input;
+        }
         match self.consts.get(&t) {
             Some(c) => c,
             None => &arena[self.slot[&t]][..self.len[t]],
         }
     }
 
-    fn exec(&self, op: &Op, arena: &[Vec<f32>], dst: &mut [f32]) {
-        let read = |t: TensorId| self.read(arena, t);
+    fn exec(&self, op: &Op, arena: &[Vec<f32>], input: &[f32], dst: &mut [f32]) {
+        let read = |t: TensorId| self.read(arena, input, t);
         match op {
             Op::Conv {
                 input,

@@ -196,6 +196,18 @@ impl Step {
 }
 
 /// A loaded model, ready to run.
+/// One op's time in [`Graph::profile_ops`].
+#[derive(Clone, Debug)]
+pub struct OpProfile {
+    /// "conv", "depthwise+conv1x1", ...
+    pub kind: &'static str,
+    /// Shapes and fusions, on the CPU plan (empty elsewhere).
+    pub detail: String,
+    /// Multiply-adds of the op (0 where not counted).
+    pub macs: u64,
+    pub time: std::time::Duration,
+}
+
 pub struct Graph {
     steps: Vec<(Step, usize)>,
     inputs: Vec<usize>,
@@ -584,7 +596,7 @@ impl Graph {
     /// Runs the model on one NHWC image `[1, H, W, 3]` (f32) and returns its
     /// outputs in TFLite's order and shapes.
     pub fn run(&self, input: &Tensor) -> Result<Vec<Tensor>> {
-        self.run_timed(input, &mut None)
+        self.run_timed(input, None)
     }
 
     /// Like [`Graph::run`], adding each op's time to `times` by op kind
@@ -594,16 +606,45 @@ impl Graph {
         input: &Tensor,
         times: &mut HashMap<&'static str, std::time::Duration>,
     ) -> Result<Vec<Tensor>> {
-        let mut t = Some(std::mem::take(times));
-        let r = self.run_timed(input, &mut t);
-        *times = t.unwrap_or_default();
-        r
+        let (out, ops) = self.profile_ops(input)?;
+        for op in ops {
+            *times.entry(op.kind).or_default() += op.time;
+        }
+        Ok(out)
     }
 
+    /// Runs once, timing each op (on the CPU, each op of the compiled
+    /// plan, fused ones as one): the outputs and the ops in order.
+    pub fn profile_ops(&self, input: &Tensor) -> Result<(Vec<Tensor>, Vec<OpProfile>)> {
+        let mut times = Vec::new();
+        let out = self.run_timed(input, Some(&mut times))?;
+        let ops = match &self.plan {
+            Some(plan) => plan.describe(),
+            None => self
+                .steps
+                .iter()
+                .map(|(step, _)| (step.kind(), String::new(), 0))
+                .collect(),
+        };
+        Ok((
+            out,
+            ops.into_iter()
+                .zip(times)
+                .map(|((kind, detail, macs), time)| OpProfile {
+                    kind,
+                    detail,
+                    macs,
+                    time,
+                })
+                .collect(),
+        ))
+    }
+
+    /// Runs, appending each op's time to `times` when given.
     fn run_timed(
         &self,
         input: &Tensor,
-        times: &mut Option<HashMap<&'static str, std::time::Duration>>,
+        mut times: Option<&mut Vec<std::time::Duration>>,
     ) -> Result<Vec<Tensor>> {
         let want = self.input_shape();
         if input.dims() != want {
@@ -756,7 +797,7 @@ impl Graph {
                 }
             };
             if let (Some(times), Some(started)) = (times.as_mut(), started) {
-                *times.entry(step.kind()).or_default() += started.elapsed();
+                times.push(started.elapsed());
             }
             values[*out] = Some(y);
         }

@@ -24,6 +24,22 @@ impl Image<'_> {
         let (x, y) = (x - 0.5, y - 0.5);
         let (x0, y0) = (x.floor(), y.floor());
         let (tx, ty) = (x - x0, y - y0);
+        if x0 >= 0.0
+            && y0 >= 0.0
+            && (x0 as usize) + 1 < self.width
+            && (y0 as usize) + 1 < self.height
+        {
+            // All four pixels inside (most of a crop): two pairs of
+            // neighbours, each pair 6 contiguous floats.
+            let i = (y0 as usize * self.width + x0 as usize) * 3;
+            let j = i + self.width * 3;
+            let (top, bottom) = (&self.rgb[i..i + 6], &self.rgb[j..j + 6]);
+            return std::array::from_fn(|c| {
+                let t = top[c] + (top[c + 3] - top[c]) * tx;
+                let b = bottom[c] + (bottom[c + 3] - bottom[c]) * tx;
+                t + (b - t) * ty
+            });
+        }
         let mut out = [0f32; 3];
         for (dy, wy) in [(0, 1.0 - ty), (1, ty)] {
             for (dx, wx) in [(0, 1.0 - tx), (1, tx)] {
