@@ -1,6 +1,9 @@
 //! Per-inference time of each hand model: the candle port against the TFLite
 //! runtime (ai-edge-litert with XNNPACK, from the fetch script's venv) on the
-//! same input, in the same run, on the same cores. Prints a table.
+//! same input, on the same cores, run for run interleaved (this machine is
+//! noisy: one side's runs after the other's would compare different
+//! moments). Prints a table of medians and the median of the per-pair
+//! ratios.
 //!
 //! `cargo bench -p parallax-hand-tracking --bench models`
 
@@ -9,19 +12,125 @@ use parallax_hand_tracking::landmark::Image;
 use parallax_hand_tracking::palm::Roi;
 use parallax_hand_tracking::tracker::LandmarkSource;
 use parallax_hand_tracking::{models_dir, Graph, HandLandmarker, Variant, MODELS};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Instant;
 
 const RUNS: usize = 40;
 
-fn median_p90(mut v: Vec<f64>) -> (f64, f64) {
+fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
-    (v[v.len() / 2], v[v.len() * 9 / 10])
+    v[v.len() / 2]
+}
+
+fn p90(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() * 9 / 10]
+}
+
+/// The TFLite side: `tools/bench_tflite.py`, kept running, asked for one
+/// run of a model sequence at a time.
+struct Reference {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Reference {
+    fn start(threads: usize) -> Result<Reference, String> {
+        let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/hand-tools-venv/bin/python");
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tools/bench_tflite.py");
+        let mut child = Command::new(&python)
+            .arg(script)
+            .arg(models_dir())
+            .arg(threads.to_string())
+            .args(MODELS)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("{}: {e}", python.display()))?;
+        let stdin = child.stdin.take().ok_or("no stdin")?;
+        let mut stdout = BufReader::new(child.stdout.take().ok_or("no stdout")?);
+        let mut line = String::new();
+        stdout.read_line(&mut line).map_err(|e| e.to_string())?;
+        if line.trim() != "ready" {
+            return Err(format!("{} did not start", python.display()));
+        }
+        Ok(Reference {
+            child,
+            stdin,
+            stdout,
+        })
+    }
+
+    /// Milliseconds of one run of `models` in order.
+    fn run(&mut self, models: &[&str]) -> Option<f64> {
+        writeln!(self.stdin, "run {}", models.join(" ")).ok()?;
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).ok()?;
+        line.trim().parse().ok()
+    }
+}
+
+impl Drop for Reference {
+    fn drop(&mut self) {
+        let _ = writeln!(self.stdin, "quit");
+        let _ = self.child.wait();
+    }
+}
+
+/// One table row: `ours` and the reference's `models` run by turns.
+fn row(
+    label: &str,
+    reference: &mut Option<Reference>,
+    models: &[&str],
+    runs: usize,
+    mut ours: impl FnMut(),
+) {
+    for _ in 0..3 {
+        ours();
+    }
+    let (mut mine, mut theirs, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let t = Instant::now();
+        ours();
+        let m = t.elapsed().as_secs_f64() * 1e3;
+        mine.push(m);
+        if let Some(r) = reference.as_mut().and_then(|r| r.run(models)) {
+            theirs.push(r);
+            ratios.push(m / r);
+        }
+    }
+    let reference = if theirs.len() == runs {
+        format!(
+            "{:.2} | {:.2} | {:.2}",
+            median(theirs.clone()),
+            p90(theirs),
+            median(ratios)
+        )
+    } else {
+        "n/a | n/a | n/a".into()
+    };
+    println!(
+        "| {label} | {:.2} | {:.2} | {reference} |",
+        median(mine.clone()),
+        p90(mine)
+    );
 }
 
 fn main() {
     let dir = models_dir();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut rows = Vec::new();
+    let mut reference = Reference::start(threads)
+        .map_err(|e| {
+            println!("(TFLite reference not run: {e}; run ./scripts/fetch-hand-models.sh)")
+        })
+        .ok();
+    println!("hand models, {threads} threads, {RUNS} runs, ours and TFLite by turns (ms)");
+    println!("| what | ours median | ours p90 | TFLite median | TFLite p90 | ours / TFLite (median of pairs) |");
+    println!("|---|---|---|---|---|---|");
     for name in MODELS {
         let graph = Graph::load(&dir, name, &Device::Cpu)
             .unwrap_or_else(|e| panic!("{e} (run ./scripts/fetch-hand-models.sh)"));
@@ -31,57 +140,9 @@ fn main() {
         )
         .unwrap();
         let x: Tensor = r["input"].get(2).unwrap().unsqueeze(0).unwrap();
-        for _ in 0..5 {
+        row(name, &mut reference, &[name], RUNS, || {
             graph.run(&x).unwrap();
-        }
-        let times = (0..RUNS)
-            .map(|_| {
-                let t = Instant::now();
-                graph.run(&x).unwrap();
-                t.elapsed().as_secs_f64() * 1e3
-            })
-            .collect();
-        rows.push((name, median_p90(times)));
-    }
-    // The reference, same inputs, same number of threads.
-    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/hand-tools-venv/bin/python");
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tools/bench_tflite.py");
-    let tflite: std::collections::HashMap<String, (f64, f64)> = std::process::Command::new(&python)
-        .arg(script)
-        .arg(&dir)
-        .arg(threads.to_string())
-        .arg(RUNS.to_string())
-        .args(MODELS)
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .filter_map(|l| {
-                    let f: Vec<&str> = l.split_whitespace().collect();
-                    Some((
-                        f.first()?.to_string(),
-                        (f.get(1)?.parse().ok()?, f.get(2)?.parse().ok()?),
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    println!("hand models, one inference, {threads} threads, {RUNS} runs (ms)");
-    println!(
-        "| model | candle median | candle p90 | TFLite median | TFLite p90 | candle / TFLite |"
-    );
-    println!("|---|---|---|---|---|---|");
-    for (name, (m, p)) in rows {
-        match tflite.get(name) {
-            Some((tm, tp)) => println!(
-                "| {name} | {m:.2} | {p:.2} | {tm:.2} | {tp:.2} | {:.2} |",
-                m / tm
-            ),
-            None => println!("| {name} | {m:.2} | {p:.2} | n/a | n/a | n/a |"),
-        }
+        });
     }
     // A whole stereo frame as the tracker's worst case runs it: on each of
     // two 640x480 cameras the detector plus the landmark model on two hand
@@ -118,63 +179,36 @@ fn main() {
         size: glam::Vec2::new(224.0 / w as f32, 224.0 / h as f32),
         rotation: 0.3,
     });
-    let frame = || {
-        for _camera in 0..2 {
-            landmarker.detect_palms(&img).unwrap();
-            for roi in &rois {
-                landmarker.landmarks(&img, roi).unwrap();
+    let (det, lm) = ("palm_detection_lite", "hand_landmark_lite");
+    row(
+        "stereo frame (lite: 2 x (detector + 2 crops); ours with crop, resize and decoding)",
+        &mut reference,
+        &[det, lm, lm, det, lm, lm],
+        RUNS / 2,
+        || {
+            for _camera in 0..2 {
+                landmarker.detect_palms(&img).unwrap();
+                for roi in &rois {
+                    landmarker.landmarks(&img, roi).unwrap();
+                }
             }
-        }
-    };
-    frame();
-    let times = (0..RUNS / 2)
-        .map(|_| {
-            let t = Instant::now();
-            frame();
-            t.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
-    let (m, p) = median_p90(times);
-    let reference = match (
-        tflite.get("palm_detection_lite"),
-        tflite.get("hand_landmark_lite"),
-    ) {
-        (Some(d), Some(l)) => format!(
-            "{:.2} | n/a | {:.2}",
-            2.0 * (d.0 + 2.0 * l.0),
-            m / (2.0 * (d.0 + 2.0 * l.0))
-        ),
-        _ => "n/a | n/a | n/a".into(),
-    };
-    println!("| stereo frame (lite: 2 x (detector + 2 crops), crop and resize included) | {m:.2} | {p:.2} | {reference} |");
+        },
+    );
     // The tracking case: both hands followed in both cameras, no detector:
-    // four crops, run side by side as the tracker does.
+    // four crops, run side by side as the tracker does (TFLite: one after
+    // the other, each on all threads).
     let mut source = landmarker;
     let images = [img, img];
     let jobs: Vec<(usize, Roi)> = (0..2)
         .flat_map(|cam| rois.iter().map(move |r| (cam, *r)))
         .collect();
-    let mut tracked = || {
-        LandmarkSource::landmarks_batch(&mut source, &images, &jobs).unwrap();
-    };
-    tracked();
-    let times = (0..RUNS)
-        .map(|_| {
-            let t = Instant::now();
-            tracked();
-            t.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
-    let (m, p) = median_p90(times);
-    let reference = match tflite.get("hand_landmark_lite") {
-        Some(l) => format!("{:.2} | n/a | {:.2}", 4.0 * l.0, m / (4.0 * l.0)),
-        None => "n/a | n/a | n/a".into(),
-    };
-    println!("| tracked stereo frame (lite: 4 crops side by side, crop and resize included) | {m:.2} | {p:.2} | {reference} |");
-    if tflite.is_empty() {
-        println!(
-            "(TFLite reference not run: {} missing; run ./scripts/fetch-hand-models.sh)",
-            python.display()
-        );
-    }
+    row(
+        "tracked stereo frame (lite: 4 crops; ours side by side, with crop and resize)",
+        &mut reference,
+        &[lm, lm, lm, lm],
+        RUNS,
+        || {
+            LandmarkSource::landmarks_batch(&mut source, &images, &jobs).unwrap();
+        },
+    );
 }
