@@ -1,9 +1,9 @@
 //! Per-inference time of each hand model: the candle port against the TFLite
 //! runtime (ai-edge-litert with XNNPACK, from the fetch script's venv) on the
-//! same input, on the same cores, run for run interleaved (this machine is
-//! noisy: one side's runs after the other's would compare different
-//! moments). Prints a table of medians and the median of the per-pair
-//! ratios.
+//! same input, on the same cores, by turns of a few runs each (this
+//! machine is noisy: all of one side's runs after the other's would compare
+//! different moments). Prints a table of medians and the median of the
+//! per-turn ratios.
 //!
 //! `cargo bench -p parallax-hand-tracking --bench models`
 
@@ -81,7 +81,13 @@ impl Drop for Reference {
     }
 }
 
-/// One table row: `ours` and the reference's `models` run by turns.
+/// Runs per turn: each side runs this many times in a row (warm, as the
+/// tracker runs the models frame after frame), then the other side.
+const TURN: usize = 5;
+
+/// One table row: `ours` and the reference's `models` by turns of
+/// [`TURN`] runs; the ratio is the median over the turns of ours / theirs
+/// (each turn's medians).
 fn row(
     label: &str,
     reference: &mut Option<Reference>,
@@ -93,17 +99,25 @@ fn row(
         ours();
     }
     let (mut mine, mut theirs, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..runs {
-        let t = Instant::now();
-        ours();
-        let m = t.elapsed().as_secs_f64() * 1e3;
-        mine.push(m);
-        if let Some(r) = reference.as_mut().and_then(|r| r.run(models)) {
-            theirs.push(r);
-            ratios.push(m / r);
+    for _ in 0..runs.div_ceil(TURN) {
+        let turn: Vec<f64> = (0..TURN)
+            .map(|_| {
+                let t = Instant::now();
+                ours();
+                t.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
+        mine.extend(&turn);
+        let Some(r) = reference.as_mut() else {
+            continue;
+        };
+        let other: Option<Vec<f64>> = (0..TURN).map(|_| r.run(models)).collect();
+        if let Some(other) = other {
+            ratios.push(median(turn) / median(other.clone()));
+            theirs.extend(other);
         }
     }
-    let reference = if theirs.len() == runs {
+    let reference = if ratios.len() == runs.div_ceil(TURN) {
         format!(
             "{:.2} | {:.2} | {:.2}",
             median(theirs.clone()),
@@ -122,14 +136,15 @@ fn row(
 
 fn main() {
     let dir = models_dir();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // The same number of threads on both sides (RAYON_NUM_THREADS sets ours).
+    let threads = rayon::current_num_threads();
     let mut reference = Reference::start(threads)
         .map_err(|e| {
             println!("(TFLite reference not run: {e}; run ./scripts/fetch-hand-models.sh)")
         })
         .ok();
     println!("hand models, {threads} threads, {RUNS} runs, ours and TFLite by turns (ms)");
-    println!("| what | ours median | ours p90 | TFLite median | TFLite p90 | ours / TFLite (median of pairs) |");
+    println!("| what | ours median | ours p90 | TFLite median | TFLite p90 | ours / TFLite (median of turns) |");
     println!("|---|---|---|---|---|---|");
     for name in MODELS {
         let graph = Graph::load(&dir, name, &Device::Cpu)

@@ -101,8 +101,7 @@ enum Op {
     Depthwise {
         input: TensorId,
         g: Geometry,
-        /// [k, k, C]
-        weights: Vec<f32>,
+        weights: kernels::DwWeights,
         bias: Vec<f32>,
         act: Act,
         pointwise: Option<Pointwise>,
@@ -344,7 +343,11 @@ impl Plan {
                         Op::Depthwise {
                             input: *input,
                             g: *geometry,
-                            weights: weight_dw.clone(),
+                            weights: kernels::DwWeights::new(
+                                weight_dw,
+                                geometry.kernel * geometry.kernel,
+                                geometry.channels,
+                            ),
                             bias: bias_vec.clone(),
                             act: *act,
                             pointwise: None,
@@ -605,10 +608,13 @@ impl Plan {
                 expand,
             } => match (pointwise, expand) {
                 (None, None) => {
-                    let row = g.out_w * g.channels;
-                    dst.par_chunks_mut(row).enumerate().for_each(|(oy, o)| {
-                        kernels::depthwise_row(read(*input), weights, bias, g, *act, oy, o)
-                    });
+                    let rows = block_rows(g.out_h, g.out_w);
+                    let x = read(*input);
+                    dst.par_chunks_mut(rows * g.out_w * g.channels)
+                        .enumerate()
+                        .for_each(|(b, o)| {
+                            kernels::depthwise_rows(x, weights, bias, g, *act, b * rows, o)
+                        });
                 }
                 _ => depthwise_fused(
                     read(*input),
@@ -907,7 +913,7 @@ fn conv(
 fn depthwise_fused(
     x: &[f32],
     g: &Geometry,
-    (dw_w, dw_b, dw_act): (&[f32], &[f32], Act),
+    (dw_w, dw_b, dw_act): (&kernels::DwWeights, &[f32], Act),
     (expand, pw): (Option<&Expand>, Option<&Pointwise>),
     residual: Option<&[f32]>,
     post: &Post,
@@ -915,7 +921,6 @@ fn depthwise_fused(
 ) {
     let c = g.channels;
     let n = pw.map_or(c, |p| p.bias.len());
-    let row = g.out_w * c;
     let mut rows = block_rows(g.out_h, g.out_w);
     if expand.is_some() {
         let threads = rayon::current_num_threads().max(1);
@@ -962,9 +967,7 @@ fn depthwise_fused(
                 }
                 None => (x, *g),
             };
-            for (r, o) in mid.chunks_exact_mut(row).enumerate() {
-                kernels::depthwise_row(src, dw_w, dw_b, &dg, dw_act, oy0 + r, o);
-            }
+            kernels::depthwise_rows(src, dw_w, dw_b, &dg, dw_act, oy0, mid);
             match (pw, &e) {
                 (Some(p), Some(e)) => kernels::gemm_packed(d, mid, &p.panels, m, e, b * px),
                 _ => d.copy_from_slice(mid),

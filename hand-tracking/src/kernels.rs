@@ -40,30 +40,60 @@ pub enum Act {
     Relu6,
 }
 
-/// One output row `oy` of a depthwise convolution of the NHWC image `x`
-/// ([in_h, in_w, C]) with weights `[k, k, C]` and bias `[C]`, into `out`
-/// ([out_w, C]): on AVX-512 with every tap's weights and the sum in
+/// Depthwise weights in two layouts, made once at load: TFLite's
+/// `[k, k, C]` (the portable loop reads whole pixels of channels) and
+/// per block of 16 channels `[C/16][k·k][16]`, zero-padded (the AVX-512
+/// rows load a block's tap weights from one contiguous run instead of
+/// k·k strided ones).
+#[derive(Clone, Debug)]
+pub struct DwWeights {
+    taps_c: Vec<f32>,
+    blocks: Vec<f32>,
+}
+
+impl DwWeights {
+    pub fn new(w: &[f32], taps: usize, c: usize) -> DwWeights {
+        assert_eq!(w.len(), taps * c, "weights are not k x k x C");
+        let nb = c.div_ceil(16);
+        let mut blocks = vec![0f32; nb * taps * 16];
+        for t in 0..taps {
+            for ch in 0..c {
+                blocks[((ch / 16) * taps + t) * 16 + ch % 16] = w[t * c + ch];
+            }
+        }
+        DwWeights {
+            taps_c: w.to_vec(),
+            blocks,
+        }
+    }
+}
+
+/// Output rows `oy0..` (as many as `out` holds, [rows, out_w, C]) of a
+/// depthwise convolution of the NHWC image `x` ([in_h, in_w, C]) with
+/// weights `[k, k, C]` and bias `[C]`: on AVX-512 with the sums in
 /// registers, elsewhere the portable loop.
-pub(crate) fn depthwise_row(
+pub(crate) fn depthwise_rows(
     x: &[f32],
-    weights: &[f32],
+    weights: &DwWeights,
     bias: &[f32],
     g: &Geometry,
     act: Act,
-    oy: usize,
+    oy0: usize,
     out: &mut [f32],
 ) {
     #[cfg(target_arch = "x86_64")]
     if g.kernel <= MAX_DW_KERNEL && std::arch::is_x86_feature_detected!("avx512f") {
         // SAFETY: the CPU has AVX-512F (checked just above), the only
-        // requirement of depthwise_row_avx512 beyond its asserted bounds.
+        // requirement of depthwise_rows_avx512 beyond its asserted bounds.
         #[allow(unsafe_code)]
         unsafe {
-            depthwise_row_avx512(x, weights, bias, g, act, oy, out)
+            depthwise_rows_avx512(x, &weights.blocks, bias, g, act, oy0, out)
         };
         return;
     }
-    depthwise_row_portable(x, weights, bias, g, act, oy, out);
+    for (r, o) in out.chunks_exact_mut(g.out_w * g.channels).enumerate() {
+        depthwise_row_portable(x, &weights.taps_c, bias, g, act, oy0 + r, o);
+    }
 }
 
 /// Largest depthwise kernel the AVX-512 version keeps in registers (the
@@ -72,87 +102,110 @@ const MAX_DW_KERNEL: usize = 5;
 /// Output pixels the AVX-512 depthwise row sums side by side.
 const DW_PIXELS: usize = 8;
 
-/// The AVX-512 depthwise row: per block of 16 channels, the k·k tap
-/// weights are loaded once, and output pixels go [`DW_PIXELS`] at a time
-/// (then 4, 2, 1 for the rest), their sums in registers over all taps:
-/// independent chains keep the FMA pipes full, and each pixel is stored
-/// once instead of once per tap.
+/// The AVX-512 depthwise rows (`blocks`: [`DwWeights`]' per-block layout):
+/// per block of 16 channels, the k·k tap weights come from one contiguous
+/// run for all rows, and output pixels go
+/// [`DW_PIXELS`] at a time (then 4, 2, 1 for the rest), their sums in
+/// registers over all taps: independent chains keep the FMA pipes full, and
+/// each pixel is stored once instead of once per tap.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[allow(unsafe_code)]
-fn depthwise_row_avx512(
+fn depthwise_rows_avx512(
     x: &[f32],
-    weights: &[f32],
+    blocks: &[f32],
     bias: &[f32],
     g: &Geometry,
     act: Act,
-    oy: usize,
+    oy0: usize,
     out: &mut [f32],
 ) {
     use std::arch::x86_64::*;
     let c = g.channels;
     let taps = g.kernel * g.kernel;
-    assert!(g.kernel <= MAX_DW_KERNEL && weights.len() >= taps * c && bias.len() == c);
-    assert!(x.len() >= g.in_h * g.in_w * c && out.len() >= g.out_w * c);
-    // Input rows of this output row's window that are inside the image.
-    let mut rows = [None; MAX_DW_KERNEL];
-    for (ky, row) in rows.iter_mut().enumerate().take(g.kernel) {
-        let iy = (oy * g.stride + ky * g.dilation) as isize - g.pad_top as isize;
-        if iy >= 0 && (iy as usize) < g.in_h {
-            *row = Some(iy as usize * g.in_w);
+    assert!(g.kernel <= MAX_DW_KERNEL && blocks.len() >= c.div_ceil(16) * taps * 16);
+    assert!(bias.len() == c);
+    assert!(x.len() >= g.in_h * g.in_w * c && out.len().is_multiple_of(g.out_w * c));
+    let count = out.len() / (g.out_w * c);
+    // Per output row, the input rows of its windows that are inside the
+    // image.
+    let rows_of = |oy: usize| {
+        let mut rows = [None; MAX_DW_KERNEL];
+        for (ky, row) in rows.iter_mut().enumerate().take(g.kernel) {
+            let iy = (oy * g.stride + ky * g.dilation) as isize - g.pad_top as isize;
+            if iy >= 0 && (iy as usize) < g.in_h {
+                *row = Some(iy as usize * g.in_w);
+            }
         }
-    }
-    for c0 in (0..c).step_by(16) {
-        let mask = ((1u32 << (c - c0).min(16)) - 1) as u16;
-        let mut w = [_mm512_setzero_ps(); MAX_DW_KERNEL * MAX_DW_KERNEL];
-        for (t, w) in w.iter_mut().enumerate().take(taps) {
-            // SAFETY: channels c0 .. min(c0 + 16, c) of tap t's row of c
-            // weights (inside: asserted); masked-off lanes are not read.
-            *w = unsafe { _mm512_maskz_loadu_ps(mask, weights.as_ptr().add(t * c + c0)) };
-        }
-        // SAFETY: channels c0 .. min(c0 + 16, c) of the c biases.
-        let b = unsafe { _mm512_maskz_loadu_ps(mask, bias.as_ptr().add(c0)) };
-        // Output columns whose whole window lies inside the image's columns.
-        let reach = ((g.kernel - 1) * g.dilation) as isize;
-        let (s_, pl) = (g.stride as isize, g.pad_left as isize);
-        let lo = (pl + s_ - 1).div_euclid(s_).clamp(0, g.out_w as isize) as usize;
-        let hi = ((g.in_w as isize - 1 - reach + pl).div_euclid(s_) + 1).clamp(0, g.out_w as isize)
-            as usize;
-        let tile = DwTile {
-            x,
-            g,
-            rows: &rows,
-            w: &w,
-            b,
-            mask,
-            c0,
-            act,
-            interior: (lo, hi),
-        };
-        // The left border, the interior (no column checks), the right
-        // border: each in blocks of 8, 4, 2, 1 pixels.
-        let lo = lo.min(hi);
-        for (from, to) in [(0, lo), (lo, hi), (hi, g.out_w)] {
-            let mut ox = from;
-            while ox < to {
-                let step = match to - ox {
-                    r if r >= DW_PIXELS => DW_PIXELS,
-                    r if r >= 4 => 4,
-                    r if r >= 2 => 2,
-                    _ => 1,
-                };
-                let interior = from == lo && to == hi;
-                match (step, interior) {
-                    (DW_PIXELS, true) => dw_interior::<DW_PIXELS>(&tile, ox, out),
-                    (4, true) => dw_interior::<4>(&tile, ox, out),
-                    (2, true) => dw_interior::<2>(&tile, ox, out),
-                    (_, true) => dw_interior::<1>(&tile, ox, out),
-                    (DW_PIXELS, false) => dw_pixels::<DW_PIXELS>(&tile, ox, out),
-                    (4, false) => dw_pixels::<4>(&tile, ox, out),
-                    (2, false) => dw_pixels::<2>(&tile, ox, out),
-                    _ => dw_pixels::<1>(&tile, ox, out),
+        rows
+    };
+    // Output columns whose whole window lies inside the image's columns.
+    let reach = ((g.kernel - 1) * g.dilation) as isize;
+    let (s_, pl) = (g.stride as isize, g.pad_left as isize);
+    let lo = (pl + s_ - 1).div_euclid(s_).clamp(0, g.out_w as isize) as usize;
+    let hi =
+        ((g.in_w as isize - 1 - reach + pl).div_euclid(s_) + 1).clamp(0, g.out_w as isize) as usize;
+    let step = |left: usize| match left {
+        r if r >= DW_PIXELS => DW_PIXELS,
+        r if r >= 4 => 4,
+        r if r >= 2 => 2,
+        _ => 1,
+    };
+    let slide =
+        g.dilation == 1 && matches!((g.kernel, g.stride), (3, 1) | (3, 2) | (5, 1) | (5, 2));
+    // Rows outside, channel blocks inside: a row's window rows stay in
+    // cache while every block reads them (a block's weights are a small
+    // contiguous run).
+    for (r, out) in out.chunks_exact_mut(g.out_w * c).enumerate().take(count) {
+        let rows = rows_of(oy0 + r);
+        for c0 in (0..c).step_by(16) {
+            let mask = ((1u32 << (c - c0).min(16)) - 1) as u16;
+            let w = &blocks[(c0 / 16) * taps * 16..][..taps * 16];
+            // SAFETY: channels c0 .. min(c0 + 16, c) of the c biases.
+            let b = unsafe { _mm512_maskz_loadu_ps(mask, bias.as_ptr().add(c0)) };
+            let tile = DwTile {
+                x,
+                g,
+                rows: &rows,
+                w,
+                b,
+                mask,
+                c0,
+                act,
+                interior: (lo, hi),
+            };
+            if slide {
+                // The sliding window along the whole row, blocks that
+                // reach over the image's edge checking their columns.
+                let mut ox = 0;
+                while ox < g.out_w {
+                    let p = step(g.out_w - ox);
+                    let inside = ox >= lo && ox + p <= hi;
+                    match p {
+                        DW_PIXELS => dw_slide_any::<DW_PIXELS>(&tile, ox, out, inside),
+                        4 => dw_slide_any::<4>(&tile, ox, out, inside),
+                        2 => dw_slide_any::<2>(&tile, ox, out, inside),
+                        _ => dw_slide_any::<1>(&tile, ox, out, inside),
+                    }
+                    ox += p;
                 }
-                ox += step;
+                continue;
+            }
+            // Other kernels: the left border, the interior (no column
+            // checks), the right border, each pixel over its own window.
+            let lo = lo.min(hi);
+            for (from, to) in [(0, lo), (lo, hi), (hi, g.out_w)] {
+                let mut ox = from;
+                while ox < to {
+                    let p = step(to - ox);
+                    match p {
+                        DW_PIXELS => dw_pixels::<DW_PIXELS>(&tile, ox, out),
+                        4 => dw_pixels::<4>(&tile, ox, out),
+                        2 => dw_pixels::<2>(&tile, ox, out),
+                        _ => dw_pixels::<1>(&tile, ox, out),
+                    }
+                    ox += p;
+                }
             }
         }
     }
@@ -164,13 +217,27 @@ struct DwTile<'a> {
     x: &'a [f32],
     g: &'a Geometry,
     rows: &'a [Option<usize>; MAX_DW_KERNEL],
-    w: &'a [std::arch::x86_64::__m512; MAX_DW_KERNEL * MAX_DW_KERNEL],
+    /// The channel block's tap weights, 16 per tap.
+    w: &'a [f32],
     b: std::arch::x86_64::__m512,
     mask: u16,
     c0: usize,
     act: Act,
     /// Output columns lo..hi whose windows need no column checks.
     interior: (usize, usize),
+}
+
+#[cfg(target_arch = "x86_64")]
+impl DwTile<'_> {
+    /// Tap `t`'s weights for the block's 16 channels.
+    #[target_feature(enable = "avx512f")]
+    #[allow(unsafe_code)]
+    #[inline]
+    fn weight(&self, t: usize) -> std::arch::x86_64::__m512 {
+        let w = &self.w[t * 16..t * 16 + 16];
+        // SAFETY: the 16 floats of the slice just taken (bounds-checked).
+        unsafe { std::arch::x86_64::_mm512_loadu_ps(w.as_ptr()) }
+    }
 }
 
 /// P output pixels from `ox` of one channel block, each tap checked
@@ -190,7 +257,7 @@ fn dw_pixels<const P: usize>(t: &DwTile, ox: usize, out: &mut [f32]) {
     for (ky, row) in t.rows.iter().enumerate().take(g.kernel) {
         let Some(row) = *row else { continue };
         for kx in 0..g.kernel {
-            let wv = t.w[ky * g.kernel + kx];
+            let wv = t.weight(ky * g.kernel + kx);
             if inside {
                 // Every window of these P pixels is inside the image: the
                 // first pixel's address, then steps of stride·c.
@@ -255,33 +322,37 @@ fn dw_store<const P: usize>(
     }
 }
 
-/// P output pixels from `ox` whose windows are all inside the image: the
-/// sliding window for the kernels the models use, else [`dw_pixels`].
+/// [`dw_slide`] for the tile's kernel and stride (3 or 5, 1 or 2, without
+/// dilation: the caller checks), column checks unless `inside`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[inline]
-fn dw_interior<const P: usize>(t: &DwTile, ox: usize, out: &mut [f32]) {
-    match (t.g.kernel, t.g.stride, t.g.dilation) {
-        (3, 1, 1) => dw_slide::<3, 1, P>(t, ox, out),
-        (3, 2, 1) => dw_slide::<3, 2, P>(t, ox, out),
-        (5, 1, 1) => dw_slide::<5, 1, P>(t, ox, out),
-        (5, 2, 1) => dw_slide::<5, 2, P>(t, ox, out),
-        _ => dw_pixels::<P>(t, ox, out),
+fn dw_slide_any<const P: usize>(t: &DwTile, ox: usize, out: &mut [f32], inside: bool) {
+    match (t.g.kernel, t.g.stride, inside) {
+        (3, 1, true) => dw_slide::<3, 1, P, false>(t, ox, out),
+        (3, 1, false) => dw_slide::<3, 1, P, true>(t, ox, out),
+        (3, _, true) => dw_slide::<3, 2, P, false>(t, ox, out),
+        (3, _, false) => dw_slide::<3, 2, P, true>(t, ox, out),
+        (_, 1, true) => dw_slide::<5, 1, P, false>(t, ox, out),
+        (_, 1, false) => dw_slide::<5, 1, P, true>(t, ox, out),
+        (_, _, true) => dw_slide::<5, 2, P, false>(t, ox, out),
+        (_, _, false) => dw_slide::<5, 2, P, true>(t, ox, out),
     }
 }
 
-/// P interior output pixels from `ox` of one channel block, K×K taps at
-/// stride S, as a sliding window: each input pixel of a window row is
-/// loaded once and multiplied into every output whose window holds it,
-/// instead of once per output and tap. That takes the loads per
-/// multiply-add from over 1 (with the 25 tap weights of a 5×5 kernel
-/// spilled out of the registers) to 0.4 (K = 5, S = 1, P = 8); the loads
-/// are what bounds the depthwise layers.
+/// P output pixels from `ox` of one channel block, K×K taps at stride S,
+/// as a sliding window: each input pixel of a window row is loaded once
+/// and multiplied into every output whose window holds it, instead of once
+/// per output and tap. That takes the loads per multiply-add from over 1
+/// (with the 25 tap weights of a 5×5 kernel spilled out of the registers)
+/// to 0.4 (K = 5, S = 1, P = 8); the loads are what bounds the depthwise
+/// layers. With CHECK, input columns outside the image are skipped (the
+/// blocks at the row's ends); without, all windows must be inside.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[allow(unsafe_code)]
 #[inline]
-fn dw_slide<const K: usize, const S: usize, const P: usize>(
+fn dw_slide<const K: usize, const S: usize, const P: usize, const CHECK: bool>(
     t: &DwTile,
     ox: usize,
     out: &mut [f32],
@@ -290,26 +361,36 @@ fn dw_slide<const K: usize, const S: usize, const P: usize>(
     let g = t.g;
     let c = g.channels;
     assert!(g.kernel == K && g.stride == S && g.dilation == 1 && t.c0 < c);
-    assert!(ox >= t.interior.0 && ox + P <= t.interior.1);
+    assert!(CHECK || (ox >= t.interior.0 && ox + P <= t.interior.1));
+    assert!(ox + P <= g.out_w && t.x.len() >= g.in_h * g.in_w * c);
+    // The block's first input column (before the image with padding).
+    let x0 = (ox * S) as isize - g.pad_left as isize;
     let mut acc = [t.b; P];
     for (ky, row) in t.rows.iter().enumerate().take(K) {
         let Some(row) = *row else { continue };
-        let w: [__m512; K] = std::array::from_fn(|kx| t.w[ky * K + kx]);
-        // The window row's first input pixel; the interior columns keep
-        // all (P - 1)·S + K of them inside the image's row.
-        let first = (row + ox * S - g.pad_left) * c + t.c0;
-        assert!(first + ((P - 1) * S + K - 1) * c < t.x.len());
-        for j in 0..(P - 1) * S + K {
-            // SAFETY: input pixel j of the window row, inside x (asserted
-            // just above); the mask keeps to channels c0 .. min(c0 + 16, c).
-            let v = unsafe { _mm512_maskz_loadu_ps(t.mask, t.x.as_ptr().add(first + j * c)) };
+        let w: [__m512; K] = std::array::from_fn(|kx| t.weight(ky * K + kx));
+        // Without CHECK, the interior columns keep all (P - 1)·S + K input
+        // pixels of the window row inside the image's row.
+        assert!(CHECK || x0 >= 0 && x0 as usize + (P - 1) * S + K <= g.in_w);
+        // The window row's pixels, each loaded once (zero outside the
+        // image). Plain loops over constants, which the compiler unrolls
+        // with `v` and `acc` in registers.
+        let mut v = [_mm512_setzero_ps(); 24];
+        for (j, v) in v.iter_mut().enumerate().take((P - 1) * S + K) {
+            let ix = x0 + j as isize;
+            if CHECK && (ix < 0 || ix as usize >= g.in_w) {
+                continue;
+            }
+            let at = (row + ix as usize) * c + t.c0;
+            // SAFETY: input pixel (row, ix) is inside the image (ix
+            // checked just above, or asserted for the whole block; `row`
+            // from `rows`), which x holds (asserted); the mask keeps to
+            // channels c0 .. min(c0 + 16, c).
+            *v = unsafe { _mm512_maskz_loadu_ps(t.mask, t.x.as_ptr().add(at)) };
+        }
+        for (p, acc) in acc.iter_mut().enumerate() {
             for (kx, w) in w.iter().enumerate() {
-                // Output p reads this pixel through tap kx when
-                // p·S + kx = j.
-                if j >= kx && (j - kx) % S == 0 && (j - kx) / S < P {
-                    let p = (j - kx) / S;
-                    acc[p] = _mm512_fmadd_ps(v, *w, acc[p]);
-                }
+                *acc = _mm512_fmadd_ps(v[p * S + kx], *w, *acc);
             }
         }
     }
@@ -823,11 +904,15 @@ mod tests {
     ) -> Vec<f32> {
         let row = g.out_w * g.channels;
         let mut out = vec![0f32; g.out_h * row];
-        for (oy, o) in out.chunks_exact_mut(row).enumerate() {
-            if portable {
+        if portable {
+            for (oy, o) in out.chunks_exact_mut(row).enumerate() {
                 depthwise_row_portable(x, w, b, g, act, oy, o);
-            } else {
-                depthwise_row(x, w, b, g, act, oy, o);
+            }
+        } else {
+            // Blocks of two rows (and a last one of one where odd).
+            let packed = DwWeights::new(w, g.kernel * g.kernel, g.channels);
+            for (i, o) in out.chunks_mut(2 * row).enumerate() {
+                depthwise_rows(x, &packed, b, g, act, 2 * i, o);
             }
         }
         out
