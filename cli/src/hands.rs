@@ -6,7 +6,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use parallax_hand_sim::eval::{self, median_p99, Report};
 use parallax_hand_sim::gpu::Renderer;
 use parallax_hand_sim::sequences::{frame, Sequence, RATE, SEQUENCES};
-use parallax_hand_tracking::landmark::{frames_as_images, rgb_from_gray, Image};
+use parallax_hand_tracking::landmark::{frames_as_images, Image};
 use parallax_hand_tracking::stereo::Camera;
 use parallax_hand_tracking::tracker::{HandTracker, StereoHandTracker, TrackedHand};
 use parallax_hand_tracking::{models_dir, HandLandmarker, Variant};
@@ -372,22 +372,17 @@ pub fn run(stream: Option<&Path>, variant: Variant, seconds: f64) -> Result<(), 
             let mut tracker = StereoHandTracker::new(landmarker, cams.clone());
             let pb = bar(n as u64, "tracking");
             for i in 0..n {
-                let mut rgb = Vec::new();
-                let mut dims = Vec::new();
-                for c in 0..cams.len() {
-                    let (w, h, g) = read_gray_png(&dir.join(format!("frame-{i:05}-cam{c}.png")))?;
-                    rgb.push(rgb_from_gray(&g));
-                    dims.push((w as usize, h as usize));
-                }
-                let images: Vec<Image> = rgb
+                let grey = (0..cams.len())
+                    .map(|c| read_gray_png(&dir.join(format!("frame-{i:05}-cam{c}.png"))))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let images = grey
                     .iter()
-                    .zip(&dims)
-                    .map(|(d, (w, h))| Image {
-                        width: *w,
-                        height: *h,
-                        rgb: d,
+                    .enumerate()
+                    .map(|(c, (w, h, g))| {
+                        Image::gray(*w as usize, *h as usize, g)
+                            .ok_or(format!("frame {i} camera {c}: fewer pixels than its size"))
                     })
-                    .collect();
+                    .collect::<Result<Vec<Image>, _>>()?;
                 let t = Instant::now();
                 let hands = tracker
                     .track(&images, i as f64 / rate)
@@ -418,7 +413,6 @@ pub fn run(stream: Option<&Path>, variant: Variant, seconds: f64) -> Result<(), 
             let mut tracker = StereoHandTracker::new(landmarker, cams);
             let mut latest: Vec<parallax_sdk::types::CameraFrame> =
                 vec![Default::default(); infos.len()];
-            let mut rgb: Vec<Vec<f32>> = Vec::new();
             let start = Instant::now();
             let pb = ProgressBar::new_spinner();
             while start.elapsed().as_secs_f64() < seconds {
@@ -432,7 +426,8 @@ pub fn run(stream: Option<&Path>, variant: Variant, seconds: f64) -> Result<(), 
                     std::thread::sleep(Duration::from_millis(2));
                     continue;
                 }
-                let images = frames_as_images(&latest, &mut rgb);
+                let images = frames_as_images(&latest)
+                    .ok_or("a camera frame's data is shorter than its rows")?;
                 let t = Instant::now();
                 let hands = tracker
                     .track(&images, latest[0].time.0 as f64 * 1e-9)

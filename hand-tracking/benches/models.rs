@@ -175,20 +175,24 @@ fn main() {
         .unwrap()
         .to_vec1()
         .unwrap();
-    // The hand-like reference picture, tiled into a camera image.
+    // The hand-like reference picture, tiled into an RGB camera frame
+    // (bytes, as cameras give them).
     let (w, h) = (640usize, 480usize);
-    let rgb: Vec<f32> = (0..w * h)
-        .flat_map(|i| {
-            let (x, y) = ((i % w) % 224, (i / w) % 224);
-            let k = (y * 224 + x) * 3;
-            [hand[k], hand[k + 1], hand[k + 2]]
-        })
-        .collect();
-    let img = Image {
-        width: w,
-        height: h,
-        rgb: &rgb,
+    let frame = parallax_sdk_types::CameraFrame {
+        width: w as u32,
+        height: h as u32,
+        stride: 3 * w as u32,
+        format: Some(parallax_sdk_types::PixelFormat::Rgb8),
+        data: (0..w * h)
+            .flat_map(|i| {
+                let (x, y) = ((i % w) % 224, (i / w) % 224);
+                let k = (y * 224 + x) * 3;
+                [hand[k], hand[k + 1], hand[k + 2]].map(|v| (v * 255.0).round() as u8)
+            })
+            .collect(),
+        ..Default::default()
     };
+    let img = Image::from_frame(&frame).unwrap();
     let rois = [0.25f32, 0.75].map(|x| Roi {
         center: glam::Vec2::new(x, 0.5),
         size: glam::Vec2::new(224.0 / w as f32, 224.0 / h as f32),

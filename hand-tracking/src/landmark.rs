@@ -10,97 +10,173 @@ pub const CROP: usize = 224;
 /// the thumb).
 pub const NUM_LANDMARKS: usize = 21;
 
-/// An RGB image in [0, 1], row-major, 3 floats per pixel.
+/// A camera image as the models read it: RGB in [0, 1]. Borrows its
+/// pixels: 8-bit grey, RGB or RGBA rows straight from a camera frame (no
+/// conversion pass; a crop samples the bytes, a quarter of the memory of
+/// floats), or RGB floats.
 #[derive(Clone, Copy, Debug)]
 pub struct Image<'a> {
-    pub width: usize,
-    pub height: usize,
-    pub rgb: &'a [f32],
+    width: usize,
+    height: usize,
+    pixels: Pixels<'a>,
 }
 
-impl Image<'_> {
-    fn sample(&self, x: f32, y: f32) -> [f32; 3] {
-        // Bilinear, pixel centres at +0.5, zero outside the image.
-        let (x, y) = (x - 0.5, y - 0.5);
-        let (x0, y0) = (x.floor(), y.floor());
-        let (tx, ty) = (x - x0, y - y0);
-        if x0 >= 0.0
-            && y0 >= 0.0
-            && (x0 as usize) + 1 < self.width
-            && (y0 as usize) + 1 < self.height
-        {
-            // All four pixels inside (most of a crop): two pairs of
-            // neighbours, each pair 6 contiguous floats.
-            let i = (y0 as usize * self.width + x0 as usize) * 3;
-            let j = i + self.width * 3;
-            let (top, bottom) = (&self.rgb[i..i + 6], &self.rgb[j..j + 6]);
-            return std::array::from_fn(|c| {
-                let t = top[c] + (top[c + 3] - top[c]) * tx;
-                let b = bottom[c] + (bottom[c + 3] - bottom[c]) * tx;
-                t + (b - t) * ty
-            });
-        }
-        let mut out = [0f32; 3];
-        for (dy, wy) in [(0, 1.0 - ty), (1, ty)] {
-            for (dx, wx) in [(0, 1.0 - tx), (1, tx)] {
-                let (px, py) = (x0 as i64 + dx, y0 as i64 + dy);
-                if px < 0 || py < 0 || px >= self.width as i64 || py >= self.height as i64 {
-                    continue;
-                }
-                let i = (py as usize * self.width + px as usize) * 3;
-                for (o, v) in out.iter_mut().zip(&self.rgb[i..i + 3]) {
-                    *o += wx * wy * v;
-                }
-            }
-        }
-        out
-    }
+#[derive(Clone, Copy, Debug)]
+enum Pixels<'a> {
+    /// 3 floats per pixel, rows of `width` pixels.
+    Rgb(&'a [f32]),
+    /// `bpp` bytes per pixel (1 grey, 3 RGB, 4 RGBA: alpha unused), rows
+    /// `stride` bytes apart; 0..255 is 0..1.
+    Bytes {
+        data: &'a [u8],
+        bpp: usize,
+        stride: usize,
+    },
 }
 
-/// Simultaneous camera frames as the models' input images: each frame
-/// converted into its buffer of `rgb` (reused from frame to frame, one per
-/// camera), then borrowed as an [`Image`].
-pub fn frames_as_images<'a>(
-    frames: &[parallax_sdk_types::CameraFrame],
-    rgb: &'a mut Vec<Vec<f32>>,
-) -> Vec<Image<'a>> {
-    rgb.resize_with(frames.len(), Vec::new);
-    for (out, f) in rgb.iter_mut().zip(frames) {
-        rgb_from_frame(f, out);
-    }
-    rgb.iter()
-        .zip(frames)
-        .map(|(d, f)| Image {
-            width: f.width as usize,
-            height: f.height as usize,
-            rgb: d,
+impl<'a> Image<'a> {
+    /// RGB floats in [0, 1], 3 per pixel, row-major; `None` unless `rgb`
+    /// holds `width` × `height` pixels.
+    pub fn rgb(width: usize, height: usize, rgb: &'a [f32]) -> Option<Image<'a>> {
+        (rgb.len() == width.checked_mul(height)?.checked_mul(3)?).then_some(Image {
+            width,
+            height,
+            pixels: Pixels::Rgb(rgb),
         })
-        .collect()
-}
+    }
 
-/// Grey bytes as the models' input: RGB floats in 0..1.
-pub fn rgb_from_gray(pixels: &[u8]) -> Vec<f32> {
-    pixels.iter().flat_map(|g| [*g as f32 / 255.0; 3]).collect()
-}
+    /// 8-bit grey, a row of `width` bytes after another; `None` unless
+    /// `gray` holds `width` × `height` pixels.
+    pub fn gray(width: usize, height: usize, gray: &'a [u8]) -> Option<Image<'a>> {
+        Image::bytes(width, height, gray, 1, width)
+    }
 
-/// A camera frame (grey, RGB or RGBA bytes) as the models' input: RGB
-/// floats in 0..1, grey replicated, into `out` (reused across frames).
-pub fn rgb_from_frame(f: &parallax_sdk_types::CameraFrame, out: &mut Vec<f32>) {
-    let (w, h, stride) = (f.width as usize, f.height as usize, f.stride as usize);
-    let bpp = f.format.map_or(1, |p| p.bytes_per_pixel()) as usize;
-    out.clear();
-    out.reserve(w * h * 3);
-    for y in 0..h {
-        for x in 0..w {
-            let o = y * stride + x * bpp;
-            if bpp >= 3 {
-                let px = f.data.get(o..o + 3).unwrap_or(&[0; 3]);
-                out.extend(px.iter().map(|v| *v as f32 / 255.0));
-            } else {
-                out.extend([f.data.get(o).copied().unwrap_or(0) as f32 / 255.0; 3]);
+    /// A camera frame's pixels (grey, RGB or RGBA bytes; no format means
+    /// grey); `None` when its data is shorter than its rows.
+    pub fn from_frame(f: &'a parallax_sdk_types::CameraFrame) -> Option<Image<'a>> {
+        let bpp = f.format.map_or(1, |p| p.bytes_per_pixel()) as usize;
+        Image::bytes(
+            f.width as usize,
+            f.height as usize,
+            &f.data,
+            bpp,
+            f.stride as usize,
+        )
+    }
+
+    fn bytes(
+        width: usize,
+        height: usize,
+        data: &'a [u8],
+        bpp: usize,
+        stride: usize,
+    ) -> Option<Image<'a>> {
+        // Every row's pixels inside the data (the last row needs no
+        // padding after them).
+        let row = width.checked_mul(bpp)?;
+        let needed = match height {
+            0 => 0,
+            h => (h - 1).checked_mul(stride)?.checked_add(row)?,
+        };
+        (stride >= row && data.len() >= needed).then_some(Image {
+            width,
+            height,
+            pixels: Pixels::Bytes { data, bpp, stride },
+        })
+    }
+
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    pub fn height(&self) -> usize {
+        self.height
+    }
+
+    /// The pixel at (x, y), RGB in 0..1 (zero outside the image).
+    pub fn pixel(&self, x: usize, y: usize) -> [f32; 3] {
+        let (w, h) = (self.width, self.height);
+        let (x, y) = (x as f32 + 0.5, y as f32 + 0.5);
+        match self.pixels {
+            Pixels::Rgb(d) => bilinear::<f32, 3>(d, w * 3, w, h, x, y),
+            Pixels::Bytes { data, bpp, stride } => {
+                let v = match bpp {
+                    1 => bilinear::<u8, 1>(data, stride, w, h, x, y),
+                    3 => bilinear::<u8, 3>(data, stride, w, h, x, y),
+                    _ => bilinear::<u8, 4>(data, stride, w, h, x, y),
+                };
+                v.map(|c| c * (1.0 / 255.0))
             }
         }
     }
+}
+
+/// Bilinear sample of rows of `BPP` values per pixel (`stride` values
+/// apart), the first three (or a grey one, repeated) as RGB, in the units
+/// of the data; zero outside the `w` × `h` image.
+// Always inlined: called per crop pixel, a call costs as much as the sample.
+#[inline(always)]
+fn bilinear<T: Copy + Into<f32>, const BPP: usize>(
+    data: &[T],
+    stride: usize,
+    w: usize,
+    h: usize,
+    x: f32,
+    y: f32,
+) -> [f32; 3] {
+    let ch = |c: usize| if BPP >= 3 { c } else { 0 };
+    let (x, y) = (x - 0.5, y - 0.5);
+    // floor() by truncation (a libm call on the baseline x86-64 target);
+    // the saturating casts keep far-off points far off.
+    let floor = |v: f32| {
+        let t = v as i32;
+        t - (v < t as f32) as i32
+    };
+    let (xi, yi) = (floor(x), floor(y));
+    let (tx, ty) = (x - xi as f32, y - yi as f32);
+    let (x0, y0) = (xi as f32, yi as f32);
+    if xi >= 0 && yi >= 0 && (xi as usize) + 1 < w && (yi as usize) + 1 < h {
+        // All four pixels inside (most of a crop): two pairs of
+        // neighbours, each pair contiguous.
+        let i = yi as usize * stride + xi as usize * BPP;
+        let (top, bottom) = (
+            &data[i..i + 2 * BPP],
+            &data[i + stride..i + stride + 2 * BPP],
+        );
+        let lerp = |c: usize| {
+            let (a, b): (f32, f32) = (top[c].into(), top[BPP + c].into());
+            let (d, e): (f32, f32) = (bottom[c].into(), bottom[BPP + c].into());
+            let t = a + (b - a) * tx;
+            let u = d + (e - d) * tx;
+            t + (u - t) * ty
+        };
+        // (Written out: array::from_fn stayed a call per channel.)
+        return if BPP >= 3 {
+            [lerp(0), lerp(1), lerp(2)]
+        } else {
+            [lerp(0); 3]
+        };
+    }
+    let mut out = [0f32; 3];
+    for (dy, wy) in [(0, 1.0 - ty), (1, ty)] {
+        for (dx, wx) in [(0, 1.0 - tx), (1, tx)] {
+            let (px, py) = (x0 as i64 + dx, y0 as i64 + dy);
+            if px < 0 || py < 0 || px >= w as i64 || py >= h as i64 {
+                continue;
+            }
+            let i = py as usize * stride + px as usize * BPP;
+            for (c, o) in out.iter_mut().enumerate() {
+                *o += wx * wy * data[i + ch(c)].into();
+            }
+        }
+    }
+    out
+}
+
+/// Simultaneous camera frames as the models' input images (borrowed, no
+/// copy); `None` when a frame's data is shorter than its rows.
+pub fn frames_as_images(frames: &[parallax_sdk_types::CameraFrame]) -> Option<Vec<Image<'_>>> {
+    frames.iter().map(Image::from_frame).collect()
 }
 
 /// Where crop pixel `(u, v)` (continuous, 0..size) lies in the image, pixels.
@@ -115,6 +191,40 @@ pub fn crop_to_image(roi: &Roi, width: usize, height: usize, size: usize, u: f32
 /// Cuts `roi` out of `image` into a `size`×`size` RGB crop (NHWC floats),
 /// turned so the hand points up.
 pub fn crop(image: &Image, roi: &Roi, size: usize) -> Vec<f32> {
+    // One loop per pixel layout, the layout decided once per crop.
+    let (w, h) = (image.width, image.height);
+    let bytes = |v: [f32; 3]| v.map(|c| c * (1.0 / 255.0));
+    match image.pixels {
+        Pixels::Rgb(d) => crop_with(image, roi, size, |x, y| {
+            bilinear::<f32, 3>(d, w * 3, w, h, x, y)
+        }),
+        Pixels::Bytes {
+            data,
+            bpp: 1,
+            stride,
+        } => crop_with(image, roi, size, |x, y| {
+            bytes(bilinear::<u8, 1>(data, stride, w, h, x, y))
+        }),
+        Pixels::Bytes {
+            data,
+            bpp: 3,
+            stride,
+        } => crop_with(image, roi, size, |x, y| {
+            bytes(bilinear::<u8, 3>(data, stride, w, h, x, y))
+        }),
+        Pixels::Bytes { data, stride, .. } => crop_with(image, roi, size, |x, y| {
+            bytes(bilinear::<u8, 4>(data, stride, w, h, x, y))
+        }),
+    }
+}
+
+/// [`crop`] with `sample` reading the image at (x, y) pixels.
+fn crop_with(
+    image: &Image,
+    roi: &Roi,
+    size: usize,
+    sample: impl Fn(f32, f32) -> [f32; 3] + Sync,
+) -> Vec<f32> {
     use rayon::prelude::*;
     // crop_to_image as an affine map, worked out once: image point =
     // origin + u·du + v·dv for crop pixel centres (u, v).
@@ -127,9 +237,12 @@ pub fn crop(image: &Image, roi: &Roi, size: usize) -> Vec<f32> {
         .enumerate()
         .for_each(|(v, row)| {
             let start = origin + dv * v as f32;
-            for (u, px) in row.chunks_exact_mut(3).enumerate() {
+            for u in 0..row.len() / 3 {
                 let p = start + du * u as f32;
-                px.copy_from_slice(&image.sample(p.x, p.y));
+                let [r, g, b] = sample(p.x, p.y);
+                row[3 * u] = r;
+                row[3 * u + 1] = g;
+                row[3 * u + 2] = b;
             }
         });
     out
@@ -186,38 +299,75 @@ mod tests {
     use super::*;
 
     #[test]
-    fn camera_frames_become_rgb_floats() {
+    fn camera_frames_are_read_in_place_as_rgb() {
         use parallax_sdk_types::{CameraFrame, PixelFormat};
-        // 2x1 grey with a padded row, then 1x1 RGBA.
-        let grey = CameraFrame {
-            width: 2,
-            height: 1,
-            stride: 4,
-            format: Some(PixelFormat::Gray8),
-            data: vec![0, 255, 9, 9],
+        // 2x2 grey with padded rows (the last row's padding missing), 1x1
+        // RGBA, 1x1 RGB, and a frame whose data ends before its last row.
+        let frame = |w, h, stride, format, data: Vec<u8>| CameraFrame {
+            width: w,
+            height: h,
+            stride,
+            format,
+            data,
             ..Default::default()
         };
-        let mut out = Vec::new();
-        rgb_from_frame(&grey, &mut out);
-        assert_eq!(out, vec![0.0, 0.0, 0.0, 1.0, 1.0, 1.0]);
-        assert_eq!(rgb_from_gray(&[0, 255]), out);
-        let rgba = CameraFrame {
-            width: 1,
-            height: 1,
-            stride: 4,
-            format: Some(PixelFormat::Rgba8),
-            data: vec![255, 0, 51, 7],
-            ..Default::default()
+        let frames = [
+            frame(
+                2,
+                2,
+                4,
+                Some(PixelFormat::Gray8),
+                vec![0, 255, 9, 9, 51, 102],
+            ),
+            frame(1, 1, 4, Some(PixelFormat::Rgba8), vec![255, 0, 51, 7]),
+            frame(1, 1, 3, Some(PixelFormat::Rgb8), vec![0, 51, 255]),
+            frame(2, 2, 2, None, vec![1, 2, 3]),
+        ];
+        assert!(frames_as_images(&frames).is_none(), "one frame is short");
+        let images: Vec<_> = frames.iter().map(Image::from_frame).collect();
+        assert!(frames_as_images(&frames[..3]).is_some());
+        let grey = images[0].expect("complete frame");
+        let near = |a: [f32; 3], b: [f32; 3]| a.iter().zip(b).all(|(a, b)| (a - b).abs() < 1e-6);
+        assert_eq!((grey.width(), grey.height()), (2, 2));
+        assert!(near(grey.pixel(0, 0), [0.0; 3]));
+        assert!(near(grey.pixel(1, 0), [1.0; 3]));
+        assert!(near(grey.pixel(1, 1), [0.4; 3]), "{:?}", grey.pixel(1, 1));
+        assert!(near(grey.pixel(2, 0), [0.0; 3]), "outside");
+        assert!(near(images[1].unwrap().pixel(0, 0), [1.0, 0.0, 0.2]));
+        assert!(near(images[2].unwrap().pixel(0, 0), [0.0, 0.2, 1.0]));
+        assert!(images[3].is_none(), "short data is refused, not read");
+        assert!(Image::rgb(2, 2, &[0.0; 11]).is_none());
+        assert!(Image::gray(usize::MAX, 2, &[]).is_none());
+    }
+
+    #[test]
+    fn byte_images_crop_like_their_float_values() {
+        // 9x7 RGB bytes, the same as floats, and the grey channel alone.
+        let (w, h) = (9, 7);
+        let bytes: Vec<u8> = (0..w * h * 3).map(|i| (i * 37 % 256) as u8).collect();
+        let floats: Vec<f32> = bytes.iter().map(|b| *b as f32 / 255.0).collect();
+        let grey: Vec<u8> = bytes.iter().step_by(3).copied().collect();
+        let grey_floats: Vec<f32> = grey.iter().flat_map(|g| [*g as f32 / 255.0; 3]).collect();
+        // Turned, and reaching over the image's edges.
+        let r = Roi {
+            center: Vec2::new(0.4, 0.6),
+            size: Vec2::new(0.9, 1.2),
+            rotation: 0.4,
         };
-        rgb_from_frame(&rgba, &mut out);
-        assert_eq!(out, vec![1.0, 0.0, 0.2]);
-        let mut buffers = Vec::new();
-        let images = frames_as_images(&[grey, rgba], &mut buffers);
-        assert_eq!(
-            (images[0].width, images[0].height, images[0].rgb.len()),
-            (2, 1, 6)
-        );
-        assert_eq!(images[1].rgb, &[1.0, 0.0, 0.2]);
+        let pairs = [
+            (
+                Image::bytes(w, h, &bytes, 3, w * 3),
+                Image::rgb(w, h, &floats),
+            ),
+            (Image::gray(w, h, &grey), Image::rgb(w, h, &grey_floats)),
+        ];
+        for (b, f) in pairs {
+            let (cb, cf) = (crop(&b.unwrap(), &r, 12), crop(&f.unwrap(), &r, 12));
+            assert!(cf.contains(&0.0) && cf.iter().any(|v| *v > 0.1));
+            for (x, y) in cb.iter().zip(&cf) {
+                assert!((x - y).abs() < 1e-5, "{x} vs {y}");
+            }
+        }
     }
 
     fn roi(rotation: f32) -> Roi {
@@ -234,11 +384,7 @@ mod tests {
         let rgb: Vec<f32> = (0..64)
             .flat_map(|i| [(i % 8) as f32 + 0.5, (i / 8) as f32 + 0.5, 1.0])
             .collect();
-        let img = Image {
-            width: 8,
-            height: 8,
-            rgb: &rgb,
-        };
+        let img = Image::rgb(8, 8, &rgb).unwrap();
         // The middle 4x4 pixels, at 4x4: the same pixels.
         let c = crop(&img, &roi(0.0), 4);
         assert_eq!(&c[..3], &[2.5, 2.5, 1.0]);

@@ -140,10 +140,10 @@ impl HandLandmarker {
     }
 
     fn detect_palms_here(&self, image: &Image) -> Result<Vec<Palm>, GraphError> {
-        let side = image.width.max(image.height) as f32;
+        let side = image.width().max(image.height()) as f32;
         let square = Roi {
             center: Vec2::splat(0.5),
-            size: Vec2::new(side / image.width as f32, side / image.height as f32),
+            size: Vec2::new(side / image.width() as f32, side / image.height() as f32),
             rotation: 0.0,
         };
         let n = palm::INPUT_SIZE as usize;
@@ -157,12 +157,12 @@ impl HandLandmarker {
             0.3,
         );
         // From the letterboxed square back to the image.
-        let (w, h) = (image.width as f32, image.height as f32);
+        let (w, h) = (image.width() as f32, image.height() as f32);
         let back = |p: Vec2| {
             let q = landmark::crop_to_image(
                 &square,
-                image.width,
-                image.height,
+                image.width(),
+                image.height(),
                 n,
                 p.x * n as f32,
                 p.y * n as f32,
@@ -199,8 +199,8 @@ impl HandLandmarker {
             presence,
             right,
             roi,
-            image.width,
-            image.height,
+            image.width(),
+            image.height(),
         ))
     }
 
@@ -212,7 +212,7 @@ impl HandLandmarker {
         let t = Instant::now();
         let mut hands = Vec::new();
         for p in palms.iter().take(self.max_hands) {
-            let roi = palm::hand_roi(p, image.width as f32, image.height as f32);
+            let roi = palm::hand_roi(p, image.width() as f32, image.height() as f32);
             let h = self.landmarks(image, &roi)?;
             if h.presence >= self.min_presence {
                 hands.push(h);

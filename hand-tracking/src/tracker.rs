@@ -55,7 +55,7 @@ impl LandmarkSource for HandLandmarker {
             .detect_palms(image)?
             .iter()
             .take(self.max_hands)
-            .map(|p| crate::palm::hand_roi(p, image.width as f32, image.height as f32))
+            .map(|p| crate::palm::hand_roi(p, image.width() as f32, image.height() as f32))
             .collect())
     }
 
@@ -241,8 +241,8 @@ impl<S: LandmarkSource> StereoHandTracker<S> {
             if lm.presence >= self.min_presence {
                 self.regions[hand][cam] = Some(roi_from_landmarks(
                     &lm.image,
-                    images[cam].width,
-                    images[cam].height,
+                    images[cam].width(),
+                    images[cam].height(),
                 ));
                 views[hand][cam] = Some(lm);
             } else {
@@ -276,7 +276,7 @@ impl<S: LandmarkSource> StereoHandTracker<S> {
                 // A hand already seen, found again: its landmarks are where
                 // the seen ones are (side by side hands give overlapping
                 // regions, so regions alone cannot tell).
-                let size = 0.5 * roi.size.x * image.width as f32;
+                let size = 0.5 * roi.size.x * image.width() as f32;
                 let c = centroid(&lm);
                 let known = views
                     .iter()
@@ -471,8 +471,8 @@ impl<S: LandmarkSource> HandTracker for StereoHandTracker<S> {
                     let lm = pool[cam].swap_remove(i);
                     self.regions[hand][cam] = Some(roi_from_landmarks(
                         &lm.image,
-                        images[cam].width,
-                        images[cam].height,
+                        images[cam].width(),
+                        images[cam].height(),
                     ));
                     views[hand][cam] = Some(lm);
                 }
@@ -506,8 +506,8 @@ impl<S: LandmarkSource> HandTracker for StereoHandTracker<S> {
                 for (c, lm) in group {
                     self.regions[slot][c] = Some(roi_from_landmarks(
                         &lm.image,
-                        images[c].width,
-                        images[c].height,
+                        images[c].width(),
+                        images[c].height(),
                     ));
                     views[slot][c] = Some(lm);
                 }

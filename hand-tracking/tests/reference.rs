@@ -77,11 +77,7 @@ fn a_blank_image_has_no_hands_and_odd_sizes_work() {
         .expect("run ./scripts/fetch-hand-models.sh");
     for (w, hgt) in [(640, 480), (333, 517), (1, 1)] {
         let rgb = vec![0.5f32; w * hgt * 3];
-        let img = Image {
-            width: w,
-            height: hgt,
-            rgb: &rgb,
-        };
+        let img = Image::rgb(w, hgt, &rgb).unwrap();
         let hands = h.process(&img).unwrap();
         assert!(
             hands.is_empty(),

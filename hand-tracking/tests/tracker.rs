@@ -59,7 +59,7 @@ impl LandmarkSource for Projected {
             .filter_map(|s| self.pixels(cam, s))
             .map(|px| {
                 // A detector's region is rougher than a landmark-based one.
-                let mut r = roi_from_landmarks(&px, image.width, image.height);
+                let mut r = roi_from_landmarks(&px, image.width(), image.height());
                 r.center += Vec2::new(0.02, -0.01);
                 r.rotation += 0.1;
                 r
@@ -74,10 +74,10 @@ impl LandmarkSource for Projected {
         roi: &Roi,
     ) -> Result<HandLandmarks, GraphError> {
         let center = Vec2::new(
-            roi.center.x * image.width as f32,
-            roi.center.y * image.height as f32,
+            roi.center.x * image.width() as f32,
+            roi.center.y * image.height() as f32,
         );
-        let half = 0.5 * roi.size.x * image.width as f32;
+        let half = 0.5 * roi.size.x * image.width() as f32;
         // The landmark model sees the hand nearest the crop's centre, if it
         // is well inside the crop.
         let nearest = (0..2)
@@ -140,11 +140,9 @@ fn tracks_both_hands_through_entry_and_exit() {
         seed: 0x1234_5678_9ABC_DEF1,
     };
     let mut tracker = StereoHandTracker::new(source, cams);
-    let image = Image {
-        width: 640,
-        height: 480,
-        rgb: &[],
-    };
+    // The projected source never looks at the pixels.
+    let grey = vec![0u8; 640 * 480];
+    let image = Image::gray(640, 480, &grey).unwrap();
     let images = [image, image];
     let (mut err_sum, mut err_n, mut worst) = (0.0f32, 0, 0.0f32);
     let mut detector_runs_both_tracked = 0;

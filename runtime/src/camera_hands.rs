@@ -154,7 +154,6 @@ fn to_stage(h: &TrackedHand, time: Time, head: &Pose, head_v: &Velocity) -> Hand
 fn run(hmd: Arc<dyn Hmd>, mut tracker: StereoHandTracker<HandLandmarker>, shared: &Shared) {
     let n = tracker.cameras.len();
     let mut frames = vec![CameraFrame::default(); n];
-    let mut rgb: Vec<Vec<f32>> = Vec::new();
     let mut failures = 0u32;
     while !shared.stop.load(Ordering::Relaxed) {
         // The newest frame of every camera, all of the same exposure.
@@ -181,7 +180,13 @@ fn run(hmd: Arc<dyn Hmd>, mut tracker: StereoHandTracker<HandLandmarker>, shared
             std::thread::sleep(Duration::from_millis(2));
             continue;
         }
-        let images = frames_as_images(&frames, &mut rgb);
+        let Some(images) = frames_as_images(&frames) else {
+            tracing::warn!(
+                "hand tracking: a camera frame's data is shorter than its rows; skipped"
+            );
+            std::thread::sleep(Duration::from_millis(2));
+            continue;
+        };
         let time = frames[0].time;
         let hands = match tracker.track(&images, time.0 as f64 * 1e-9) {
             Ok(h) => h,

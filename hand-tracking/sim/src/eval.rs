@@ -263,16 +263,7 @@ pub fn evaluate(
                 .map(|c| renderer.render(&f.scene, c))
                 .collect::<Result<_, _>>()?;
             let render = t.elapsed();
-            let rgb: Vec<Vec<f32>> = images.iter().map(|im| im.to_rgb()).collect();
-            let views: Vec<Image> = rgb
-                .iter()
-                .zip(&images)
-                .map(|(rgb, im)| Image {
-                    width: im.width as usize,
-                    height: im.height as usize,
-                    rgb,
-                })
-                .collect();
+            let views: Vec<Image> = images.iter().map(|im| im.as_image()).collect();
             let t = Instant::now();
             let tracked = tracker.track(&views, f.time)?;
             let track = t.elapsed();

@@ -126,9 +126,14 @@ pub struct GrayImage {
 }
 
 impl GrayImage {
-    /// The image as the models' RGB input (grey replicated, 0..1).
-    pub fn to_rgb(&self) -> Vec<f32> {
-        parallax_hand_tracking::landmark::rgb_from_gray(&self.pixels)
+    /// The image as the models' input (borrowed, read as grey RGB).
+    pub fn as_image(&self) -> parallax_hand_tracking::landmark::Image<'_> {
+        parallax_hand_tracking::landmark::Image::gray(
+            self.width as usize,
+            self.height as usize,
+            &self.pixels,
+        )
+        .expect("a rendered image holds width x height pixels")
     }
 }
 

@@ -6,7 +6,6 @@ use parallax_driver_simulated::camera_infos;
 use parallax_driver_simulated::hand::{joint_poses, HandShape};
 use parallax_hand_sim::gpu::Renderer;
 use parallax_hand_sim::{hand_capsules, render_cpu, Background, Capsule, Scene};
-use parallax_hand_tracking::landmark::Image;
 use parallax_hand_tracking::skeleton::LANDMARK_OF_JOINT;
 use parallax_hand_tracking::stereo::Camera;
 use parallax_hand_tracking::{models_dir, HandLandmarker, Variant};
@@ -93,12 +92,7 @@ fn the_models_find_the_rendered_hand() {
         renderer.adapter,
         t.elapsed()
     );
-    let rgb = img.to_rgb();
-    let image = Image {
-        width: 640,
-        height: 480,
-        rgb: &rgb,
-    };
+    let image = img.as_image();
     let mut lm =
         HandLandmarker::load(&models_dir(), Variant::Full, &candle_core::Device::Cpu).unwrap();
     let hands = lm.process(&image).unwrap();
