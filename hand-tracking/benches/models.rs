@@ -146,6 +146,7 @@ fn main() {
     println!("hand models, {threads} threads, {RUNS} runs, ours and TFLite by turns (ms)");
     println!("| what | ours median | ours p90 | TFLite median | TFLite p90 | ours / TFLite (median of turns) |");
     println!("|---|---|---|---|---|---|");
+    let mut loaded = Vec::new();
     for name in MODELS {
         let graph = Graph::load(&dir, name, &Device::Cpu)
             .unwrap_or_else(|e| panic!("{e} (run ./scripts/fetch-hand-models.sh)"));
@@ -158,7 +159,26 @@ fn main() {
         row(name, &mut reference, &[name], RUNS, || {
             graph.run(&x).unwrap();
         });
+        loaded.push((name, graph, x));
     }
+    // The models of a stereo frame with the detector (see below) on the
+    // same inputs on both sides: the models alone.
+    let model = |name: &str| loaded.iter().find(|(n, ..)| *n == name).expect("loaded");
+    let (det, lm) = ("palm_detection_lite", "hand_landmark_lite");
+    let ((_, dg, dx), (_, lg, lx)) = (model(det), model(lm));
+    row(
+        "stereo frame, models only (lite: 2 x (detector + 2 x landmarks))",
+        &mut reference,
+        &[det, lm, lm, det, lm, lm],
+        RUNS / 2,
+        || {
+            for _camera in 0..2 {
+                dg.run(dx).unwrap();
+                lg.run(lx).unwrap();
+                lg.run(lx).unwrap();
+            }
+        },
+    );
     // A whole stereo frame as the tracker's worst case runs it: on each of
     // two 640x480 cameras the detector plus the landmark model on two hand
     // regions (when tracking, the detector is skipped).
@@ -198,9 +218,8 @@ fn main() {
         size: glam::Vec2::new(224.0 / w as f32, 224.0 / h as f32),
         rotation: 0.3,
     });
-    let (det, lm) = ("palm_detection_lite", "hand_landmark_lite");
     row(
-        "stereo frame (lite: 2 x (detector + 2 crops); ours with crop, resize and decoding)",
+        "stereo frame (lite: 2 x (detector + 2 crops); ours from the camera bytes: crops, resizing and decoding included)",
         &mut reference,
         &[det, lm, lm, det, lm, lm],
         RUNS / 2,

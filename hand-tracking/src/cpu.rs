@@ -280,6 +280,10 @@ impl std::fmt::Debug for Plan {
         f.debug_struct("Plan")
             .field("ops", &self.ops.len())
             .field("slots", &self.slot_len.len())
+            .field(
+                "arena_bytes",
+                &(self.slot_len.iter().sum::<usize>() * std::mem::size_of::<f32>()),
+            )
             .finish()
     }
 }

@@ -463,10 +463,18 @@ pub(crate) fn im2col_rows(x: &[f32], g: &Geometry, first_row: usize, cols: &mut 
         let inside =
             iy0 >= 0 && ix0 >= 0 && iy0 + reach < g.in_h as isize && ix0 + reach < g.in_w as isize;
         if inside && g.dilation == 1 {
-            // The whole window is in the image: k row segments.
-            for ky in 0..g.kernel {
-                let start = ((iy0 as usize + ky) * g.in_w + ix0 as usize) * c;
-                dst[ky * span..(ky + 1) * span].copy_from_slice(&x[start..start + span]);
+            // The whole window is in the image: k row segments (of fixed
+            // length for the first layers' 3-channel windows, which a
+            // memcpy call per segment would dominate).
+            let rows = (0..g.kernel).map(|ky| ((iy0 as usize + ky) * g.in_w + ix0 as usize) * c);
+            match span {
+                9 => copy_rows::<9>(x, rows, dst),
+                15 => copy_rows::<15>(x, rows, dst),
+                _ => {
+                    for (ky, start) in rows.enumerate() {
+                        dst[ky * span..(ky + 1) * span].copy_from_slice(&x[start..start + span]);
+                    }
+                }
             }
             continue;
         }
@@ -485,6 +493,16 @@ pub(crate) fn im2col_rows(x: &[f32], g: &Geometry, first_row: usize, cols: &mut 
                 dst[(ky * g.kernel + kx) * c..][..c].copy_from_slice(src);
             }
         }
+    }
+}
+
+/// Copies `N` floats from each start in `x` to consecutive runs of `dst`.
+#[inline]
+fn copy_rows<const N: usize>(x: &[f32], starts: impl Iterator<Item = usize>, dst: &mut [f32]) {
+    for (d, start) in dst.chunks_exact_mut(N).zip(starts) {
+        let src: &[f32; N] = x[start..start + N].try_into().expect("N floats");
+        let d: &mut [f32; N] = d.try_into().expect("N floats");
+        *d = *src;
     }
 }
 
