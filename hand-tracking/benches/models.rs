@@ -195,19 +195,20 @@ fn main() {
         .unwrap()
         .to_vec1()
         .unwrap();
-    // The hand-like reference picture, tiled into an RGB camera frame
-    // (bytes, as cameras give them).
+    // The hand-like reference picture, tiled into a grey camera frame
+    // (bytes, as the headset's tracking cameras give them).
     let (w, h) = (640usize, 480usize);
     let frame = parallax_sdk_types::CameraFrame {
         width: w as u32,
         height: h as u32,
-        stride: 3 * w as u32,
-        format: Some(parallax_sdk_types::PixelFormat::Rgb8),
+        stride: w as u32,
+        format: Some(parallax_sdk_types::PixelFormat::Gray8),
         data: (0..w * h)
-            .flat_map(|i| {
+            .map(|i| {
                 let (x, y) = ((i % w) % 224, (i / w) % 224);
                 let k = (y * 224 + x) * 3;
-                [hand[k], hand[k + 1], hand[k + 2]].map(|v| (v * 255.0).round() as u8)
+                let luma = 0.299 * hand[k] + 0.587 * hand[k + 1] + 0.114 * hand[k + 2];
+                (luma * 255.0).round() as u8
             })
             .collect(),
         ..Default::default()
@@ -219,7 +220,7 @@ fn main() {
         rotation: 0.3,
     });
     row(
-        "stereo frame (lite: 2 x (detector + 2 crops); ours from the camera bytes: crops, resizing and decoding included)",
+        "stereo frame (lite: 2 x (detector + 2 crops); ours from grey camera bytes: crops, resizing and decoding included)",
         &mut reference,
         &[det, lm, lm, det, lm, lm],
         RUNS / 2,
@@ -241,7 +242,7 @@ fn main() {
         .flat_map(|cam| rois.iter().map(move |r| (cam, *r)))
         .collect();
     row(
-        "tracked stereo frame (lite: 4 crops; ours side by side, with crop and resize)",
+        "tracked stereo frame (lite: 4 crops; ours side by side, from grey camera bytes)",
         &mut reference,
         &[lm, lm, lm, lm],
         RUNS,
