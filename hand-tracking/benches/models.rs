@@ -219,28 +219,26 @@ fn main() {
         size: glam::Vec2::new(224.0 / w as f32, 224.0 / h as f32),
         rotation: 0.3,
     });
+    // As the tracker runs it (both cameras' detectors side by side, then
+    // the regions' landmarks side by side).
+    let mut source = landmarker;
+    let images = [img, img];
+    let jobs: Vec<(usize, Roi)> = (0..2)
+        .flat_map(|cam| rois.iter().map(move |r| (cam, *r)))
+        .collect();
     row(
         "stereo frame (lite: 2 x (detector + 2 crops); ours from grey camera bytes: crops, resizing and decoding included)",
         &mut reference,
         &[det, lm, lm, det, lm, lm],
         RUNS / 2,
         || {
-            for _camera in 0..2 {
-                landmarker.detect_palms(&img).unwrap();
-                for roi in &rois {
-                    landmarker.landmarks(&img, roi).unwrap();
-                }
-            }
+            LandmarkSource::detect_batch(&mut source, &images, &[0, 1]).unwrap();
+            LandmarkSource::landmarks_batch(&mut source, &images, &jobs).unwrap();
         },
     );
     // The tracking case: both hands followed in both cameras, no detector:
     // four crops, run side by side as the tracker does (TFLite: one after
     // the other, each on all threads).
-    let mut source = landmarker;
-    let images = [img, img];
-    let jobs: Vec<(usize, Roi)> = (0..2)
-        .flat_map(|cam| rois.iter().map(move |r| (cam, *r)))
-        .collect();
     row(
         "tracked stereo frame (lite: 4 crops; ours side by side, from grey camera bytes)",
         &mut reference,

@@ -35,6 +35,20 @@ pub trait LandmarkSource {
         roi: &Roi,
     ) -> Result<HandLandmarks, GraphError>;
 
+    /// The regions of several cameras' images, per camera in `cameras`'
+    /// order. The models run the cameras side by side; other sources one
+    /// after the other.
+    fn detect_batch(
+        &mut self,
+        images: &[Image],
+        cameras: &[usize],
+    ) -> Result<Vec<Vec<Roi>>, GraphError> {
+        cameras
+            .iter()
+            .map(|&cam| self.detect(cam, &images[cam]))
+            .collect()
+    }
+
     /// The landmarks of several regions, `(camera, region)`, in order. The
     /// models run them side by side (a core per crop rather than every op
     /// split between cores); other sources one after the other.
@@ -49,14 +63,21 @@ pub trait LandmarkSource {
     }
 }
 
-impl LandmarkSource for HandLandmarker {
-    fn detect(&mut self, _camera: usize, image: &Image) -> Result<Vec<Roi>, GraphError> {
+impl HandLandmarker {
+    /// The hand regions of the palms found in `image`, best first.
+    fn hand_regions(&self, image: &Image) -> Result<Vec<Roi>, GraphError> {
         Ok(self
             .detect_palms(image)?
             .iter()
             .take(self.max_hands)
             .map(|p| crate::palm::hand_roi(p, image.width() as f32, image.height() as f32))
             .collect())
+    }
+}
+
+impl LandmarkSource for HandLandmarker {
+    fn detect(&mut self, _camera: usize, image: &Image) -> Result<Vec<Roi>, GraphError> {
+        self.hand_regions(image)
     }
 
     fn landmarks(
@@ -66,6 +87,19 @@ impl LandmarkSource for HandLandmarker {
         roi: &Roi,
     ) -> Result<HandLandmarks, GraphError> {
         HandLandmarker::landmarks(self, image, roi)
+    }
+
+    fn detect_batch(
+        &mut self,
+        images: &[Image],
+        cameras: &[usize],
+    ) -> Result<Vec<Vec<Roi>>, GraphError> {
+        use rayon::prelude::*;
+        let this = &*self;
+        cameras
+            .par_iter()
+            .map(|&cam| this.hand_regions(&images[cam]))
+            .collect()
     }
 
     fn landmarks_batch(
@@ -202,19 +236,6 @@ impl<S: LandmarkSource> StereoHandTracker<S> {
         }
     }
 
-    fn run_landmarks(
-        &mut self,
-        cam: usize,
-        image: &Image,
-        roi: &Roi,
-    ) -> Result<HandLandmarks, GraphError> {
-        let t = Instant::now();
-        let lm = self.source.landmarks(cam, image, roi)?;
-        self.stats.landmarks += t.elapsed();
-        self.stats.landmark_runs += 1;
-        Ok(lm)
-    }
-
     /// Follows each hand's regions from the last frame (all regions of all
     /// cameras in one batch).
     fn follow(&mut self, images: &[Image]) -> Result<[Views; 2], GraphError> {
@@ -260,33 +281,44 @@ impl<S: LandmarkSource> StereoHandTracker<S> {
         views: &[Views; 2],
     ) -> Result<Vec<Vec<HandLandmarks>>, GraphError> {
         let mut found = vec![Vec::new(); images.len()];
-        for (cam, image) in images.iter().enumerate() {
-            if views.iter().all(|v| v[cam].is_some()) {
+        let cameras: Vec<usize> = (0..images.len())
+            .filter(|&cam| views.iter().any(|v| v[cam].is_none()))
+            .collect();
+        if cameras.is_empty() {
+            return Ok(found);
+        }
+        // The detector on every such camera, then the landmarks of every
+        // region found, each batch side by side.
+        let t = Instant::now();
+        let regions = self.source.detect_batch(images, &cameras)?;
+        self.stats.detect += t.elapsed();
+        self.stats.detector_runs += cameras.len() as u64;
+        let jobs: Vec<(usize, Roi)> = cameras
+            .iter()
+            .zip(&regions)
+            .flat_map(|(&cam, r)| r.iter().map(move |roi| (cam, *roi)))
+            .collect();
+        let t = Instant::now();
+        let marks = self.source.landmarks_batch(images, &jobs)?;
+        self.stats.landmarks += t.elapsed();
+        self.stats.landmark_runs += jobs.len() as u64;
+        for ((cam, roi), lm) in jobs.into_iter().zip(marks) {
+            if lm.presence < self.min_presence {
                 continue;
             }
-            let t = Instant::now();
-            let regions = self.source.detect(cam, image)?;
-            self.stats.detect += t.elapsed();
-            self.stats.detector_runs += 1;
-            for roi in regions {
-                let lm = self.run_landmarks(cam, image, &roi)?;
-                if lm.presence < self.min_presence {
-                    continue;
-                }
-                // A hand already seen, found again: its landmarks are where
-                // the seen ones are (side by side hands give overlapping
-                // regions, so regions alone cannot tell).
-                let size = 0.5 * roi.size.x * image.width() as f32;
-                let c = centroid(&lm);
-                let known = views
-                    .iter()
-                    .filter_map(|v| v[cam].as_ref())
-                    .chain(&found[cam]);
-                if known.map(centroid).any(|k| (k - c).length() < 0.2 * size) {
-                    continue;
-                }
-                found[cam].push(lm);
+            // A hand already seen, found again: its landmarks are where
+            // the seen ones are (side by side hands give overlapping
+            // regions, so regions alone cannot tell).
+            let size = 0.5 * roi.size.x * images[cam].width() as f32;
+            let c = centroid(&lm);
+            let known = views
+                .iter()
+                .filter_map(|v| v[cam].as_ref())
+                .chain(&found[cam]);
+            if known.map(centroid).any(|k| (k - c).length() < 0.2 * size) {
+                continue;
             }
+            found[cam].push(lm);
         }
         Ok(found)
     }
