@@ -21,7 +21,7 @@
 //! (`cpu.rs`, `kernels.rs`); on other devices candle's ops.
 //!
 //! Status: the models run and match the TFLite runtime (see
-//! `tests/reference.rs`), at 0.82-0.98× TFLite's time on the CPU; the tracker
+//! `tests/reference.rs`), at 0.8-1.0× TFLite's time on the CPU; the tracker
 //! is measured on rendered simulated sequences (`parallax hands eval`,
 //! `tests/tracker.rs`) and feeds the runtime's `XR_EXT_hand_tracking`.
 
