@@ -300,9 +300,12 @@ impl GreyTaps<'_> {
     "x86_64+avx2+fma"
 ))]
 fn grey_row(taps: &GreyTaps, start: [f32; 2], du: [f32; 2], grey: &mut [f32]) {
+    // Points far outside sample zeros all the same: clamped, their integer
+    // coordinates (and those + 1) stay far from i32's limits.
+    let (xmax, ymax) = (taps.width as f32 + 1.0, taps.height as f32 + 1.0);
     for (u, g) in grey.iter_mut().enumerate() {
-        let x = start[0] + du[0] * u as f32 - 0.5;
-        let y = start[1] + du[1] * u as f32 - 0.5;
+        let x = (start[0] + du[0] * u as f32 - 0.5).clamp(-2.0, xmax);
+        let y = (start[1] + du[1] * u as f32 - 0.5).clamp(-2.0, ymax);
         let (xf, yf) = (x.floor(), y.floor());
         let (tx, ty) = (x - xf, y - yf);
         let (x0, y0) = (xf as i32, yf as i32);
@@ -482,6 +485,24 @@ mod tests {
             center: Vec2::new(0.5, 0.5),
             size: Vec2::new(0.5, 0.5),
             rotation,
+        }
+    }
+
+    #[test]
+    fn a_region_far_outside_crops_to_black() {
+        let grey = vec![200u8; 6 * 4];
+        let img = Image::gray(6, 4, &grey).unwrap();
+        for center in [
+            Vec2::new(3e9, -3e9),
+            Vec2::new(-1e7, 0.5),
+            Vec2::new(0.5, 4e8),
+        ] {
+            let r = Roi {
+                center,
+                size: Vec2::new(0.5, 0.5),
+                rotation: 0.2,
+            };
+            assert!(crop(&img, &r, 8).iter().all(|v| *v == 0.0), "{center}");
         }
     }
 
