@@ -150,6 +150,9 @@ pub struct TrackerStats {
     pub landmarks: Duration,
     /// Triangulation, filtering and the skeleton fit during the last frame.
     pub fuse: Duration,
+    /// Views found again from the hand's last 3D landmarks (see
+    /// `recover`), over all frames.
+    pub recovered: u64,
 }
 
 /// The region for the landmark model around a hand's landmarks (image
@@ -212,6 +215,8 @@ pub struct StereoHandTracker<S: LandmarkSource> {
     fits: [SkeletonFit; 2],
     filters: [[OneEuro; NUM_LANDMARKS]; 2],
     previous: [Option<TrackedHand>; 2],
+    /// Per hand, its 21 landmarks in 3D (head frame) last frame.
+    last_points: [Option<[Vec3; NUM_LANDMARKS]>; 2],
 }
 
 fn centroid(l: &HandLandmarks) -> Vec2 {
@@ -233,6 +238,7 @@ impl<S: LandmarkSource> StereoHandTracker<S> {
             fits: [SkeletonFit::new(Hand::Left), SkeletonFit::new(Hand::Right)],
             filters: [[OneEuro::new(OneEuroParams::default()); NUM_LANDMARKS]; 2],
             previous: [None, None],
+            last_points: [None, None],
         }
     }
 
@@ -271,6 +277,72 @@ impl<S: LandmarkSource> StereoHandTracker<S> {
             }
         }
         Ok(views)
+    }
+
+    /// A hand tracked last frame that only one camera follows now: its last
+    /// 3D landmarks, projected into the cameras that lost it, give the
+    /// regions to look in there (the detector may not find it again: a
+    /// fist from the back). Kept where the landmarks found agree with the
+    /// camera that still sees the hand.
+    fn recover(&mut self, images: &[Image], views: &mut [Views; 2]) -> Result<(), GraphError> {
+        let mut slots = Vec::new();
+        let mut jobs = Vec::new();
+        for (hand, last) in self.last_points.iter().enumerate() {
+            let Some(points) = last else {
+                continue;
+            };
+            if views[hand].iter().filter(|v| v.is_some()).count() != 1 {
+                continue;
+            }
+            for (cam, camera) in self.cameras.iter().enumerate() {
+                if views[hand][cam].is_some() {
+                    continue;
+                }
+                let projected: Option<Vec<Vec3>> = points
+                    .iter()
+                    .map(|q| camera.project(*q).map(|v| v.extend(0.0)))
+                    .collect();
+                // Behind the camera: nothing to look for.
+                let Some(Ok(px)) = projected.map(<[Vec3; NUM_LANDMARKS]>::try_from) else {
+                    continue;
+                };
+                let (w, h) = (images[cam].width(), images[cam].height());
+                let (wrist, size) = (px[0], Vec2::new(w as f32, h as f32));
+                // The wrist out of this camera's view: not there.
+                if wrist.x < 0.0 || wrist.y < 0.0 || wrist.x >= size.x || wrist.y >= size.y {
+                    continue;
+                }
+                slots.push((hand, cam));
+                jobs.push((cam, roi_from_landmarks(&px, w, h)));
+            }
+        }
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        let t = Instant::now();
+        let found = self.source.landmarks_batch(images, &jobs)?;
+        self.stats.landmarks += t.elapsed();
+        self.stats.landmark_runs += jobs.len() as u64;
+        for ((hand, cam), lm) in slots.into_iter().zip(found) {
+            if lm.presence < self.min_presence {
+                continue;
+            }
+            let agrees = views[hand]
+                .iter()
+                .enumerate()
+                .filter_map(|(c, v)| v.as_ref().map(|v| (c, v)))
+                .all(|seen| self.same_hand(seen, (cam, &lm)));
+            if agrees {
+                self.regions[hand][cam] = Some(roi_from_landmarks(
+                    &lm.image,
+                    images[cam].width(),
+                    images[cam].height(),
+                ));
+                views[hand][cam] = Some(lm);
+                self.stats.recovered += 1;
+            }
+        }
+        Ok(())
     }
 
     /// New hands in the cameras where not both hands are seen: per camera,
@@ -449,9 +521,11 @@ impl<S: LandmarkSource> StereoHandTracker<S> {
         self.regions.swap(from, to);
         self.filters.swap(from, to);
         self.previous.swap(from, to);
+        self.last_points.swap(from, to);
         self.regions[from].iter_mut().for_each(|r| *r = None);
         self.filters[from].iter_mut().for_each(OneEuro::reset);
         self.previous[from] = None;
+        self.last_points[from] = None;
     }
 }
 
@@ -474,6 +548,7 @@ impl<S: LandmarkSource> HandTracker for StereoHandTracker<S> {
                 .is_multiple_of(self.search_interval.max(1));
         self.stats.frames += 1;
         let mut views = self.follow(images)?;
+        self.recover(images, &mut views)?;
         let both_everywhere = views.iter().all(|v| v.iter().all(Option::is_some));
         let mut pool = if search_due && !both_everywhere {
             self.search(images, &views)?
@@ -566,6 +641,7 @@ impl<S: LandmarkSource> HandTracker for StereoHandTracker<S> {
                 self.regions[slot].iter_mut().for_each(|r| *r = None);
                 self.filters[slot].iter_mut().for_each(OneEuro::reset);
                 self.previous[slot] = None;
+                self.last_points[slot] = None;
                 continue;
             };
             // The 3D shape can show a hand has the wrong label.
@@ -582,6 +658,7 @@ impl<S: LandmarkSource> HandTracker for StereoHandTracker<S> {
             let confidence = seen.iter().map(|(_, l)| l.presence).fold(1.0, f32::min);
             let hand = self.fuse(label, &points, confidence, seen.len(), time);
             self.previous[label] = Some(hand);
+            self.last_points[label] = Some(points);
             out[label] = Some(hand);
         }
         self.stats.fuse = t.elapsed();

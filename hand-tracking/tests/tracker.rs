@@ -210,3 +210,71 @@ fn tracks_both_hands_through_entry_and_exit() {
     assert!(worst < 0.025, "worst {worst}");
     assert!(vel_err < 0.12, "wrist velocity error {vel_err}");
 }
+
+/// The projected source, except that camera 1's detector finds nothing
+/// after the first frame (a view the palm detector misses, like a fist
+/// from the back) and, at one frame, camera 1 loses the followed hand.
+struct BlindSecond {
+    inner: Projected,
+    frame: usize,
+    lose_at: usize,
+    lost_once: bool,
+}
+
+impl LandmarkSource for BlindSecond {
+    fn detect(&mut self, cam: usize, image: &Image) -> Result<Vec<Roi>, GraphError> {
+        if cam == 1 && self.frame > 0 {
+            return Ok(Vec::new());
+        }
+        self.inner.detect(cam, image)
+    }
+
+    fn landmarks(
+        &mut self,
+        cam: usize,
+        image: &Image,
+        roi: &Roi,
+    ) -> Result<HandLandmarks, GraphError> {
+        if cam == 1 && self.frame == self.lose_at && !self.lost_once {
+            self.lost_once = true;
+            return Ok(HandLandmarks {
+                image: [Vec3::ZERO; 21],
+                world: [Vec3::ZERO; 21],
+                presence: 0.01,
+                right: 0.5,
+            });
+        }
+        self.inner.landmarks(cam, image, roi)
+    }
+}
+
+#[test]
+fn a_hand_one_camera_loses_is_found_again_from_its_3d_landmarks() {
+    let cams: Vec<Camera> = camera_infos().iter().map(Camera::from).collect();
+    let source = BlindSecond {
+        inner: Projected {
+            cams: cams.clone(),
+            truth: [None, None],
+            seed: 0x0DDB_A11C_AFE0_1234,
+        },
+        frame: 0,
+        lose_at: 8,
+        lost_once: false,
+    };
+    let mut tracker = StereoHandTracker::new(source, cams);
+    let grey = vec![0u8; 640 * 480];
+    let image = Image::gray(640, 480, &grey).unwrap();
+    let images = [image, image];
+    // The right hand alone (the left one comes into view at frame 20).
+    for frame in 0..20 {
+        tracker.source.frame = frame;
+        tracker.source.inner.truth = [None, truth_at(frame)[1]];
+        let hands = tracker.track(&images, frame as f64 / 30.0).unwrap();
+        let right = hands[1].unwrap_or_else(|| {
+            panic!("frame {frame}: lost though camera 0 still sees it and its 3D places it in camera 1")
+        });
+        assert_eq!(right.cameras, 2, "frame {frame}");
+    }
+    assert!(tracker.source.lost_once);
+    assert_eq!(tracker.stats.recovered, 1);
+}
