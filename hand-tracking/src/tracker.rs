@@ -200,6 +200,10 @@ pub struct StereoHandTracker<S: LandmarkSource> {
     pub cameras: Vec<Camera>,
     /// Hands whose presence is below this are lost.
     pub min_presence: f32,
+    /// A hand already tracked stays while its presence is at least this
+    /// (hysteresis: views the model is less sure of, a fist from the back,
+    /// keep a hand whose cameras still agree on it).
+    pub keep_presence: f32,
     /// Cameras disagreeing by more than this (pixels) lose the hand, and
     /// views that disagree more are not the same hand.
     pub max_reprojection_px: f32,
@@ -230,6 +234,7 @@ impl<S: LandmarkSource> StereoHandTracker<S> {
             source,
             cameras,
             min_presence: 0.5,
+            keep_presence: 0.3,
             max_reprojection_px: 12.0,
             search_interval: 3,
             chirality_threshold: 0.008,
@@ -265,7 +270,7 @@ impl<S: LandmarkSource> StereoHandTracker<S> {
         self.stats.landmarks += t.elapsed();
         self.stats.landmark_runs += jobs.len() as u64;
         for ((hand, cam), lm) in slots.into_iter().zip(found) {
-            if lm.presence >= self.min_presence {
+            if lm.presence >= self.keep_presence {
                 self.regions[hand][cam] = Some(roi_from_landmarks(
                     &lm.image,
                     images[cam].width(),
@@ -324,7 +329,7 @@ impl<S: LandmarkSource> StereoHandTracker<S> {
         self.stats.landmarks += t.elapsed();
         self.stats.landmark_runs += jobs.len() as u64;
         for ((hand, cam), lm) in slots.into_iter().zip(found) {
-            if lm.presence < self.min_presence {
+            if lm.presence < self.keep_presence {
                 continue;
             }
             let agrees = views[hand]
