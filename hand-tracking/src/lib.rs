@@ -12,8 +12,9 @@
 //!
 //! [`tracker::StereoHandTracker`] turns simultaneous images of two or more
 //! calibrated cameras ([`stereo::Camera`]) into both hands' 26 joints:
-//! regions followed from the previous landmarks, the detector only where a
-//! hand is missing, landmarks triangulated ([`stereo`]), filtered
+//! regions followed from the previous landmarks, a camera that loses a
+//! hand looking where its last 3D landmarks project, the detector only
+//! where a hand is missing, landmarks triangulated ([`stereo`]), filtered
 //! ([`filter::OneEuro`]) and fitted to the user's skeleton with constant
 //! bone lengths ([`skeleton::SkeletonFit`]).
 //!
