@@ -532,17 +532,25 @@ impl Plan {
         })
     }
 
-    /// Runs on one input (TFLite's NHWC order, already the right size) and
-    /// hands each requested output's data to `out`.
+    /// Runs on one input (TFLite's NHWC order, already the right size) on
+    /// the thread pool and returns each requested output's data (with
+    /// `times`, each op's time appended).
     pub(crate) fn run(
+        &self,
+        input: &[f32],
+        outputs: &[TensorId],
+        times: Option<&mut Vec<std::time::Duration>>,
+    ) -> Vec<Vec<f32>> {
+        crate::in_pool(|| self.run_here(input, outputs, times))
+    }
+
+    /// [`Plan::run`] on the current thread (of the pool).
+    fn run_here(
         &self,
         input: &[f32],
         outputs: &[TensorId],
         mut times: Option<&mut Vec<std::time::Duration>>,
     ) -> Vec<Vec<f32>> {
-        if rayon::current_thread_index().is_none() {
-            return crate::in_pool(|| self.run(input, outputs, times));
-        }
         assert_eq!(input.len(), self.len[self.input], "input size");
         let mut arena = self.arenas.lock().pop().unwrap_or_else(|| {
             self.slot_len

@@ -195,7 +195,6 @@ impl Step {
     }
 }
 
-/// A loaded model, ready to run.
 /// One op's time in [`Graph::profile_ops`].
 #[derive(Clone, Debug)]
 pub struct OpProfile {
@@ -208,6 +207,7 @@ pub struct OpProfile {
     pub time: std::time::Duration,
 }
 
+/// A loaded model, ready to run.
 pub struct Graph {
     steps: Vec<(Step, usize)>,
     inputs: Vec<usize>,

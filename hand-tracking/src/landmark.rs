@@ -193,34 +193,34 @@ pub fn crop_to_image(roi: &Roi, width: usize, height: usize, size: usize, u: f32
 pub fn crop(image: &Image, roi: &Roi, size: usize) -> Vec<f32> {
     // One loop per pixel layout, the layout decided once per crop.
     let (w, h) = (image.width, image.height);
-    let bytes = |v: [f32; 3]| v.map(|c| c * (1.0 / 255.0));
+    if w == 0 || h == 0 {
+        // Every sample outside the image.
+        return vec![0.0; size * size * 3];
+    }
     match image.pixels {
         Pixels::Rgb(d) => crop_with(image, roi, size, |x, y| {
             bilinear::<f32, 3>(d, w * 3, w, h, x, y)
         }),
-        Pixels::Bytes {
-            data,
-            bpp: 1,
-            stride,
-        } if w > 0 && h > 0 => crop_grey(image, roi, size, data, stride),
-        Pixels::Bytes {
-            data,
-            bpp: 1,
-            stride,
-        } => crop_with(image, roi, size, |x, y| {
-            bytes(bilinear::<u8, 1>(data, stride, w, h, x, y))
-        }),
-        Pixels::Bytes {
-            data,
-            bpp: 3,
-            stride,
-        } => crop_with(image, roi, size, |x, y| {
-            bytes(bilinear::<u8, 3>(data, stride, w, h, x, y))
-        }),
-        Pixels::Bytes { data, stride, .. } => crop_with(image, roi, size, |x, y| {
-            bytes(bilinear::<u8, 4>(data, stride, w, h, x, y))
-        }),
+        Pixels::Bytes { data, bpp, stride } => match bpp {
+            1 => crop_grey(image, roi, size, data, stride),
+            3 => crop_bytes::<3>(image, roi, size, data, stride),
+            _ => crop_bytes::<4>(image, roi, size, data, stride),
+        },
     }
+}
+
+/// [`crop`] of 8-bit RGB (BPP 3) or RGBA (4) rows.
+fn crop_bytes<const BPP: usize>(
+    image: &Image,
+    roi: &Roi,
+    size: usize,
+    data: &[u8],
+    stride: usize,
+) -> Vec<f32> {
+    let (w, h) = (image.width, image.height);
+    crop_with(image, roi, size, |x, y| {
+        bilinear::<u8, BPP>(data, stride, w, h, x, y).map(|c| c * (1.0 / 255.0))
+    })
 }
 
 /// The affine map of [`crop_to_image`] for crop pixel centres: image
@@ -231,8 +231,8 @@ fn crop_map(image: &Image, roi: &Roi, size: usize) -> (Vec2, Vec2, Vec2) {
     (origin, at(1.5, 0.5) - origin, at(0.5, 1.5) - origin)
 }
 
-/// [`crop`] of an 8-bit grey image (the usual tracking camera), at least
-/// one pixel: each row sampled into grey floats by [`grey_row`], then
+/// [`crop`] of an 8-bit grey image (the usual tracking camera) of at
+/// least one pixel: each row sampled into grey floats by [`grey_row`], then
 /// spread to RGB.
 fn crop_grey(image: &Image, roi: &Roi, size: usize, data: &[u8], stride: usize) -> Vec<f32> {
     use rayon::prelude::*;

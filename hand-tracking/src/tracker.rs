@@ -247,6 +247,34 @@ impl<S: LandmarkSource> StereoHandTracker<S> {
         }
     }
 
+    /// The source's landmarks of `jobs` (see
+    /// [`LandmarkSource::landmarks_batch`]), timed and counted.
+    fn landmarks_batch(
+        &mut self,
+        images: &[Image],
+        jobs: &[(usize, Roi)],
+    ) -> Result<Vec<HandLandmarks>, GraphError> {
+        let t = Instant::now();
+        let found = self.source.landmarks_batch(images, jobs)?;
+        self.stats.landmarks += t.elapsed();
+        self.stats.landmark_runs += jobs.len() as u64;
+        Ok(found)
+    }
+
+    /// Takes `lm` as the view of hand `hand` in camera `cam` (`image`);
+    /// next frame looks for it in the region these landmarks give.
+    fn keep_view(
+        &mut self,
+        views: &mut [Views; 2],
+        (hand, cam): (usize, usize),
+        image: &Image,
+        lm: HandLandmarks,
+    ) {
+        self.regions[hand][cam] =
+            Some(roi_from_landmarks(&lm.image, image.width(), image.height()));
+        views[hand][cam] = Some(lm);
+    }
+
     /// Follows each hand's regions from the last frame (all regions of all
     /// cameras in one batch).
     fn follow(&mut self, images: &[Image]) -> Result<[Views; 2], GraphError> {
@@ -265,18 +293,10 @@ impl<S: LandmarkSource> StereoHandTracker<S> {
         if jobs.is_empty() {
             return Ok(views);
         }
-        let t = Instant::now();
-        let found = self.source.landmarks_batch(images, &jobs)?;
-        self.stats.landmarks += t.elapsed();
-        self.stats.landmark_runs += jobs.len() as u64;
+        let found = self.landmarks_batch(images, &jobs)?;
         for ((hand, cam), lm) in slots.into_iter().zip(found) {
             if lm.presence >= self.keep_presence {
-                self.regions[hand][cam] = Some(roi_from_landmarks(
-                    &lm.image,
-                    images[cam].width(),
-                    images[cam].height(),
-                ));
-                views[hand][cam] = Some(lm);
+                self.keep_view(&mut views, (hand, cam), &images[cam], lm);
             } else {
                 self.regions[hand][cam] = None;
             }
@@ -324,10 +344,7 @@ impl<S: LandmarkSource> StereoHandTracker<S> {
         if jobs.is_empty() {
             return Ok(());
         }
-        let t = Instant::now();
-        let found = self.source.landmarks_batch(images, &jobs)?;
-        self.stats.landmarks += t.elapsed();
-        self.stats.landmark_runs += jobs.len() as u64;
+        let found = self.landmarks_batch(images, &jobs)?;
         for ((hand, cam), lm) in slots.into_iter().zip(found) {
             if lm.presence < self.keep_presence {
                 continue;
@@ -338,12 +355,7 @@ impl<S: LandmarkSource> StereoHandTracker<S> {
                 .filter_map(|(c, v)| v.as_ref().map(|v| (c, v)))
                 .all(|seen| self.same_hand(seen, (cam, &lm)));
             if agrees {
-                self.regions[hand][cam] = Some(roi_from_landmarks(
-                    &lm.image,
-                    images[cam].width(),
-                    images[cam].height(),
-                ));
-                views[hand][cam] = Some(lm);
+                self.keep_view(views, (hand, cam), &images[cam], lm);
                 self.stats.recovered += 1;
             }
         }
@@ -375,10 +387,7 @@ impl<S: LandmarkSource> StereoHandTracker<S> {
             .zip(&regions)
             .flat_map(|(&cam, r)| r.iter().map(move |roi| (cam, *roi)))
             .collect();
-        let t = Instant::now();
-        let marks = self.source.landmarks_batch(images, &jobs)?;
-        self.stats.landmarks += t.elapsed();
-        self.stats.landmark_runs += jobs.len() as u64;
+        let marks = self.landmarks_batch(images, &jobs)?;
         for ((cam, roi), lm) in jobs.into_iter().zip(marks) {
             if lm.presence < self.min_presence {
                 continue;
@@ -581,12 +590,7 @@ impl<S: LandmarkSource> HandTracker for StereoHandTracker<S> {
                 });
                 if let Some(i) = pick {
                     let lm = pool[cam].swap_remove(i);
-                    self.regions[hand][cam] = Some(roi_from_landmarks(
-                        &lm.image,
-                        images[cam].width(),
-                        images[cam].height(),
-                    ));
-                    views[hand][cam] = Some(lm);
+                    self.keep_view(&mut views, (hand, cam), &images[cam], lm);
                 }
             }
         }
@@ -616,12 +620,7 @@ impl<S: LandmarkSource> HandTracker for StereoHandTracker<S> {
                     }
                 }
                 for (c, lm) in group {
-                    self.regions[slot][c] = Some(roi_from_landmarks(
-                        &lm.image,
-                        images[c].width(),
-                        images[c].height(),
-                    ));
-                    views[slot][c] = Some(lm);
+                    self.keep_view(&mut views, (slot, c), &images[c], lm);
                 }
             }
         }

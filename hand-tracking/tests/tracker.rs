@@ -53,6 +53,16 @@ impl Projected {
     }
 }
 
+/// What the landmark model says of a region without a hand.
+fn no_hand() -> HandLandmarks {
+    HandLandmarks {
+        image: [Vec3::ZERO; 21],
+        world: [Vec3::ZERO; 21],
+        presence: 0.01,
+        right: 0.5,
+    }
+}
+
 impl LandmarkSource for Projected {
     fn detect(&mut self, cam: usize, image: &Image) -> Result<Vec<Roi>, GraphError> {
         Ok((0..2)
@@ -97,12 +107,7 @@ impl LandmarkSource for Projected {
                 right: if slot == 1 { 0.97 } else { 0.02 },
             });
         }
-        Ok(HandLandmarks {
-            image: [Vec3::ZERO; 21],
-            world: [Vec3::ZERO; 21],
-            presence: 0.01,
-            right: 0.5,
-        })
+        Ok(no_hand())
     }
 }
 
@@ -237,12 +242,7 @@ impl LandmarkSource for BlindSecond {
     ) -> Result<HandLandmarks, GraphError> {
         if cam == 1 && self.frame == self.lose_at && !self.lost_once {
             self.lost_once = true;
-            return Ok(HandLandmarks {
-                image: [Vec3::ZERO; 21],
-                world: [Vec3::ZERO; 21],
-                presence: 0.01,
-                right: 0.5,
-            });
+            return Ok(no_hand());
         }
         self.inner.landmarks(cam, image, roi)
     }
