@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PARALLAX_PACKAGES="binutils xvfb xauth xdotool python3-venv" source scripts/setup.sh
+PARALLAX_PACKAGES="binutils xvfb xauth xdotool python3-venv valgrind" source scripts/setup.sh
 export CARGO_TERM_COLOR=never
 
 # MediaPipe's hand models from the pinned PyPI wheel, converted, with the
@@ -12,6 +12,11 @@ export CARGO_TERM_COLOR=never
 ./scripts/fetch-hand-models.sh
 cargo build --workspace --all-targets
 cargo test --workspace
+
+echo "== debug messengers and labels from several threads, under valgrind (memcheck)"
+direct=$(cargo test -p parallax-openxr --test direct --no-run 2>&1 | grep -o 'target/debug/deps/direct-[0-9a-f]*' | head -1)
+PARALLAX_TEST_ROUNDS=100 valgrind --fair-sched=yes --error-exitcode=9 -q \
+  "$direct" messengers_and_labels_from_several_threads session_labels_and_object_names --test-threads=1
 
 echo "== drivers through the ABI: driver-check, then the OpenXR tests unchanged on each"
 drv=$(mktemp -d)

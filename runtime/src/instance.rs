@@ -9,9 +9,10 @@ use crate::paths::{PathId, PathTable};
 use crate::profiles::{self, Profile};
 use openxr_sys as xr;
 use parallax_sdk::types::Time;
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, OnceLock};
+use std::thread::ThreadId;
 
 /// Name the runtime reports.
 pub const RUNTIME_NAME: &str = "Parallax";
@@ -124,8 +125,9 @@ pub struct DebugMessage {
     pub message: String,
     /// Objects involved: (type, handle, name given by the app).
     pub objects: Vec<(xr::ObjectType, u64, Option<String>)>,
-    /// Open label regions of the session involved, outermost first, then
-    /// the last inserted label.
+    /// Labels of the session involved, most recent first: the label
+    /// inserted since the last label call, then the open regions from the
+    /// innermost out.
     pub session_labels: Vec<String>,
 }
 
@@ -133,15 +135,93 @@ pub struct DebugMessage {
 pub type MessengerCallback = Box<dyn Fn(&DebugMessage) -> bool + Send + Sync>;
 
 /// An `XrDebugUtilsMessengerEXT`.
+///
+/// Its callback hands the app's `userData` back to the app, which frees what
+/// it points to once the messenger is destroyed. So a destroyed messenger
+/// must never be called again, not even by a message another thread was
+/// delivering at the time: [`Messenger::retire`] (called when its handle or
+/// its instance is destroyed) waits for calls in flight on other threads
+/// and stops new ones.
 pub struct Messenger {
     pub severities: xr::DebugUtilsMessageSeverityFlagsEXT,
     pub types: xr::DebugUtilsMessageTypeFlagsEXT,
-    pub callback: MessengerCallback,
+    callback: MessengerCallback,
+    calls: Mutex<Calls>,
+    idle: Condvar,
+}
+
+#[derive(Default)]
+struct Calls {
+    retired: bool,
+    /// Threads inside the callback now (one entry per nested call).
+    in_flight: Vec<ThreadId>,
 }
 
 impl Messenger {
+    pub fn new(
+        severities: xr::DebugUtilsMessageSeverityFlagsEXT,
+        types: xr::DebugUtilsMessageTypeFlagsEXT,
+        callback: MessengerCallback,
+    ) -> Self {
+        Self {
+            severities,
+            types,
+            callback,
+            calls: Mutex::new(Calls::default()),
+            idle: Condvar::new(),
+        }
+    }
+
     fn wants(&self, m: &DebugMessage) -> bool {
         self.severities.intersects(m.severity) && self.types.intersects(m.types)
+    }
+
+    /// Calls the callback unless the messenger is retired.
+    fn deliver(&self, m: &DebugMessage) {
+        let me = std::thread::current().id();
+        {
+            let mut c = self.calls.lock();
+            if c.retired {
+                return;
+            }
+            c.in_flight.push(me);
+        }
+        // Leaves the in-flight list even if the callback unwinds.
+        struct Leave<'a>(&'a Messenger, ThreadId);
+        impl Drop for Leave<'_> {
+            fn drop(&mut self) {
+                let mut c = self.0.calls.lock();
+                if let Some(i) = c.in_flight.iter().position(|t| *t == self.1) {
+                    c.in_flight.swap_remove(i);
+                }
+                self.0.idle.notify_all();
+            }
+        }
+        let _leave = Leave(self, me);
+        let _abort_requested = (self.callback)(m);
+    }
+
+    /// Stops the callback for good. Returns once no other thread is inside
+    /// it; a call on this thread (a callback destroying its own messenger)
+    /// is not waited for.
+    pub fn retire(&self) {
+        let me = std::thread::current().id();
+        let mut c = self.calls.lock();
+        c.retired = true;
+        while c.in_flight.iter().any(|t| *t != me) {
+            self.idle.wait(&mut c);
+        }
+    }
+}
+
+/// Retires the messengers among destroyed objects.
+pub fn retire_messengers(removed: &[handles::Removed]) {
+    for (kind, _, obj) in removed {
+        if *kind == Kind::Messenger {
+            if let Some(m) = obj.downcast_ref::<Messenger>() {
+                m.retire();
+            }
+        }
     }
 }
 
@@ -159,8 +239,23 @@ pub struct InstanceInfo {
 /// Session label state per session (`XR_EXT_debug_utils`).
 #[derive(Default, Clone)]
 struct Labels {
+    /// Open regions, outermost first.
     regions: Vec<String>,
+    /// The individual label inserted since the last label call, if any.
     inserted: Option<String>,
+}
+
+impl Labels {
+    /// The labels as messages carry them: most recent first (the inserted
+    /// label, then the regions from the innermost out), as the spec's
+    /// "Session labels" section orders `sessionLabels`.
+    fn newest_first(&self) -> Vec<String> {
+        self.inserted
+            .iter()
+            .chain(self.regions.iter().rev())
+            .cloned()
+            .collect()
+    }
 }
 
 /// An `XrInstance`.
@@ -236,6 +331,7 @@ pub fn create(info: InstanceInfo, create_messengers: Vec<Arc<Messenger>>) -> Res
 pub fn destroy(raw: Raw) -> Result<()> {
     let inst = handles::get::<Instance>(Kind::Instance, raw)?;
     let removed = handles::remove(Kind::Instance, raw)?;
+    retire_messengers(&removed);
     for (kind, _, obj) in removed {
         if kind == Kind::Session {
             if let Ok(s) = obj.downcast::<crate::session::Session>() {
@@ -250,6 +346,10 @@ pub fn destroy(raw: Raw) -> Result<()> {
         vec![],
         true,
     );
+    // Messengers chained at creation serve creation and destruction only.
+    for m in &inst.create_messengers {
+        m.retire();
+    }
     Ok(())
 }
 
@@ -459,15 +559,17 @@ impl Instance {
     pub fn send(&self, mut m: DebugMessage, include_create_messengers: bool) {
         {
             let names = self.object_names.lock();
+            // A name set with xrSetDebugUtilsObjectNameEXT wins over the one
+            // the message carries; objects without a stored name keep theirs.
             for o in &mut m.objects {
-                if o.2.is_none() {
-                    o.2 = names.get(&(o.0.into_raw(), o.1)).cloned();
+                if let Some(n) = names.get(&(o.0.into_raw(), o.1)) {
+                    o.2 = Some(n.clone());
                 }
             }
         }
         if let Some(&(_, session, _)) = m.objects.iter().find(|o| o.0 == xr::ObjectType::SESSION) {
             if let Some(l) = self.labels.lock().get(&session) {
-                m.session_labels = l.regions.iter().chain(l.inserted.iter()).cloned().collect();
+                m.session_labels = l.newest_first();
             }
         }
         let mut targets: Vec<Arc<Messenger>> = handles::children(self.handle(), Kind::Messenger)
@@ -478,7 +580,7 @@ impl Instance {
             targets.extend(self.create_messengers.iter().cloned());
         }
         for t in targets.iter().filter(|t| t.wants(&m)) {
-            (t.callback)(&m);
+            t.deliver(&m);
         }
     }
 

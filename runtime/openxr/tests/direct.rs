@@ -881,3 +881,358 @@ fn visibility_mask_from_the_lens_model() {
     );
     unsafe { i::xrDestroyInstance(inst) };
 }
+
+/// What a message carried, copied inside the callback (its pointers are only
+/// valid during the call).
+#[derive(Debug, Clone, PartialEq)]
+struct Seen {
+    id: String,
+    objects: Vec<(sys::ObjectType, u64, Option<String>)>,
+    labels: Vec<String>,
+}
+
+type SeenLog = Mutex<Vec<Seen>>;
+
+unsafe fn opt_str(p: *const c_char) -> Option<String> {
+    (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
+}
+
+unsafe extern "system" fn record_seen(
+    _s: sys::DebugUtilsMessageSeverityFlagsEXT,
+    _t: sys::DebugUtilsMessageTypeFlagsEXT,
+    data: *const sys::DebugUtilsMessengerCallbackDataEXT,
+    user: *mut c_void,
+) -> sys::Bool32 {
+    let log = unsafe { &*(user as *const SeenLog) };
+    let d = unsafe { &*data };
+    let objects = (0..d.object_count as usize)
+        .map(|i| {
+            let o = unsafe { &*d.objects.add(i) };
+            (o.object_type, o.object_handle, unsafe {
+                opt_str(o.object_name)
+            })
+        })
+        .collect();
+    let labels = (0..d.session_label_count as usize)
+        .map(|i| unsafe { opt_str((*d.session_labels.add(i)).label_name) }.unwrap_or_default())
+        .collect();
+    log.lock().unwrap().push(Seen {
+        id: unsafe { opt_str(d.message_id) }.unwrap_or_default(),
+        objects,
+        labels,
+    });
+    sys::FALSE
+}
+
+fn messenger_info(
+    callback: sys::pfn::DebugUtilsMessengerCallbackEXT,
+    user: *const c_void,
+) -> sys::DebugUtilsMessengerCreateInfoEXT {
+    sys::DebugUtilsMessengerCreateInfoEXT {
+        ty: sys::DebugUtilsMessengerCreateInfoEXT::TYPE,
+        next: null(),
+        message_severities: sys::DebugUtilsMessageSeverityFlagsEXT::from_raw(0x1111),
+        message_types: sys::DebugUtilsMessageTypeFlagsEXT::from_raw(0xF),
+        user_callback: Some(callback),
+        user_data: user as *mut c_void,
+    }
+}
+
+fn submit(inst: sys::Instance, id: &CStr, objects: &mut [sys::DebugUtilsObjectNameInfoEXT]) {
+    let data = sys::DebugUtilsMessengerCallbackDataEXT {
+        ty: sys::DebugUtilsMessengerCallbackDataEXT::TYPE,
+        next: null(),
+        message_id: id.as_ptr(),
+        function_name: c"test".as_ptr(),
+        message: c"message".as_ptr(),
+        object_count: objects.len() as u32,
+        objects: objects.as_mut_ptr(),
+        session_label_count: 0,
+        session_labels: null_mut(),
+    };
+    assert_eq!(
+        unsafe {
+            d::xrSubmitDebugUtilsMessageEXT(
+                inst,
+                sys::DebugUtilsMessageSeverityFlagsEXT::VERBOSE,
+                sys::DebugUtilsMessageTypeFlagsEXT::PERFORMANCE,
+                &data,
+            )
+        },
+        sys::Result::SUCCESS
+    );
+}
+
+fn object(
+    ty: sys::ObjectType,
+    handle: u64,
+    name: Option<&CStr>,
+) -> sys::DebugUtilsObjectNameInfoEXT {
+    sys::DebugUtilsObjectNameInfoEXT {
+        ty: sys::DebugUtilsObjectNameInfoEXT::TYPE,
+        next: null(),
+        object_type: ty,
+        object_handle: handle,
+        object_name: name.map_or(null(), |n| n.as_ptr()),
+    }
+}
+
+fn label(name: &CStr) -> sys::DebugUtilsLabelEXT {
+    sys::DebugUtilsLabelEXT {
+        ty: sys::DebugUtilsLabelEXT::TYPE,
+        next: null(),
+        label_name: name.as_ptr(),
+    }
+}
+
+/// Session labels come most recent first (the inserted label, then the open
+/// regions from the innermost out); an inserted label lasts until the next
+/// label call; names set on a handle replace the names a message carries.
+#[test]
+fn session_labels_and_object_names_follow_the_spec() {
+    let _g = serial();
+    set_env(&[]);
+    let inst = create_instance(
+        sys::Version::new(1, 0, 0),
+        &[HEADLESS, c"XR_EXT_debug_utils"],
+        null(),
+    )
+    .unwrap();
+    let session = headless_session(inst);
+    let log: SeenLog = Mutex::new(Vec::new());
+    let ci = messenger_info(record_seen, &log as *const SeenLog as *const c_void);
+    let mut m = sys::DebugUtilsMessengerEXT::NULL;
+    assert_eq!(
+        unsafe { d::xrCreateDebugUtilsMessengerEXT(inst, &ci, &mut m) },
+        sys::Result::SUCCESS
+    );
+    let (i_raw, s_raw) = (inst.into_raw(), session.into_raw());
+    let labels_after = |id: &CStr| -> Vec<String> {
+        submit(
+            inst,
+            id,
+            &mut [object(sys::ObjectType::SESSION, s_raw, None)],
+        );
+        let l = log.lock().unwrap();
+        let seen = l.iter().find(|s| s.id == id.to_str().unwrap()).unwrap();
+        seen.labels.clone()
+    };
+    let ok = sys::Result::SUCCESS;
+    assert_eq!(
+        unsafe { d::xrSessionInsertDebugUtilsLabelEXT(session, &label(c"first")) },
+        ok
+    );
+    assert_eq!(labels_after(c"1"), ["first"]);
+    assert_eq!(
+        unsafe { d::xrSessionBeginDebugUtilsLabelRegionEXT(session, &label(c"region A")) },
+        ok
+    );
+    assert_eq!(labels_after(c"2"), ["region A"]);
+    assert_eq!(
+        unsafe { d::xrSessionInsertDebugUtilsLabelEXT(session, &label(c"second")) },
+        ok
+    );
+    assert_eq!(labels_after(c"3"), ["second", "region A"]);
+    assert_eq!(
+        unsafe { d::xrSessionInsertDebugUtilsLabelEXT(session, &label(c"third")) },
+        ok
+    );
+    assert_eq!(labels_after(c"4"), ["third", "region A"]);
+    assert_eq!(
+        unsafe { d::xrSessionBeginDebugUtilsLabelRegionEXT(session, &label(c"region B")) },
+        ok
+    );
+    assert_eq!(labels_after(c"5"), ["region B", "region A"]);
+    assert_eq!(
+        unsafe { d::xrSessionEndDebugUtilsLabelRegionEXT(session) },
+        ok
+    );
+    assert_eq!(labels_after(c"6"), ["region A"]);
+    assert_eq!(
+        unsafe { d::xrSessionEndDebugUtilsLabelRegionEXT(session) },
+        ok
+    );
+    assert!(labels_after(c"7").is_empty());
+    // Ending a region that is not open is a no-op, as in the Khronos loader.
+    assert_eq!(
+        unsafe { d::xrSessionEndDebugUtilsLabelRegionEXT(session) },
+        ok
+    );
+    assert_eq!(
+        unsafe { d::xrSessionInsertDebugUtilsLabelEXT(session, null()) },
+        sys::Result::ERROR_VALIDATION_FAILURE
+    );
+
+    // Names: a stored name wins over the message's; others keep theirs;
+    // an empty name removes the stored one.
+    let name = object(sys::ObjectType::INSTANCE, i_raw, Some(c"My Instance"));
+    assert_eq!(unsafe { d::xrSetDebugUtilsObjectNameEXT(inst, &name) }, ok);
+    submit(
+        inst,
+        c"names",
+        &mut [
+            object(sys::ObjectType::INSTANCE, i_raw, Some(c"Not my instance")),
+            object(sys::ObjectType::SESSION, s_raw, Some(c"My Session")),
+        ],
+    );
+    let unset = object(sys::ObjectType::INSTANCE, i_raw, Some(c""));
+    assert_eq!(unsafe { d::xrSetDebugUtilsObjectNameEXT(inst, &unset) }, ok);
+    submit(
+        inst,
+        c"unnamed",
+        &mut [object(sys::ObjectType::INSTANCE, i_raw, None)],
+    );
+    {
+        let l = log.lock().unwrap();
+        let names = |id: &str| -> Vec<Option<String>> {
+            l.iter()
+                .find(|s| s.id == id)
+                .unwrap()
+                .objects
+                .iter()
+                .map(|o| o.2.clone())
+                .collect()
+        };
+        assert_eq!(
+            names("names"),
+            [
+                Some("My Instance".to_owned()),
+                Some("My Session".to_owned())
+            ]
+        );
+        assert_eq!(names("unnamed"), [None]);
+    }
+    assert_eq!(unsafe { d::xrDestroyDebugUtilsMessengerEXT(m) }, ok);
+    unsafe { i::xrDestroyInstance(inst) };
+}
+
+/// What one messenger's `userData` points to in the thread test.
+#[derive(Default)]
+struct Watch {
+    destroyed: std::sync::atomic::AtomicBool,
+    calls: std::sync::atomic::AtomicU64,
+    late: std::sync::atomic::AtomicU64,
+}
+
+unsafe extern "system" fn watch(
+    _s: sys::DebugUtilsMessageSeverityFlagsEXT,
+    _t: sys::DebugUtilsMessageTypeFlagsEXT,
+    data: *const sys::DebugUtilsMessengerCallbackDataEXT,
+    user: *mut c_void,
+) -> sys::Bool32 {
+    use std::sync::atomic::Ordering::SeqCst;
+    let w = unsafe { &*(user as *const Watch) };
+    let d = unsafe { &*data };
+    // Read every string the runtime handed over (a freed one shows under
+    // valgrind), and stay a while so destroys on other threads overlap.
+    let mut bytes = unsafe { CStr::from_ptr(d.message) }.to_bytes().len();
+    for i in 0..d.object_count as usize {
+        bytes += unsafe { opt_str((*d.objects.add(i)).object_name) }.map_or(0, |s| s.len());
+    }
+    for i in 0..d.session_label_count as usize {
+        bytes += unsafe { opt_str((*d.session_labels.add(i)).label_name) }.map_or(0, |s| s.len());
+    }
+    std::hint::black_box(bytes);
+    std::thread::sleep(std::time::Duration::from_micros(50));
+    if w.destroyed.load(SeqCst) {
+        w.late.fetch_add(1, SeqCst);
+    }
+    w.calls.fetch_add(1, SeqCst);
+    sys::FALSE
+}
+
+/// Messengers created and destroyed on several threads while others submit
+/// messages, name objects and push labels: no callback ever runs after its
+/// messenger's destroy returned (the app frees `userData` then). Also run
+/// under valgrind by `scripts/test.sh`.
+#[test]
+fn messengers_and_labels_from_several_threads() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let _g = serial();
+    set_env(&[]);
+    let inst = create_instance(
+        sys::Version::new(1, 0, 0),
+        &[HEADLESS, c"XR_EXT_debug_utils"],
+        null(),
+    )
+    .unwrap();
+    let session = headless_session(inst);
+    let (i_raw, s_raw) = (inst.into_raw(), session.into_raw());
+    let rounds: usize = std::env::var("PARALLAX_TEST_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(150);
+    let watches: Vec<Arc<Watch>> = (0..2 * rounds).map(|_| Arc::default()).collect();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    std::thread::scope(|scope| {
+        // Two threads create and destroy messengers.
+        for part in watches.chunks(rounds) {
+            scope.spawn(move || {
+                let inst = sys::Instance::from_raw(i_raw);
+                for w in part {
+                    let ci = messenger_info(watch, Arc::as_ptr(w) as *const c_void);
+                    let mut m = sys::DebugUtilsMessengerEXT::NULL;
+                    assert_eq!(
+                        unsafe { d::xrCreateDebugUtilsMessengerEXT(inst, &ci, &mut m) },
+                        sys::Result::SUCCESS
+                    );
+                    std::thread::sleep(std::time::Duration::from_micros(100));
+                    assert_eq!(
+                        unsafe { d::xrDestroyDebugUtilsMessengerEXT(m) },
+                        sys::Result::SUCCESS
+                    );
+                    w.destroyed.store(true, SeqCst);
+                }
+            });
+        }
+        // Two threads submit messages naming the session and the instance.
+        for t in 0..2 {
+            let stop = stop.clone();
+            scope.spawn(move || {
+                let inst = sys::Instance::from_raw(i_raw);
+                while !stop.load(SeqCst) {
+                    submit(
+                        inst,
+                        if t == 0 { c"a" } else { c"b" },
+                        &mut [
+                            object(sys::ObjectType::SESSION, s_raw, None),
+                            object(sys::ObjectType::INSTANCE, i_raw, Some(c"inline name")),
+                        ],
+                    );
+                }
+            });
+        }
+        // One thread renames objects and moves the session's labels.
+        let stop2 = stop.clone();
+        scope.spawn(move || {
+            let inst = sys::Instance::from_raw(i_raw);
+            let session = sys::Session::from_raw(s_raw);
+            let mut n = 0u32;
+            while !stop2.load(SeqCst) {
+                let name = std::ffi::CString::new(format!("name {n}")).unwrap();
+                let info = object(sys::ObjectType::SESSION, s_raw, Some(&name));
+                unsafe {
+                    d::xrSetDebugUtilsObjectNameEXT(inst, &info);
+                    let l = std::ffi::CString::new(format!("label {n}")).unwrap();
+                    d::xrSessionBeginDebugUtilsLabelRegionEXT(session, &label(&l));
+                    d::xrSessionInsertDebugUtilsLabelEXT(session, &label(&l));
+                    d::xrSessionEndDebugUtilsLabelRegionEXT(session);
+                }
+                n = n.wrapping_add(1);
+            }
+        });
+        // The destroying threads end first; then the rest stop.
+        while watches.iter().any(|w| !w.destroyed.load(SeqCst)) {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        stop.store(true, SeqCst);
+    });
+    let calls: u64 = watches.iter().map(|w| w.calls.load(SeqCst)).sum();
+    let late: u64 = watches.iter().map(|w| w.late.load(SeqCst)).sum();
+    assert!(calls > 0, "no callback ran");
+    assert_eq!(
+        late, 0,
+        "{late} of {calls} callbacks ran after their messenger was destroyed"
+    );
+    unsafe { i::xrDestroyInstance(inst) };
+}
