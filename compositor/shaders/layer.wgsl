@@ -41,10 +41,20 @@ fn fs_main(v: VsOut) -> @location(0) vec4<f32> {
         // Inside of a cylinder around Y, the arc centred on -Z.
         let r = p.shape.x;
         let a = d.x * d.x + d.z * d.z;
+        if (r <= 0.0) {
+            // Radius 0 (or +inf): a cylinder at infinity, where only the
+            // ray's direction counts: its azimuth and its rise per unit of
+            // horizontal distance (height / radius = centralAngle / aspect).
+            if (a > 1e-9) {
+                let angle = atan2(d.x, -d.z);
+                let rise = d.y / sqrt(a);
+                uv = vec2<f32>(angle / p.shape.y + 0.5, 0.5 - rise * p.shape.z / p.shape.y);
+            }
+        }
         let b = 2.0 * (o.x * d.x + o.z * d.z);
         let c = o.x * o.x + o.z * o.z - r * r;
         let disc = b * b - 4.0 * a * c;
-        if (a > 1e-9 && disc >= 0.0) {
+        if (r > 0.0 && a > 1e-9 && disc >= 0.0) {
             let s = (-b + sqrt(disc)) / (2.0 * a);
             if (s > 0.0) {
                 let hit = o + s * d;

@@ -98,7 +98,8 @@ pub enum LayerKind {
         size: [f32; 2],
         image: Option<SubImage>,
     },
-    /// The inside of a cylinder around `pose`'s Y axis, centred on its -Z.
+    /// The inside of a cylinder around `pose`'s Y axis, centred on its -Z
+    /// (radius 0: at infinity).
     Cylinder {
         pose: Pose,
         radius: f32,

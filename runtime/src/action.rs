@@ -176,16 +176,6 @@ fn split_binding(path: &str) -> Option<(&'static str, &str)> {
         .map(|t| (*t, &path[t.len() + 1..]))
 }
 
-fn component_allowed(instance: &Instance, ext: Option<&str>) -> bool {
-    match ext {
-        None => true,
-        Some("XR_KHR_maintenance1") => {
-            instance.is_1_1() || instance.has_extension("XR_KHR_maintenance1")
-        }
-        Some(e) => instance.has_extension(e),
-    }
-}
-
 /// `xrSuggestInteractionProfileBindings`.
 pub fn suggest_bindings(
     instance: &Arc<Instance>,
@@ -229,10 +219,10 @@ pub fn suggest_bindings(
                 "{path} is not a binding of {profile_str}"
             )));
         };
-        if !component_allowed(instance, c.extension) {
+        if !instance.holds(c.when) {
             return Err(Error::path_unsupported(format!(
-                "{path} needs {}, which is not enabled",
-                c.extension.unwrap_or_default()
+                "{path} needs one of {:?}, which this instance has not enabled",
+                c.when
             )));
         }
         if !action.subaction_paths.is_empty()
@@ -331,6 +321,10 @@ pub struct InputState {
     scratch: SyncScratch,
     /// Profile changes to announce at the next sync.
     rebind_needed: bool,
+    /// A current profile changed outside `xrSyncActions` (at attach): the
+    /// event waits for the next sync, the only place the spec lets the
+    /// runtime queue `XrEventDataInteractionProfileChanged`.
+    profile_event_pending: bool,
 }
 
 /// Per-sync working memory, kept between syncs.
@@ -501,11 +495,7 @@ impl Session {
                 });
             }
         }
-        if changed {
-            self.instance.push_event(Event::InteractionProfileChanged {
-                session: self.handle(),
-            });
-        }
+        input.profile_event_pending |= changed;
         input.rebind_needed = false;
     }
 
@@ -607,6 +597,11 @@ impl Session {
         if input.rebind_needed {
             self.rebind(&mut input);
         }
+        if std::mem::take(&mut input.profile_event_pending) {
+            self.instance.push_event(Event::InteractionProfileChanged {
+                session: self.handle(),
+            });
+        }
         let focused = self.is_focused();
         let now = Time::now();
         // Read each device once, into buffers kept between syncs.
@@ -699,8 +694,11 @@ impl Session {
                 let new_value = combine(aa.action.ty, vs);
                 let prev = aa.states.get(&key).copied();
                 let changed = new_active && prev.is_some_and(|p| p.active && p.value != new_value);
+                // An inactive action reports lastChangeTime 0 (spec:
+                // XrActionStateBoolean and the CTS's conformance layer).
                 let last_change = match prev {
-                    Some(p) if !changed && p.active == new_active => p.last_change,
+                    _ if !new_active => Time(0),
+                    Some(p) if !changed && p.active => p.last_change,
                     _ => now,
                 };
                 aa.states.insert(

@@ -430,9 +430,11 @@ impl Instance {
                     "only head-mounted displays are supported",
                 ))
             }
+            // An unknown value (XR_FORM_FACTOR_MAX_ENUM, a newer header's
+            // form factor) is unsupported, as the CTS expects.
             other => {
-                return Err(Error::validation(format!(
-                    "{other:?} is not a valid XrFormFactor"
+                return Err(Error::form_factor_unsupported(format!(
+                    "{other:?} is not a form factor this runtime knows"
                 )))
             }
         }
@@ -461,27 +463,23 @@ impl Instance {
 
     /// The known profile at a path, honouring extension gating.
     pub fn profile(&self, path: &str) -> Result<&Profile> {
-        if let Some(p) = self.profiles.iter().find(|p| p.path == path) {
-            if let Some(ext) = p.extension {
-                if !self.has_extension(ext) {
-                    return Err(Error::path_unsupported(format!(
-                        "{path} needs {ext}, which is not enabled"
-                    )));
-                }
-            }
-            return Ok(p);
+        match self.profiles.iter().find(|p| p.path == path) {
+            Some(p) if self.holds(p.when) => Ok(p),
+            // A valid profile path of a version or extension this instance
+            // has not: unsupported, not invalid.
+            Some(p) => Err(Error::path_unsupported(format!(
+                "{path} needs one of {:?}, which this instance has not enabled",
+                p.when
+            ))),
+            None => Err(Error::path_unsupported(format!(
+                "{path} is not an interaction profile this runtime knows"
+            ))),
         }
-        if let Some((_, ext)) = profiles::EXTENSION_PROFILES
-            .iter()
-            .find(|(p, _)| *p == path)
-        {
-            return Err(Error::path_unsupported(format!(
-                "{path} belongs to {ext}, which this runtime does not offer"
-            )));
-        }
-        Err(Error::path_unsupported(format!(
-            "{path} is not an interaction profile this runtime knows"
-        )))
+    }
+
+    /// Whether a profile or component condition holds for this instance.
+    pub fn holds(&self, cond: profiles::Cond) -> bool {
+        profiles::holds(cond, self.is_1_1(), |e| self.has_extension(e))
     }
 
     pub(crate) fn set_bindings(&self, profile: PathId, bindings: Vec<(Raw, PathId)>) {

@@ -59,7 +59,11 @@ pub fn validate_path(s: &str) -> Result<()> {
 
 /// Checks a name of an action or action set (one path component's rules).
 pub fn validate_name(s: &str) -> Result<()> {
-    if s.is_empty() || !s.bytes().all(is_name_char) || s.bytes().all(|c| c == b'.') {
+    if s.is_empty() {
+        // The spec's code for an empty action or action set name.
+        return Err(Error::name_invalid("the name is empty"));
+    }
+    if !s.bytes().all(is_name_char) || s.bytes().all(|c| c == b'.') {
         return Err(Error::path_format_invalid(format!(
             "name \"{s}\" is not well-formed: use only a-z, 0-9, '-', '_' and '.'"
         )));

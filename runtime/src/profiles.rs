@@ -7,6 +7,25 @@
 use parallax_sdk::types::Pose;
 use parallax_sdk::InputKind;
 
+mod registry;
+
+/// When a profile or a component exists: any one of these conjunctions
+/// holds. A term is `XR_VERSION_1_1` (the instance is 1.1) or an extension
+/// name (enabled). Empty: always; `&[&[]]` too.
+pub type Cond = &'static [&'static [&'static str]];
+
+/// Whether a condition holds for an instance.
+pub fn holds(cond: Cond, is_1_1: bool, enabled: impl Fn(&str) -> bool) -> bool {
+    cond.is_empty()
+        || cond.iter().any(|all| {
+            all.iter().all(|t| match *t {
+                "XR_VERSION_1_0" => true,
+                "XR_VERSION_1_1" => is_1_1,
+                ext => enabled(ext),
+            })
+        })
+}
+
 /// The type of a profile component.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum ComponentKind {
@@ -21,8 +40,8 @@ pub struct Component {
     /// Relative to the user path: `input/trigger/value`.
     pub path: String,
     pub kind: ComponentKind,
-    /// The extension that must be enabled to bind it (`None`: core).
-    pub extension: Option<&'static str>,
+    /// When it can be bound (beyond the profile being available).
+    pub when: Cond,
 }
 
 /// One interaction profile.
@@ -30,21 +49,11 @@ pub struct Component {
 pub struct Profile {
     pub path: &'static str,
     pub localized_name: &'static str,
-    pub extension: Option<&'static str>,
+    /// When an app may suggest bindings for it.
+    pub when: Cond,
     pub user_paths: &'static [&'static str],
     pub components: Vec<Component>,
 }
-
-const HANDS: &[&str] = &["/user/hand/left", "/user/hand/right"];
-
-/// Components that derive a pose from the grip and are gated by an
-/// extension: every hand profile has them when the extension is enabled.
-const EXTRA_POSES: &[(&str, &str)] = &[
-    ("input/palm_ext/pose", "XR_EXT_palm_pose"),
-    ("input/grip_surface/pose", "XR_KHR_maintenance1"),
-    ("input/pinch_ext/pose", HAND_INTERACTION),
-    ("input/poke_ext/pose", HAND_INTERACTION),
-];
 
 /// The extension of the hand interaction profile and the pinch and poke poses.
 pub const HAND_INTERACTION: &str = "XR_EXT_hand_interaction";
@@ -52,253 +61,103 @@ pub const HAND_INTERACTION: &str = "XR_EXT_hand_interaction";
 /// The interaction profile for tracked hands (`XR_EXT_hand_interaction`).
 pub const HAND_INTERACTION_PROFILE: &str = "/interaction_profiles/ext/hand_interaction_ext";
 
-struct Spec {
+/// A profile as the registry describes it (`registry.rs`, generated from
+/// the specification's xr.xml by `runtime/tools/gen_profiles.py`).
+struct Def {
     path: &'static str,
-    name: &'static str,
-    /// The extension that must be enabled to use the profile.
-    extension: Option<&'static str>,
-    both: &'static [(&'static str, Ty)],
-    left: &'static [(&'static str, Ty)],
-    right: &'static [(&'static str, Ty)],
+    title: &'static str,
+    user_paths: &'static [&'static str],
+    when: Cond,
+    parts: &'static [Part],
+}
+
+/// A component of a [`Def`]: `user_path` None is under every user path.
+struct Part {
+    user_path: Option<&'static str>,
+    path: &'static str,
+    ty: Ty,
+    when: Cond,
 }
 
 #[derive(Copy, Clone)]
 enum Ty {
     B,
     F,
-    /// A 2D axis: the parent path is a vector2, `/x` and `/y` floats.
     V2,
     P,
     H,
 }
 
-use Ty::*;
-
-const SPECS: &[Spec] = &[
-    Spec {
-        path: "/interaction_profiles/khr/simple_controller",
-        name: "Simple Controller",
-        extension: None,
-        both: &[
-            ("input/select/click", B),
-            ("input/menu/click", B),
-            ("input/grip/pose", P),
-            ("input/aim/pose", P),
-            ("output/haptic", H),
-        ],
-        left: &[],
-        right: &[],
-    },
-    Spec {
-        path: "/interaction_profiles/oculus/touch_controller",
-        name: "Oculus Touch Controller",
-        extension: None,
-        both: &[
-            ("input/squeeze/value", F),
-            ("input/trigger/value", F),
-            ("input/trigger/touch", B),
-            ("input/thumbstick", V2),
-            ("input/thumbstick/click", B),
-            ("input/thumbstick/touch", B),
-            ("input/thumbrest/touch", B),
-            ("input/grip/pose", P),
-            ("input/aim/pose", P),
-            ("output/haptic", H),
-        ],
-        left: &[
-            ("input/x/click", B),
-            ("input/x/touch", B),
-            ("input/y/click", B),
-            ("input/y/touch", B),
-            ("input/menu/click", B),
-        ],
-        right: &[
-            ("input/a/click", B),
-            ("input/a/touch", B),
-            ("input/b/click", B),
-            ("input/b/touch", B),
-            ("input/system/click", B),
-        ],
-    },
-    Spec {
-        path: "/interaction_profiles/valve/index_controller",
-        name: "Valve Index Controller",
-        extension: None,
-        both: &[
-            ("input/system/click", B),
-            ("input/system/touch", B),
-            ("input/a/click", B),
-            ("input/a/touch", B),
-            ("input/b/click", B),
-            ("input/b/touch", B),
-            ("input/squeeze/value", F),
-            ("input/squeeze/force", F),
-            ("input/trigger/click", B),
-            ("input/trigger/value", F),
-            ("input/trigger/touch", B),
-            ("input/thumbstick", V2),
-            ("input/thumbstick/click", B),
-            ("input/thumbstick/touch", B),
-            ("input/trackpad", V2),
-            ("input/trackpad/force", F),
-            ("input/trackpad/touch", B),
-            ("input/grip/pose", P),
-            ("input/aim/pose", P),
-            ("output/haptic", H),
-        ],
-        left: &[],
-        right: &[],
-    },
-    Spec {
-        path: "/interaction_profiles/htc/vive_controller",
-        name: "HTC Vive Controller",
-        extension: None,
-        both: &[
-            ("input/system/click", B),
-            ("input/squeeze/click", B),
-            ("input/menu/click", B),
-            ("input/trigger/click", B),
-            ("input/trigger/value", F),
-            ("input/trackpad", V2),
-            ("input/trackpad/click", B),
-            ("input/trackpad/touch", B),
-            ("input/grip/pose", P),
-            ("input/aim/pose", P),
-            ("output/haptic", H),
-        ],
-        left: &[],
-        right: &[],
-    },
-    Spec {
-        path: "/interaction_profiles/microsoft/motion_controller",
-        name: "Microsoft Mixed Reality Motion Controller",
-        extension: None,
-        both: &[
-            ("input/menu/click", B),
-            ("input/squeeze/click", B),
-            ("input/trigger/value", F),
-            ("input/thumbstick", V2),
-            ("input/thumbstick/click", B),
-            ("input/trackpad", V2),
-            ("input/trackpad/click", B),
-            ("input/trackpad/touch", B),
-            ("input/grip/pose", P),
-            ("input/aim/pose", P),
-            ("output/haptic", H),
-        ],
-        left: &[],
-        right: &[],
-    },
-    Spec {
-        path: HAND_INTERACTION_PROFILE,
-        name: "Hand Interaction",
-        extension: Some(HAND_INTERACTION),
-        both: &[
-            ("input/aim/pose", P),
-            ("input/grip/pose", P),
-            ("input/pinch_ext/value", F),
-            ("input/pinch_ext/ready_ext", B),
-            ("input/aim_activate_ext/value", F),
-            ("input/aim_activate_ext/ready_ext", B),
-            ("input/grasp_ext/value", F),
-            ("input/grasp_ext/ready_ext", B),
-        ],
-        left: &[],
-        right: &[],
-    },
-];
-
-fn push(out: &mut Vec<Component>, user_path: &'static str, path: &str, ty: Ty) {
-    let mut add = |p: String, kind| {
-        out.push(Component {
-            user_path,
-            path: p,
-            kind,
-            extension: None,
-        })
-    };
-    match ty {
-        B => add(path.into(), ComponentKind::Input(InputKind::Boolean)),
-        F => add(path.into(), ComponentKind::Input(InputKind::Float)),
-        P => add(path.into(), ComponentKind::Input(InputKind::Pose)),
-        H => add(path.into(), ComponentKind::Haptic),
-        V2 => {
-            add(path.into(), ComponentKind::Input(InputKind::Vector2));
-            add(format!("{path}/x"), ComponentKind::Input(InputKind::Float));
-            add(format!("{path}/y"), ComponentKind::Input(InputKind::Float));
+impl Ty {
+    fn kind(self) -> ComponentKind {
+        match self {
+            Ty::B => ComponentKind::Input(InputKind::Boolean),
+            Ty::F => ComponentKind::Input(InputKind::Float),
+            Ty::V2 => ComponentKind::Input(InputKind::Vector2),
+            Ty::P => ComponentKind::Input(InputKind::Pose),
+            Ty::H => ComponentKind::Haptic,
         }
     }
 }
 
-/// Every interaction profile the runtime knows.
+/// Every interaction profile of the specification, with its components.
+///
+/// One addition to the registry: `XR_EXT_hand_interaction` gives every
+/// controller held in a hand its pinch and poke poses (the extension's
+/// text; the registry lists them for the 1.1 profiles only), so a hand
+/// profile without them gains them, gated by that extension.
 pub fn all() -> Vec<Profile> {
-    SPECS
+    const POSE_EXT: Cond = &[&[HAND_INTERACTION]];
+    registry::PROFILES
         .iter()
-        .map(|s| {
+        .map(|d| {
             let mut components = Vec::new();
-            for &user in HANDS {
-                for &(p, ty) in s.both {
-                    push(&mut components, user, p, ty);
+            for part in d.parts {
+                for &user in d.user_paths {
+                    if part.user_path.is_none_or(|u| u == user) {
+                        components.push(Component {
+                            user_path: user,
+                            path: part.path.to_owned(),
+                            kind: part.ty.kind(),
+                            when: part.when,
+                        });
+                    }
                 }
-                let own = if user.ends_with("left") {
-                    s.left
-                } else {
-                    s.right
-                };
-                for &(p, ty) in own {
-                    push(&mut components, user, p, ty);
-                }
-                for &(p, ext) in EXTRA_POSES {
-                    components.push(Component {
-                        user_path: user,
-                        path: p.into(),
-                        kind: ComponentKind::Input(InputKind::Pose),
-                        // The hand profile's own poses need no more than
-                        // the profile's extension.
-                        extension: (Some(ext) != s.extension).then_some(ext),
-                    });
+            }
+            let held = d.user_paths.iter().all(|u| u.starts_with("/user/hand/"));
+            if held && d.path != HAND_INTERACTION_PROFILE {
+                for &user in d.user_paths {
+                    for pose in ["input/pinch_ext/pose", "input/poke_ext/pose"] {
+                        if !components
+                            .iter()
+                            .any(|c| c.user_path == user && c.path == pose)
+                        {
+                            components.push(Component {
+                                user_path: user,
+                                path: pose.to_owned(),
+                                kind: ComponentKind::Input(InputKind::Pose),
+                                when: POSE_EXT,
+                            });
+                        }
+                    }
                 }
             }
             Profile {
-                path: s.path,
-                localized_name: s.name,
-                extension: s.extension,
-                user_paths: HANDS,
+                path: d.path,
+                // The registry's title for it reads "EXT hand interaction
+                // profile"; users see this name.
+                localized_name: if d.path == HAND_INTERACTION_PROFILE {
+                    "Hand Interaction"
+                } else {
+                    d.title
+                },
+                when: d.when,
+                user_paths: d.user_paths,
                 components,
             }
         })
         .collect()
 }
-
-/// Profiles the runtime recognises only as belonging to extensions it does
-/// not offer: binding to them gives `XR_ERROR_PATH_UNSUPPORTED` (not
-/// `XR_ERROR_PATH_INVALID`), since they are valid profile paths.
-pub const EXTENSION_PROFILES: &[(&str, &str)] = &[
-    (
-        "/interaction_profiles/bytedance/pico4_controller",
-        "XR_BD_controller_interaction",
-    ),
-    (
-        "/interaction_profiles/htc/vive_cosmos_controller",
-        "XR_HTC_vive_cosmos_controller_interaction",
-    ),
-    (
-        "/interaction_profiles/hp/mixed_reality_controller",
-        "XR_EXT_hp_mixed_reality_controller",
-    ),
-    (
-        "/interaction_profiles/samsung/odyssey_controller",
-        "XR_EXT_samsung_odyssey_controller",
-    ),
-    (
-        "/interaction_profiles/ml/ml2_controller",
-        "XR_ML_ml2_controller_interaction",
-    ),
-    (
-        "/interaction_profiles/microsoft/hand_interaction",
-        "XR_MSFT_hand_interaction",
-    ),
-];
 
 /// How a profile component's value is made from a device's components.
 #[derive(Clone, Debug, PartialEq)]
@@ -415,10 +274,6 @@ pub fn resolve_identifier<'a>(
     component: &str,
     want: ComponentKind,
 ) -> Option<&'a Component> {
-    let mut candidates = profile.components.iter().filter(|c| {
-        c.user_path == user_path
-            && (c.path == component || c.path.starts_with(&format!("{component}/")))
-    });
     let exact = profile
         .components
         .iter()
@@ -426,6 +281,20 @@ pub fn resolve_identifier<'a>(
     if let Some(e) = exact {
         return Some(e);
     }
+    // Otherwise `component` must be an identifier path (`input/trigger`,
+    // two segments) and the candidates its components, one segment more.
+    let identifier = component.split('/').count() == 2
+        && matches!(component.split('/').next(), Some("input" | "output"));
+    if !identifier {
+        return None;
+    }
+    let mut candidates = profile.components.iter().filter(|c| {
+        c.user_path == user_path
+            && c.path
+                .strip_prefix(component)
+                .and_then(|r| r.strip_prefix('/'))
+                .is_some_and(|r| !r.is_empty() && !r.contains('/'))
+    });
     let order: &[&str] = match want {
         ComponentKind::Input(InputKind::Boolean) => &["click", "value", "touch"],
         ComponentKind::Input(InputKind::Float) => &["value", "click", "force"],

@@ -219,6 +219,29 @@ fn eyes(v: xr::EyeVisibility) -> Result<Eyes> {
     }
 }
 
+/// A layer size: finite and non-negative (a zero size is valid and shows
+/// nothing; the CTS submits 0x0 quads).
+fn finite_non_negative(v: f32, what: &str) -> Result<f32> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(v)
+    } else {
+        Err(Error::validation(format!(
+            "{what} must be finite and non-negative, got {v}"
+        )))
+    }
+}
+
+/// A cylinder's or sphere's radius: zero and +infinity both mean infinitely
+/// far (the spec's words for cylinder and equirect layers); returned as 0,
+/// which is how the compositor takes "at infinity".
+fn layer_radius(v: f32) -> Result<f32> {
+    if v == f32::INFINITY {
+        Ok(0.0)
+    } else {
+        finite_non_negative(v, "radius")
+    }
+}
+
 fn finite_positive(v: f32, what: &str) -> Result<f32> {
     if v.is_finite() && v > 0.0 {
         Ok(v)
@@ -363,8 +386,8 @@ unsafe fn check_layer(
             // SAFETY: the type says it is a quad layer.
             let q = unsafe { &*(layer as *const xr::CompositionLayerQuad) };
             let size = [
-                finite_positive(q.size.width, "size.width")?,
-                finite_positive(q.size.height, "size.height")?,
+                finite_non_negative(q.size.width, "size.width")?,
+                finite_non_negative(q.size.height, "size.height")?,
             ];
             (
                 eyes(q.eye_visibility)?,
@@ -388,7 +411,7 @@ unsafe fn check_layer(
                 eyes(c.eye_visibility)?,
                 LayerKind::Cylinder {
                     pose: pose_of(&c.pose)?,
-                    radius: finite_positive(c.radius, "radius")?,
+                    radius: layer_radius(c.radius)?,
                     central_angle,
                     aspect_ratio: finite_positive(c.aspect_ratio, "aspectRatio")?,
                     image: Some(sub_image(s, &c.sub_image)?),
@@ -400,11 +423,7 @@ unsafe fn check_layer(
         {
             // SAFETY: the type says it is an equirect2 layer.
             let e = unsafe { &*(layer as *const xr::CompositionLayerEquirect2KHR) };
-            if !(e.radius.is_finite() && e.radius >= 0.0) {
-                return Err(Error::validation(
-                    "radius must be finite and non-negative (0 is infinite)",
-                ));
-            }
+            let radius = layer_radius(e.radius)?;
             if !(e.central_horizontal_angle.is_finite()
                 && e.central_horizontal_angle > 0.0
                 && e.upper_vertical_angle > e.lower_vertical_angle)
@@ -417,7 +436,7 @@ unsafe fn check_layer(
                 eyes(e.eye_visibility)?,
                 LayerKind::Equirect {
                     pose: pose_of(&e.pose)?,
-                    radius: e.radius,
+                    radius,
                     central_horizontal_angle: e.central_horizontal_angle,
                     upper_vertical_angle: e.upper_vertical_angle,
                     lower_vertical_angle: e.lower_vertical_angle,

@@ -21,11 +21,14 @@ pub(super) fn get_space(ctx: &mut Ctx, h: xr::Space) -> Result<Arc<Space>> {
     Ok(s)
 }
 
+/// A value outside the enum (an app built against a newer header, or
+/// garbage) is a space type this runtime does not support: the CTS expects
+/// `XR_ERROR_REFERENCE_SPACE_UNSUPPORTED` for it, which apps can act on.
 fn check_reference_type(t: xr::ReferenceSpaceType) -> Result<()> {
     match t.into_raw() {
         1..=3 | 1_000_426_000 | 1_000_038_000 | 1_000_121_000 | 1_000_139_000 => Ok(()),
-        _ => Err(Error::validation(format!(
-            "{t:?} is not a valid XrReferenceSpaceType"
+        _ => Err(Error::reference_space_unsupported(format!(
+            "{t:?} is not a reference space type this runtime knows"
         ))),
     }
 }
