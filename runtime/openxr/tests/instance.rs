@@ -42,7 +42,9 @@ fn unknown_extension_is_refused() {
     on_loader_thread(|| {
         let e = entry();
         let mut exts = xr::ExtensionSet::default();
-        exts.other = vec!["XR_PARALLAX_does_not_exist".into()];
+        // The crate hands these bytes to the loader as C strings: the NUL is ours
+        // to add (without it the loader reads past the buffer).
+        exts.other = vec![b"XR_PARALLAX_does_not_exist\0".to_vec()];
         let r = instance_with(&e, &exts, xr::Version::new(1, 0, 0));
         assert_eq!(r.err(), Some(sys::Result::ERROR_EXTENSION_NOT_PRESENT));
     });
@@ -148,7 +150,6 @@ fn get_instance_proc_addr_rules() {
     on_loader_thread(|| {
         let i = instance();
         let gipa = i.entry().fp().get_instance_proc_addr;
-        let gipa2 = gipa;
         let mut f: Option<sys::pfn::VoidFunction> = None;
         let name = |s: &str| CString::new(s).unwrap();
         // SAFETY: valid arguments for each call.
@@ -192,13 +193,16 @@ fn get_instance_proc_addr_rules() {
             );
         }
         drop(i);
-        // Not-enabled extension functions.
+        // Not-enabled extension functions. (The loader is reached through
+        // the new instance's entry: dropping `i` may have unloaded the
+        // library `gipa` pointed into.)
         let plain = instance_with(
             &entry(),
             &xr::ExtensionSet::default(),
             xr::Version::new(1, 0, 0),
         )
         .unwrap();
+        let gipa2 = plain.entry().fp().get_instance_proc_addr;
         // SAFETY: valid arguments.
         unsafe {
             assert_eq!(
