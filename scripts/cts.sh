@@ -70,7 +70,7 @@ run_one() {  # GRAPHICS API
   json=$(manifest)
   mkdir -p "$CTS_OUT"
   local out=$CTS_OUT/$gfx-$api${CTS_EXTRA_ARGS:+-H}
-  XR_RUNTIME_JSON=$json RUNTIME_ENV=/dev/null PARALLAX_RENDER_SCALE=${PARALLAX_RENDER_SCALE:-0.25} \
+  XR_RUNTIME_JSON=$json RUNTIME_ENV=/dev/null \
     "$CTS_HOME/scripts/run-cts.sh" "$out" "$gfx" "$api" "${CTS_TIMEOUT:-1800}"
   grep -v '^pass' "$out.tsv" || true
 }

@@ -3,6 +3,7 @@
 //! action state queries, bound sources, haptics, and the conformance
 //! automation overrides (`XR_EXT_conformance_automation`).
 
+use crate::dpad;
 use crate::error::{Error, Result};
 use crate::hand_interaction::{self, Gestures, HandPart};
 use crate::handles::{self, Kind, Raw};
@@ -27,7 +28,25 @@ pub const TOP_LEVEL_PATHS: &[&str] = &[
     "/user/head",
     "/user/gamepad",
     "/user/treadmill",
+    EYES,
 ];
+
+/// The eyes' top-level path (`XR_EXT_eye_gaze_interaction`).
+pub const EYES: &str = "/user/eyes_ext";
+/// The extension of the eye gaze profile.
+pub const EYE_GAZE: &str = "XR_EXT_eye_gaze_interaction";
+/// The eye gaze interaction profile.
+pub const EYE_GAZE_PROFILE: &str = "/interaction_profiles/ext/eye_gaze_interaction";
+
+/// A top-level user path this instance knows (`/user/eyes_ext` only with
+/// its extension).
+fn top_level(instance: &Instance, s: &str) -> Option<&'static str> {
+    TOP_LEVEL_PATHS
+        .iter()
+        .find(|t| **t == s)
+        .copied()
+        .filter(|t| *t != EYES || instance.has_extension(EYE_GAZE))
+}
 
 /// An `XrActionSet`.
 pub struct ActionSet {
@@ -119,7 +138,7 @@ pub fn create_action(
     let mut seen = HashSet::new();
     for &p in subaction_paths {
         let s = set.instance.path_to_string(p)?;
-        if !TOP_LEVEL_PATHS.contains(&s.as_str()) {
+        if top_level(&set.instance, &s).is_none() {
             return Err(Error::path_unsupported(format!(
                 "{s} is not a top-level user path"
             )));
@@ -176,11 +195,72 @@ fn split_binding(path: &str) -> Option<(&'static str, &str)> {
         .map(|t| (*t, &path[t.len() + 1..]))
 }
 
+/// A pad's parameters as an app chained them (`XrInteractionProfileDpadBindingEXT`).
+#[derive(Copy, Clone, Debug)]
+pub struct DpadSuggestion {
+    /// The thumbstick or trackpad (`/user/hand/left/input/thumbstick`).
+    pub binding: PathId,
+    pub action_set: Raw,
+    pub params: dpad::Params,
+}
+
+/// Checks an app's pad parameters against a profile.
+fn check_dpads(
+    instance: &Arc<Instance>,
+    prof: &profiles::Profile,
+    dpads: &[DpadSuggestion],
+) -> Result<Vec<dpad::Modification>> {
+    let mut out: Vec<dpad::Modification> = Vec::with_capacity(dpads.len());
+    for d in dpads {
+        let path = instance.path_to_string(d.binding)?;
+        let parent = split_binding(&path)
+            .filter(|(u, _)| prof.user_paths.contains(u))
+            .and_then(|(u, c)| Some((u, dpad::Parent::of(c)?)))
+            .filter(|(u, p)| {
+                let up = format!("{}/dpad_up", p.component());
+                prof.components
+                    .iter()
+                    .any(|c| c.user_path == *u && c.path == up && instance.holds(c.when))
+            });
+        let Some((user, parent)) = parent else {
+            return Err(Error::path_unsupported(format!(
+                "{path} is not a thumbstick or trackpad with a dpad in {}",
+                prof.path
+            )));
+        };
+        let set = handles::get::<ActionSet>(Kind::ActionSet, d.action_set)?;
+        if !Arc::ptr_eq(&set.instance, instance) {
+            return Err(Error::handle_invalid(
+                "the dpad's action set belongs to another instance",
+            ));
+        }
+        d.params.validate()?;
+        let m = dpad::Modification {
+            user,
+            parent,
+            action_set: d.action_set,
+            params: d.params,
+        };
+        if out
+            .iter()
+            .any(|o| o.user == user && o.parent == parent && o.action_set == d.action_set)
+        {
+            return Err(Error::validation(format!(
+                "{path} has two dpad modifications for action set {}",
+                set.name
+            )));
+        }
+        out.push(m);
+    }
+    Ok(out)
+}
+
 /// `xrSuggestInteractionProfileBindings`.
 pub fn suggest_bindings(
     instance: &Arc<Instance>,
     profile: PathId,
     bindings: &[(Raw, PathId)],
+    dpads: &[DpadSuggestion],
 ) -> Result<()> {
     let profile_str = instance.path_to_string(profile)?;
     let prof = instance.profile(&profile_str)?;
@@ -234,7 +314,8 @@ pub fn suggest_bindings(
             )));
         }
     }
-    instance.set_bindings(profile, bindings.to_vec());
+    let dpads = check_dpads(instance, prof, dpads)?;
+    instance.set_bindings(profile, bindings.to_vec(), dpads);
     Ok(())
 }
 
@@ -270,6 +351,8 @@ enum Source {
     /// A tracked hand (no device held in it): poses and gestures computed
     /// from its joints (`XR_EXT_hand_interaction`).
     Hand { hand: Hand, part: HandPart },
+    /// The eye tracker's combined gaze (`/user/eyes_ext/input/gaze_ext/pose`).
+    EyeGaze,
     /// Nothing on the device feeds it; only automation can.
     Unfed,
 }
@@ -291,6 +374,30 @@ struct Bound {
     source_path: PathId,
     profile: PathId,
     source: Source,
+    /// The pad a `.../dpad_*` binding reads (`XR_EXT_dpad_binding`).
+    dpad: Option<DpadBound>,
+}
+
+#[derive(Clone, Debug)]
+struct DpadBound {
+    key: dpad::Key,
+    direction: dpad::Direction,
+    params: dpad::Params,
+    /// The device input of a trackpad's force (or click), if it has one.
+    force_input: Option<usize>,
+    /// Where the pad's on/off haptics play.
+    haptic: Option<(DeviceIndex, String)>,
+}
+
+/// What a sync remembers between syncs about derived inputs.
+#[derive(Default)]
+struct Memory {
+    /// Bool-from-float hysteresis per source.
+    thresholds: HashMap<ThresholdKey, bool>,
+    /// Each pad's pressed state and directions.
+    dpads: HashMap<dpad::Key, dpad::State>,
+    /// Pad haptics this sync triggered, played once the sync is done.
+    haptics: Vec<(DeviceIndex, String, Vibration)>,
 }
 
 struct AttachedAction {
@@ -314,8 +421,8 @@ pub struct InputState {
     actions: HashMap<Raw, AttachedAction>,
     current_profile: HashMap<&'static str, PathId>,
     automation: HashMap<&'static str, AutomatedDevice>,
-    /// Bool-from-float hysteresis memory per source.
-    thresholds: HashMap<ThresholdKey, bool>,
+    /// Hysteresis and pad memory.
+    memory: Memory,
     /// Buffers `xrSyncActions` reuses from frame to frame, so the frame
     /// loop does not allocate.
     scratch: SyncScratch,
@@ -408,7 +515,8 @@ impl Session {
         let suggested = self.instance.bindings();
         let inst = &self.instance;
         let mut changed = false;
-        for &user in &TOP_LEVEL_PATHS[..2] {
+        let eyes = inst.has_extension(EYE_GAZE).then_some(EYES);
+        for user in TOP_LEVEL_PATHS[..2].iter().copied().chain(eyes) {
             let automated = input.automation.get(user).and_then(|a| a.active);
             let device = self.hub.device_for_user_path(user);
             let native = device
@@ -420,10 +528,12 @@ impl Session {
             let bare_hand = device.is_none() && hand_profile && self.hub.supports_hand_tracking();
             let connected = match automated {
                 Some((active, _)) => active,
+                None if user == EYES => self.hub.supports_eye_gaze(),
                 None => device.is_some() || bare_hand,
             };
             let candidates: Vec<String> = match automated {
                 Some((_, p)) if p != 0 => inst.path_to_string(p).into_iter().collect(),
+                _ if user == EYES => vec![EYE_GAZE_PROFILE.to_string()],
                 _ if bare_hand => vec![profiles::HAND_INTERACTION_PROFILE.to_string()],
                 // Controllers also serve the hand profile (trigger for the
                 // pinch, grip for the grasp), after their own profiles.
@@ -485,6 +595,14 @@ impl Session {
                 };
                 let source_path = inst.path(&format!("{user}/{}", c.path));
                 let source = self.find_source(user, &c.path);
+                let dpad = dpad::parse_component(&c.path).map(|(parent, direction)| {
+                    let key = dpad::Key {
+                        user,
+                        parent,
+                        action_set: aa.action.set_handle,
+                    };
+                    self.dpad_bound(profile, key, direction, &source)
+                });
                 aa.bound.push(Bound {
                     user,
                     user_path: inst.path(user),
@@ -492,11 +610,40 @@ impl Session {
                     source_path,
                     profile,
                     source,
+                    dpad,
                 });
             }
         }
         input.profile_event_pending |= changed;
         input.rebind_needed = false;
+    }
+
+    fn dpad_bound(
+        &self,
+        profile: PathId,
+        key: dpad::Key,
+        direction: dpad::Direction,
+        source: &Source,
+    ) -> DpadBound {
+        let mut force_input = None;
+        let mut haptic = None;
+        if let Source::Device { index, .. } = source {
+            if let Some(desc) = self.hub.description(*index) {
+                if key.parent == dpad::Parent::Trackpad {
+                    force_input = ["input/trackpad/force", "input/trackpad/click"]
+                        .iter()
+                        .find_map(|p| desc.inputs.iter().position(|i| i.path == *p));
+                }
+                haptic = desc.outputs.first().map(|o| (*index, o.path.clone()));
+            }
+        }
+        DpadBound {
+            key,
+            direction,
+            params: self.instance.dpad_params(profile, &key),
+            force_input,
+            haptic,
+        }
     }
 
     fn binds_user(&self, bindings: &[(Raw, PathId)], user: &str) -> bool {
@@ -510,6 +657,13 @@ impl Session {
     }
 
     fn find_source(&self, user: &str, component: &str) -> Source {
+        if user == EYES {
+            return if component == "input/gaze_ext/pose" && self.hub.supports_eye_gaze() {
+                Source::EyeGaze
+            } else {
+                Source::Unfed
+            };
+        }
         let Some(index) = self.hub.device_for_user_path(user) else {
             let hand = match user {
                 "/user/hand/left" => Hand::Left,
@@ -547,7 +701,7 @@ impl Session {
     /// `xrGetCurrentInteractionProfile`.
     pub fn current_interaction_profile(&self, top_level: PathId) -> Result<PathId> {
         let s = self.instance.path_to_string(top_level)?;
-        let Some(user) = TOP_LEVEL_PATHS.iter().find(|t| **t == s) else {
+        let Some(user) = self::top_level(&self.instance, &s) else {
             return Err(Error::path_unsupported(format!(
                 "{s} is not a top-level user path"
             )));
@@ -558,7 +712,7 @@ impl Session {
                 "no action sets are attached to this session",
             ));
         }
-        Ok(input.current_profile.get(user).copied().unwrap_or(0))
+        Ok(input.current_profile.get(&user).copied().unwrap_or(0))
     }
 
     /// `xrSyncActions`; `Ok(false)` means `XR_SESSION_NOT_FOCUSED`.
@@ -654,7 +808,7 @@ impl Session {
         let InputState {
             actions,
             automation,
-            thresholds,
+            memory,
             ..
         } = &mut *input;
         let values = &mut scratch.values;
@@ -673,14 +827,7 @@ impl Session {
                 if auto.and_then(|a| a.active).is_some_and(|(on, _)| !on) {
                     continue;
                 }
-                let v = source_value(
-                    aa.action.ty,
-                    b,
-                    auto,
-                    device_values,
-                    &scratch.hands,
-                    thresholds,
-                );
+                let v = source_value(aa.action.ty, b, auto, device_values, &scratch.hands, memory);
                 if let Some(v) = v {
                     values.push((b.user_path, v));
                 }
@@ -711,6 +858,9 @@ impl Session {
                     },
                 );
             }
+        }
+        for (index, output, v) in input.memory.haptics.drain(..) {
+            self.hub.vibrate(index, &output, Some(v));
         }
         input.scratch = scratch;
         Ok(focused)
@@ -786,6 +936,7 @@ impl Session {
             parts.push(match bound.user {
                 "/user/hand/left" => "Left Hand".to_string(),
                 "/user/hand/right" => "Right Hand".to_string(),
+                EYES => "Eyes".to_string(),
                 other => title(other.rsplit('/').next().unwrap_or(other)),
             });
         }
@@ -884,6 +1035,14 @@ impl Session {
                 tracked: true,
             });
         }
+        if let Source::EyeGaze = b.source {
+            let (pose, tracked) = self.hub.eye_gaze(t)?;
+            return Some(StagePose {
+                pose,
+                velocity: Velocity::default(),
+                tracked,
+            });
+        }
         if let Source::Hand { hand, part } = b.source {
             let joints = self.hub.hand_joints(hand, t)?.joints;
             let head = self.hub.head(t).map(|h| h.pose);
@@ -933,10 +1092,7 @@ impl Session {
 
     fn automation_user(&self, top_level: PathId) -> Result<&'static str> {
         let s = self.instance.path_to_string(top_level)?;
-        TOP_LEVEL_PATHS
-            .iter()
-            .find(|t| **t == s)
-            .copied()
+        self::top_level(&self.instance, &s)
             .ok_or_else(|| Error::path_unsupported(format!("{s} is not a top-level user path")))
     }
 
@@ -1058,8 +1214,9 @@ fn source_value(
     auto: Option<&AutomatedDevice>,
     device_values: &[(DeviceIndex, Vec<Option<InputValue>>)],
     hands: &[Option<Gestures>; 2],
-    thresholds: &mut HashMap<ThresholdKey, bool>,
+    memory: &mut Memory,
 ) -> Option<Value> {
+    let thresholds = &mut memory.thresholds;
     let hand_gestures = |hand: Hand| hands[usize::from(hand == Hand::Right)];
     if matches!(
         ty,
@@ -1068,7 +1225,7 @@ fn source_value(
         let fed = auto.is_some_and(|a| {
             a.active.is_some_and(|(on, _)| on) || a.locations.contains_key(&b.component)
         }) || match b.source {
-            Source::Device { .. } => true,
+            Source::Device { .. } | Source::EyeGaze => true,
             // A bare hand's pose is there while the hand is tracked.
             Source::Hand { hand, .. } => hand_gestures(hand).is_some(),
             Source::Unfed => false,
@@ -1079,6 +1236,16 @@ fn source_value(
     let mut click = INPUT_CLICK;
     let raw = if let Some(v) = auto.and_then(|a| a.values.get(&b.component)) {
         *v
+    } else if let Some(d) = &b.dpad {
+        let on = dpad_value(
+            d,
+            &b.source,
+            auto,
+            device_values,
+            &mut memory.dpads,
+            &mut memory.haptics,
+        )?;
+        InputValue::Boolean(on)
     } else if auto.is_some_and(|a| a.active.is_some_and(|(on, _)| on))
         && !matches!(b.source, Source::Device { .. })
     {
@@ -1129,6 +1296,71 @@ fn source_value(
         (xr::ActionType::VECTOR2F_INPUT, InputValue::Vector2(v)) => Value::Vector2(v),
         _ => return None,
     })
+}
+
+/// A direction of a pad, read from its thumbstick or trackpad (automated
+/// or on the device) and the pad's memory.
+fn dpad_value(
+    d: &DpadBound,
+    source: &Source,
+    auto: Option<&AutomatedDevice>,
+    device_values: &[(DeviceIndex, Vec<Option<InputValue>>)],
+    dpads: &mut HashMap<dpad::Key, dpad::State>,
+    haptics: &mut Vec<(DeviceIndex, String, Vibration)>,
+) -> Option<bool> {
+    let parent = d.key.parent;
+    let automated = auto.is_some_and(|a| a.active.is_some_and(|(on, _)| on));
+    let auto_value = |c: &str| auto.and_then(|a| a.values.get(c)).copied();
+    let device = match source {
+        Source::Device {
+            index,
+            input: Some(input),
+            ..
+        } => device_values
+            .iter()
+            .find(|(i, _)| i == index)
+            .map(|(_, v)| (v, *input)),
+        _ => None,
+    };
+    let xy = match auto_value(parent.component()) {
+        Some(InputValue::Vector2(v)) => v,
+        _ => match device.and_then(|(v, i)| *v.get(i)?) {
+            Some(InputValue::Vector2(v)) => v,
+            _ if automated => Vec2::ZERO,
+            _ => return None,
+        },
+    };
+    let as_force = |v: InputValue| match v {
+        InputValue::Float(f) => Some(f),
+        InputValue::Boolean(b) => Some(if b { 1.0 } else { 0.0 }),
+        _ => None,
+    };
+    // A thumbstick presses by how far it is pushed; a trackpad by its force
+    // or click, where it has one, else (touch-only pads) by the position.
+    let force = match parent {
+        dpad::Parent::Thumbstick => xy.length(),
+        dpad::Parent::Trackpad => auto_value("input/trackpad/force")
+            .or_else(|| auto_value("input/trackpad/click"))
+            .or_else(|| {
+                let (values, _) = device?;
+                (*values.get(d.force_input?)?).filter(|_| !automated)
+            })
+            .and_then(as_force)
+            .unwrap_or(if automated { 0.0 } else { xy.length() }),
+    };
+    let state = dpads.entry(d.key).or_default();
+    let t = state.update(&d.params, xy, force, parent);
+    if let Some((index, output)) = &d.haptic {
+        for (happened, v) in [
+            (t.turned_on, d.params.on_haptic),
+            (t.turned_off, d.params.off_haptic),
+        ] {
+            if let (true, Some(v)) = (happened, v) {
+                haptics.push((*index, output.clone(), v));
+            }
+        }
+    }
+    Some(state.is_on(d.direction))
 }
 
 /// Combines the values of several sources as the spec says: OR for

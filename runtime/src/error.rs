@@ -54,6 +54,7 @@ codes! {
     feature_unsupported => ERROR_FEATURE_UNSUPPORTED,
     function_unsupported => ERROR_FUNCTION_UNSUPPORTED,
     extension_not_present => ERROR_EXTENSION_NOT_PRESENT,
+    extension_dependency_not_enabled => ERROR_EXTENSION_DEPENDENCY_NOT_ENABLED,
     api_version_unsupported => ERROR_API_VERSION_UNSUPPORTED,
     api_layer_not_present => ERROR_API_LAYER_NOT_PRESENT,
     initialization_failed => ERROR_INITIALIZATION_FAILED,

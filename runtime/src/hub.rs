@@ -490,6 +490,62 @@ impl DeviceHub {
         }
     }
 
+    /// The first device (the headset first) that tracks the eyes.
+    fn eye_tracker(&self) -> Option<DeviceIndex> {
+        std::iter::once(0)
+            .chain(self.devices().map(|(i, _)| i))
+            .find(|&i| {
+                self.device(i)
+                    .is_some_and(|d| d.description().capabilities.eye_gaze)
+            })
+    }
+
+    /// Whether a device reports eye gaze (`XR_EXT_eye_gaze_interaction`).
+    pub fn supports_eye_gaze(&self) -> bool {
+        self.eye_tracker().is_some()
+    }
+
+    /// The combined eye gaze in the stage (`stage_from_gaze`, looking down
+    /// -Z) predicted to `at`, and whether it is tracked now.
+    pub fn eye_gaze(&self, at: Time) -> Option<(parallax_sdk::types::Pose, bool)> {
+        let index = self.eye_tracker()?;
+        let dev = self.device(index)?;
+        if !self.is_active(index) {
+            return None;
+        }
+        let g = match dev.eye_gaze(at) {
+            Ok(g) => g,
+            Err(DriverError::Unsupported) => return None,
+            Err(e) => {
+                self.driver_failed(index, "eye gaze", &e);
+                return None;
+            }
+        };
+        let gaze = match sanitize::pose(g.gaze) {
+            Ok(p) => p,
+            Err(r) => {
+                self.warn_once(
+                    index,
+                    "eye gaze",
+                    format!("{:?}", r.cause),
+                    format!("{} eye gaze: rejected: {r}", dev.description().name),
+                );
+                return None;
+            }
+        };
+        let head = self.head(at)?;
+        let tracked = g.valid && head.orientation_tracked && head.position_tracked;
+        Some((head.pose.mul(&gaze), tracked))
+    }
+
+    /// Whether someone wears the headset, where the system can tell. Drivers
+    /// that simulate a headset (they take desktop input) simulate a wearer
+    /// who never takes it off; hardware drivers have no proximity stream in
+    /// the driver ABI yet, so their systems do not report presence.
+    pub fn user_present(&self) -> Option<bool> {
+        self.system.desktop_input.as_ref().map(|_| true)
+    }
+
     /// The camera tracker, when it runs.
     pub fn camera_hands(&self) -> Option<&CameraHands> {
         self.camera_hands.as_ref()

@@ -45,6 +45,17 @@ pub const EXTENSIONS: &[(&str, u32)] = &[
     ("XR_EXT_hand_tracking", 4),
     ("XR_EXT_hand_joints_motion_range", 1),
     ("XR_EXT_hand_interaction", 1),
+    ("XR_KHR_binding_modification", 1),
+    ("XR_EXT_dpad_binding", 1),
+    ("XR_EXT_eye_gaze_interaction", 2),
+    ("XR_EXT_user_presence", 1),
+];
+
+/// Extensions that need another one enabled with them (the registry's
+/// `depends`).
+const DEPENDS: &[(&str, &str)] = &[
+    ("XR_EXT_hand_joints_motion_range", "XR_EXT_hand_tracking"),
+    ("XR_EXT_dpad_binding", "XR_KHR_binding_modification"),
 ];
 
 /// The one system id this runtime hands out.
@@ -64,6 +75,11 @@ pub enum Event {
     InteractionProfileChanged {
         session: Raw,
     },
+    /// `XR_EXT_user_presence`.
+    UserPresenceChanged {
+        session: Raw,
+        present: bool,
+    },
     ReferenceSpaceChangePending {
         session: Raw,
         space_type: xr::ReferenceSpaceType,
@@ -82,6 +98,7 @@ impl Event {
         match self {
             Event::SessionStateChanged { session, .. }
             | Event::InteractionProfileChanged { session }
+            | Event::UserPresenceChanged { session, .. }
             | Event::ReferenceSpaceChangePending { session, .. } => Some(*session),
             _ => None,
         }
@@ -268,6 +285,8 @@ pub struct Instance {
     hub: Mutex<Option<Arc<DeviceHub>>>,
     profiles: Vec<Profile>,
     bindings: Mutex<HashMap<PathId, Vec<(Raw, PathId)>>>,
+    /// `XR_EXT_dpad_binding` parameters suggested with each profile.
+    dpads: Mutex<HashMap<PathId, Vec<crate::dpad::Modification>>>,
     /// Messengers from the `next` chain of `XrInstanceCreateInfo`, used
     /// during create and destroy.
     create_messengers: Vec<Arc<Messenger>>,
@@ -296,6 +315,19 @@ pub fn create(info: InstanceInfo, create_messengers: Vec<Arc<Messenger>>) -> Res
             )));
         }
     }
+    // OpenXR 1.1 names the error for a missing dependency; a 1.0 app gets
+    // its extension (1.0 leaves the case undefined, and refusing would
+    // break apps that worked).
+    if v.minor() >= 1 {
+        for (e, needs) in DEPENDS {
+            if info.extensions.iter().any(|x| x == e) && !info.extensions.iter().any(|x| x == needs)
+            {
+                return Err(Error::extension_dependency_not_enabled(format!(
+                    "{e} needs {needs} enabled as well"
+                )));
+            }
+        }
+    }
     let config = Config::from_env();
     let instance = Arc::new(Instance {
         events: Mutex::new(EventQueue {
@@ -310,6 +342,7 @@ pub fn create(info: InstanceInfo, create_messengers: Vec<Arc<Messenger>>) -> Res
         hub: Mutex::new(None),
         profiles: profiles::all(),
         bindings: Mutex::new(HashMap::new()),
+        dpads: Mutex::new(HashMap::new()),
         create_messengers,
         object_names: Mutex::new(HashMap::new()),
         labels: Mutex::new(HashMap::new()),
@@ -482,8 +515,33 @@ impl Instance {
         profiles::holds(cond, self.is_1_1(), |e| self.has_extension(e))
     }
 
-    pub(crate) fn set_bindings(&self, profile: PathId, bindings: Vec<(Raw, PathId)>) {
+    /// Replaces a profile's suggestion (bindings and pad parameters alike).
+    pub(crate) fn set_bindings(
+        &self,
+        profile: PathId,
+        bindings: Vec<(Raw, PathId)>,
+        dpads: Vec<crate::dpad::Modification>,
+    ) {
         self.bindings.lock().insert(profile, bindings);
+        self.dpads.lock().insert(profile, dpads);
+    }
+
+    /// The pad parameters suggested for a profile's pad in an action set.
+    pub(crate) fn dpad_params(
+        &self,
+        profile: PathId,
+        key: &crate::dpad::Key,
+    ) -> crate::dpad::Params {
+        self.dpads
+            .lock()
+            .get(&profile)
+            .and_then(|m| {
+                m.iter().find(|m| {
+                    m.user == key.user && m.parent == key.parent && m.action_set == key.action_set
+                })
+            })
+            .map(|m| m.params)
+            .unwrap_or_default()
     }
 
     pub(crate) fn bindings(&self) -> HashMap<PathId, Vec<(Raw, PathId)>> {

@@ -15,6 +15,7 @@
 pub mod action;
 pub mod camera_hands;
 pub mod config;
+pub mod dpad;
 pub mod error;
 pub mod graphics;
 pub mod hand;

@@ -172,6 +172,9 @@ pub enum Derivation {
     Axis(usize),
     /// A pose source with an offset applied (`source_from_component`).
     PoseOffset(Pose),
+    /// The thumbstick or trackpad under a `.../dpad_*` binding, read as a
+    /// pad (`XR_EXT_dpad_binding`, [`crate::dpad`]).
+    Dpad,
     /// `XR_TRUE` whenever the source has a value: a controller's trigger or
     /// grip is always ready for the hand profile's gestures (`*/ready_ext`).
     Ready,
@@ -254,6 +257,12 @@ pub fn source_candidates(component: &str) -> Vec<(String, Derivation)> {
             add("input/squeeze/click", Derivation::Ready);
         }
         _ => {}
+    }
+    if let Some((parent, _)) = crate::dpad::parse_component(component) {
+        add(parent.component(), Derivation::Dpad);
+        if parent == crate::dpad::Parent::Trackpad {
+            add("input/thumbstick", Derivation::Dpad);
+        }
     }
     if component.starts_with("input/trackpad/") && component.len() > 15 {
         let rest = &component[15..];

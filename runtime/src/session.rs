@@ -251,6 +251,17 @@ impl Session {
             predicted: Default::default(),
             frames_ended: 0,
         };
+        drop(inner);
+        // XR_EXT_user_presence: every successful xrBeginSession tells the
+        // app whether someone wears the headset, whatever the value.
+        if self.instance.has_extension("XR_EXT_user_presence") {
+            if let Some(present) = self.hub.user_present() {
+                self.instance.push_event(Event::UserPresenceChanged {
+                    session: self.handle(),
+                    present,
+                });
+            }
+        }
         Ok(())
     }
 

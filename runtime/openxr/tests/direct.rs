@@ -77,17 +77,24 @@ fn create_instance(
 
 const HEADLESS: &CStr = c"XR_MND_headless";
 
-fn headless_session(inst: sys::Instance) -> sys::Session {
+fn get_system(
+    inst: sys::Instance,
+    form_factor: sys::FormFactor,
+) -> Result<sys::SystemId, sys::Result> {
     let gi = sys::SystemGetInfo {
         ty: sys::SystemGetInfo::TYPE,
         next: null(),
-        form_factor: sys::FormFactor::HEAD_MOUNTED_DISPLAY,
+        form_factor,
     };
     let mut system = sys::SystemId::NULL;
-    assert_eq!(
-        unsafe { i::xrGetSystem(inst, &gi, &mut system) },
-        sys::Result::SUCCESS
-    );
+    match unsafe { i::xrGetSystem(inst, &gi, &mut system) } {
+        sys::Result::SUCCESS => Ok(system),
+        e => Err(e),
+    }
+}
+
+fn headless_session(inst: sys::Instance) -> sys::Session {
+    let system = get_system(inst, sys::FormFactor::HEAD_MOUNTED_DISPLAY).unwrap();
     let ci = sys::SessionCreateInfo {
         ty: sys::SessionCreateInfo::TYPE,
         next: null(),
@@ -298,6 +305,68 @@ fn openxr_1_1_instances_get_1_1_rules() {
         unsafe { sp::xrCreateReferenceSpace(session, &ci, &mut sp_) },
         sys::Result::ERROR_REFERENCE_SPACE_UNSUPPORTED
     );
+    // A reference space type no extension defines is unsupported too.
+    let unknown = sys::ReferenceSpaceCreateInfo {
+        reference_space_type: sys::ReferenceSpaceType::from_raw(0x7fff_ffff),
+        ..ci
+    };
+    assert_eq!(
+        unsafe { sp::xrCreateReferenceSpace(session, &unknown, &mut sp_) },
+        sys::Result::ERROR_REFERENCE_SPACE_UNSUPPORTED
+    );
+    // So is a form factor no one defined.
+    assert_eq!(
+        get_system(inst, sys::FormFactor::from_raw(0x7fff_ffff)).err(),
+        Some(sys::Result::ERROR_FORM_FACTOR_UNSUPPORTED)
+    );
+    // A headless session's layers are not read: the CTS hands it a
+    // projection layer without views.
+    begin(session);
+    let mut fs = frame_state();
+    assert_eq!(
+        unsafe { s::xrWaitFrame(session, null(), &mut fs) },
+        sys::Result::SUCCESS
+    );
+    assert_eq!(
+        unsafe { s::xrBeginFrame(session, null()) },
+        sys::Result::SUCCESS
+    );
+    let projection = sys::CompositionLayerProjection {
+        ty: sys::CompositionLayerProjection::TYPE,
+        next: null(),
+        layer_flags: sys::CompositionLayerFlags::EMPTY,
+        space: sys::Space::NULL,
+        view_count: 0,
+        views: null(),
+    };
+    let layers = [&projection as *const _ as *const sys::CompositionLayerBaseHeader];
+    let info = sys::FrameEndInfo {
+        ty: sys::FrameEndInfo::TYPE,
+        next: null(),
+        display_time: fs.predicted_display_time,
+        environment_blend_mode: sys::EnvironmentBlendMode::OPAQUE,
+        layer_count: 1,
+        layers: layers.as_ptr(),
+    };
+    assert_eq!(
+        unsafe { s::xrEndFrame(session, &info) },
+        sys::Result::SUCCESS
+    );
+    unsafe { i::xrDestroyInstance(inst) };
+    // Extension dependencies: an error in 1.1, tolerated in 1.0.
+    let dpad = c"XR_EXT_dpad_binding";
+    assert_eq!(
+        create_instance(sys::Version::new(1, 1, 0), &[HEADLESS, dpad], null()).err(),
+        Some(sys::Result::ERROR_EXTENSION_DEPENDENCY_NOT_ENABLED)
+    );
+    let inst = create_instance(
+        sys::Version::new(1, 1, 0),
+        &[dpad, c"XR_KHR_binding_modification"],
+        null(),
+    )
+    .unwrap();
+    unsafe { i::xrDestroyInstance(inst) };
+    let inst = create_instance(sys::Version::new(1, 0, 0), &[dpad], null()).unwrap();
     unsafe { i::xrDestroyInstance(inst) };
 }
 

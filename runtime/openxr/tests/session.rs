@@ -302,6 +302,23 @@ fn actions_with_conformance_automation() {
             .err(),
             Some(sys::Result::ERROR_PATH_UNSUPPORTED)
         );
+        // A bare `input` under a hand is neither a component nor an identifier.
+        assert_eq!(
+            i.suggest_interaction_profile_bindings(
+                simple,
+                &[xr::Binding::new(&select, p("/user/hand/right/input"))]
+            )
+            .err(),
+            Some(sys::Result::ERROR_PATH_UNSUPPORTED)
+        );
+        assert_eq!(
+            i.create_action_set("", "Empty", 0).err(),
+            Some(sys::Result::ERROR_NAME_INVALID)
+        );
+        assert_eq!(
+            set.create_action::<bool>("", "Empty", &[]).err(),
+            Some(sys::Result::ERROR_NAME_INVALID)
+        );
         let hand_ext = p("/interaction_profiles/ext/hand_interaction_ext");
         assert_eq!(
             i.suggest_interaction_profile_bindings(

@@ -106,9 +106,95 @@ pub unsafe extern "system" fn xrSuggestInteractionProfileBindings(
         .iter()
         .map(|b| (b.action.into_raw(), b.binding.into_raw()))
         .collect();
-        act::suggest_bindings(&i, info.interaction_profile.into_raw(), &b)?;
+        // SAFETY: the chain of this function's input, by contract.
+        let dpads = unsafe { dpad_modifications(&i, info.next)? };
+        act::suggest_bindings(&i, info.interaction_profile.into_raw(), &b, &dpads)?;
         Ok(xr::Result::SUCCESS)
     })
+}
+
+/// The `XrInteractionProfileDpadBindingEXT`s in an `XrBindingModificationsKHR`
+/// of a suggestion's chain (when both extensions are enabled; otherwise the
+/// chain is not read, as for any structure of an extension not enabled).
+///
+/// # Safety
+/// `next` is a valid input chain.
+unsafe fn dpad_modifications(
+    i: &parallax_runtime::instance::Instance,
+    mut next: *const std::ffi::c_void,
+) -> parallax_runtime::Result<Vec<act::DpadSuggestion>> {
+    let mut out = Vec::new();
+    if !(i.has_extension("XR_KHR_binding_modification") && i.has_extension("XR_EXT_dpad_binding")) {
+        return Ok(out);
+    }
+    while !next.is_null() {
+        // SAFETY: every chain element starts with XrBaseInStructure.
+        let base = unsafe { &*(next as *const xr::BaseInStructure) };
+        if base.ty == xr::BindingModificationsKHR::TYPE {
+            // SAFETY: the type says it is an XrBindingModificationsKHR.
+            let m = unsafe { &*(next as *const xr::BindingModificationsKHR) };
+            // SAFETY: binding_modification_count pointers by contract.
+            let list = unsafe {
+                slice(
+                    m.binding_modifications,
+                    m.binding_modification_count,
+                    "bindingModifications",
+                )?
+            };
+            for &p in list {
+                if p.is_null() {
+                    return Err(Error::validation("a bindingModifications entry is NULL"));
+                }
+                // SAFETY: each a binding modification structure by contract.
+                let ty = unsafe { (*p).ty };
+                if ty != xr::InteractionProfileDpadBindingEXT::TYPE {
+                    continue;
+                }
+                // SAFETY: the type says it is an XrInteractionProfileDpadBindingEXT.
+                let d = unsafe { &*(p as *const xr::InteractionProfileDpadBindingEXT) };
+                let haptic = |h: *const xr::HapticBaseHeader,
+                              what: &str|
+                 -> parallax_runtime::Result<_> {
+                    if h.is_null() {
+                        return Ok(None);
+                    }
+                    // SAFETY: a haptic structure by contract; its type is checked.
+                    let v = unsafe {
+                        input(
+                            h as *const xr::HapticVibration,
+                            xr::HapticVibration::TYPE,
+                            what,
+                        )?
+                    };
+                    if !(v.amplitude.is_finite() && v.frequency.is_finite()) || v.frequency < 0.0 {
+                        return Err(Error::validation(format!(
+                            "{what}: amplitude and frequency must be finite, frequency non-negative"
+                        )));
+                    }
+                    Ok(Some(Vibration {
+                        duration: Duration::from_nanos(v.duration.as_nanos().max(0)),
+                        frequency: v.frequency,
+                        amplitude: v.amplitude.clamp(0.0, 1.0),
+                    }))
+                };
+                out.push(act::DpadSuggestion {
+                    binding: d.binding.into_raw(),
+                    action_set: d.action_set.into_raw(),
+                    params: parallax_runtime::dpad::Params {
+                        force_threshold: d.force_threshold,
+                        force_threshold_released: d.force_threshold_released,
+                        center_region: d.center_region,
+                        wedge_angle: d.wedge_angle,
+                        is_sticky: d.is_sticky.into(),
+                        on_haptic: haptic(d.on_haptic, "onHaptic")?,
+                        off_haptic: haptic(d.off_haptic, "offHaptic")?,
+                    },
+                });
+            }
+        }
+        next = base.next as *const std::ffi::c_void;
+    }
+    Ok(out)
 }
 
 /// [xrAttachSessionActionSets](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrAttachSessionActionSets)

@@ -200,6 +200,15 @@ fn write_event(buf: &mut xr::EventDataBuffer, e: &Event) {
                 time: xr::Time::from_nanos(time.0),
             },
         ),
+        Event::UserPresenceChanged { session, present } => put(
+            buf,
+            xr::EventDataUserPresenceChangedEXT {
+                ty: xr::EventDataUserPresenceChangedEXT::TYPE,
+                next: null,
+                session: xr::Session::from_raw(session),
+                is_user_present: present.into(),
+            },
+        ),
         Event::InteractionProfileChanged { session } => put(
             buf,
             xr::EventDataInteractionProfileChanged {
@@ -407,6 +416,18 @@ pub unsafe extern "system" fn xrGetSystemProperties(
                 // SAFETY: the type says it is an XrSystemHandTrackingPropertiesEXT.
                 let h = unsafe { &mut *(next as *mut xr::SystemHandTrackingPropertiesEXT) };
                 h.supports_hand_tracking = hub.supports_hand_tracking().into();
+            } else if base.ty == xr::SystemEyeGazeInteractionPropertiesEXT::TYPE
+                && i.has_extension("XR_EXT_eye_gaze_interaction")
+            {
+                // SAFETY: the type says it is an XrSystemEyeGazeInteractionPropertiesEXT.
+                let e = unsafe { &mut *(next as *mut xr::SystemEyeGazeInteractionPropertiesEXT) };
+                e.supports_eye_gaze_interaction = hub.supports_eye_gaze().into();
+            } else if base.ty == xr::SystemUserPresencePropertiesEXT::TYPE
+                && i.has_extension("XR_EXT_user_presence")
+            {
+                // SAFETY: the type says it is an XrSystemUserPresencePropertiesEXT.
+                let u = unsafe { &mut *(next as *mut xr::SystemUserPresencePropertiesEXT) };
+                u.supports_user_presence = hub.user_present().is_some().into();
             }
             next = base.next as *mut std::ffi::c_void;
         }

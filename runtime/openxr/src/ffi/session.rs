@@ -505,8 +505,13 @@ pub unsafe extern "system" fn xrEndFrame(
         }
         let t = Time(info.display_time.as_nanos());
         let mut layers = Vec::with_capacity(info.layer_count as usize);
+        // A headless session (XR_MND_headless) shows nothing and has no
+        // swapchains, so its layers cannot be composed: they are ignored
+        // unread, as in other runtimes (the CTS submits a projection layer
+        // without views there).
+        let submitted = if s.headless { 0 } else { info.layer_count };
         // SAFETY: layer_count pointers by contract.
-        for &l in unsafe { slice(info.layers, info.layer_count, "layers")? } {
+        for &l in unsafe { slice(info.layers, submitted, "layers")? } {
             // SAFETY: each null or a layer structure by contract.
             layers.push(unsafe { check_layer(&s, l, t)? });
         }

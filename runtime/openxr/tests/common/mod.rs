@@ -196,8 +196,8 @@ pub fn drain_states(instance: &xr::Instance) -> Vec<xr::SessionState> {
     out
 }
 
-/// Begins the session and runs one frame, leaving it FOCUSED.
-pub fn run_to_focused(h: &mut Headless) {
+/// Sees the session to READY and begins it.
+pub fn begin_when_ready(h: &mut Headless) {
     assert_eq!(
         drain_states(&h.instance),
         vec![xr::SessionState::IDLE, xr::SessionState::READY]
@@ -205,6 +205,11 @@ pub fn run_to_focused(h: &mut Headless) {
     h.session
         .begin(xr::ViewConfigurationType::PRIMARY_STEREO)
         .unwrap();
+}
+
+/// Begins the session and runs one frame, leaving it FOCUSED.
+pub fn run_to_focused(h: &mut Headless) {
+    begin_when_ready(h);
     empty_frame(h);
     assert_eq!(
         drain_states(&h.instance),
