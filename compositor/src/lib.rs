@@ -9,6 +9,7 @@
 //! arrives as another implementation of the same trait.
 #![deny(unsafe_code)]
 
+pub mod gl;
 pub mod lens;
 pub mod pacing;
 pub mod vk;

@@ -37,6 +37,8 @@ pub const EXTENSIONS: &[(&str, u32)] = &[
     ("XR_EXT_palm_pose", 3),
     ("XR_KHR_vulkan_enable", 8),
     ("XR_KHR_vulkan_enable2", 2),
+    ("XR_KHR_opengl_enable", 10),
+    ("XR_MNDX_egl_enable", 2),
     ("XR_KHR_composition_layer_cylinder", 4),
     ("XR_KHR_composition_layer_equirect2", 1),
     ("XR_KHR_visibility_mask", 2),
@@ -295,6 +297,8 @@ pub struct Instance {
     /// A session exists (the runtime serves one session per instance).
     pub(crate) session: Mutex<Option<Raw>>,
     pub(crate) vulkan: Mutex<crate::graphics::VulkanState>,
+    /// `xrGetOpenGLGraphicsRequirementsKHR` was called.
+    pub(crate) opengl_queried: Mutex<bool>,
 }
 
 /// Checks the requested extensions and API version, then creates an instance.
@@ -348,6 +352,7 @@ pub fn create(info: InstanceInfo, create_messengers: Vec<Arc<Messenger>>) -> Res
         labels: Mutex::new(HashMap::new()),
         session: Mutex::new(None),
         vulkan: Mutex::new(Default::default()),
+        opengl_queried: Mutex::new(false),
     });
     let raw = handles::insert(Kind::Instance, 0, instance.clone());
     let _ = instance.handle.set(raw);

@@ -12,6 +12,8 @@ use crate::handles::{self, Kind, Raw};
 use crate::hub::DeviceHub;
 use crate::instance::{Event, Instance};
 use openxr_sys as xr;
+use parallax_compositor::gl::{Binding, GlContext};
+use parallax_compositor::vk::compositor::VkCompositor;
 use parallax_compositor::vk::AppBinding;
 use parallax_compositor::{Compositor, Frame, Layer, NullCompositor};
 use parallax_sdk::types::{Duration, Pose, Time};
@@ -51,8 +53,8 @@ pub struct Session {
     pub hub: Arc<DeviceHub>,
     pub compositor: Arc<dyn Compositor>,
     pub headless: bool,
-    /// The Vulkan side of a session with a Vulkan binding.
-    pub vulkan: Option<crate::graphics::VulkanSession>,
+    /// The app's graphics API and the compositor drawing its frames.
+    pub graphics: Graphics,
     handle: OnceLock<Raw>,
     pub(crate) inner: Mutex<Inner>,
     frame_cv: Condvar,
@@ -72,12 +74,41 @@ pub struct FrameState {
     pub loss_pending: bool,
 }
 
+/// A session's graphics: none (headless), or the app's API with the
+/// compositor that shares its images.
+pub enum Graphics {
+    Headless,
+    Vulkan(crate::graphics::VulkanSession),
+    OpenGl(crate::graphics::GlSession),
+}
+
+impl Graphics {
+    /// The compositor of a session with graphics.
+    pub fn compositor(&self) -> Option<&Arc<VkCompositor>> {
+        match self {
+            Graphics::Headless => None,
+            Graphics::Vulkan(v) => Some(&v.compositor),
+            Graphics::OpenGl(g) => Some(&g.compositor),
+        }
+    }
+
+    /// The app's OpenGL context, for an OpenGL session.
+    pub fn gl(&self) -> Option<&Arc<GlContext>> {
+        match self {
+            Graphics::OpenGl(g) => Some(&g.context),
+            _ => None,
+        }
+    }
+}
+
 /// The graphics binding chained to `XrSessionCreateInfo`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum GraphicsBinding {
     /// None: a headless session (needs `XR_MND_headless`).
     None,
     Vulkan(AppBinding),
+    /// `XrGraphicsBindingOpenGLXlibKHR` or `XrGraphicsBindingEGLMNDX`.
+    OpenGl(Binding),
     /// A binding of an API this runtime does not offer (named).
     Other(String),
 }
@@ -113,12 +144,16 @@ pub fn create(instance: &Arc<Instance>, system: u64, binding: GraphicsBinding) -
         ));
     }
     let period = Duration::from_secs_f64(1.0 / hub.hmd().refresh_rate() as f64);
-    let (compositor, vulkan): (Arc<dyn Compositor>, _) = match binding {
+    let (compositor, graphics): (Arc<dyn Compositor>, _) = match binding {
         GraphicsBinding::Vulkan(b) => {
             let v = crate::graphics::open_vulkan(instance, &hub, b, period)?;
-            (v.compositor.clone(), Some(v))
+            (v.compositor.clone(), Graphics::Vulkan(v))
         }
-        _ => (Arc::new(NullCompositor::new(period)), None),
+        GraphicsBinding::OpenGl(b) => {
+            let g = crate::graphics::open_opengl(instance, &hub, b, period)?;
+            (g.compositor.clone(), Graphics::OpenGl(g))
+        }
+        _ => (Arc::new(NullCompositor::new(period)), Graphics::Headless),
     };
     let head = hub.head(Time::now()).map(|p| p.pose).unwrap_or_default();
     let (yaw, _, _) = head.orientation.to_euler(glam::EulerRot::YXZ);
@@ -128,7 +163,7 @@ pub fn create(instance: &Arc<Instance>, system: u64, binding: GraphicsBinding) -
         hub,
         compositor,
         headless,
-        vulkan,
+        graphics,
         handle: OnceLock::new(),
         inner: Mutex::new(Inner {
             state: xr::SessionState::UNKNOWN,
@@ -160,10 +195,13 @@ pub fn create(instance: &Arc<Instance>, system: u64, binding: GraphicsBinding) -
     Ok(raw)
 }
 
-/// Destroys a session and its spaces.
+/// Destroys a session and its spaces and swapchains (whose OpenGL
+/// textures are deleted in the app's context, which xrDestroySession may
+/// use).
 pub fn destroy(raw: Raw) -> Result<()> {
     let s = handles::get::<Session>(Kind::Session, raw)?;
-    handles::remove(Kind::Session, raw)?;
+    let removed = handles::remove(Kind::Session, raw)?;
+    crate::swapchain::release_removed(&removed);
     s.on_destroy();
     Ok(())
 }
@@ -453,12 +491,13 @@ impl Session {
                 None => {}
             }
         }
+        // OpenGL rendering is complete at xrReleaseSwapchainImage (glFinish).
         let fence =
-            match &self.vulkan {
-                Some(v) => Some(v.app.fence_queue().map_err(|e| {
+            match &self.graphics {
+                Graphics::Vulkan(v) => Some(v.app.fence_queue().map_err(|e| {
                     Error::runtime_failure(format!("fencing the app's queue: {e}"))
                 })?),
-                None => None,
+                _ => None,
             };
         if let Err(e) = self.compositor.submit(Frame {
             display_time,

@@ -5,6 +5,7 @@ use crate::error::{Error, Result};
 use crate::handles::{self, Kind, Raw};
 use crate::session::Session;
 use openxr_sys as xr;
+use parallax_compositor::gl::{self, GlContext, Texture, TextureDesc};
 use parallax_compositor::vk::swapchain::{self as vks, SharedSwapchain, SwapchainDesc};
 use parallax_compositor::SubImage;
 use parking_lot::Mutex;
@@ -45,21 +46,57 @@ struct State {
     acquired_ever: bool,
 }
 
+/// The OpenGL textures of a swapchain in an OpenGL session.
+struct GlImages {
+    context: Arc<GlContext>,
+    /// `None` once deleted.
+    textures: Mutex<Option<Vec<Texture>>>,
+}
+
 /// An `XrSwapchain`.
 pub struct Swapchain {
     pub session: Arc<Session>,
     pub shared: Arc<SharedSwapchain>,
     pub create: SwapchainCreate,
+    gl: Option<GlImages>,
     state: Mutex<State>,
 }
 
-/// Formats this session's swapchains may use (`VkFormat` values), best first.
+/// Formats this session's swapchains may use, best first: `VkFormat`
+/// values in a Vulkan session, GL internal formats in an OpenGL one.
 pub fn formats(session: &Session) -> Vec<i64> {
-    session
-        .vulkan
-        .as_ref()
-        .map(|v| v.compositor.formats())
-        .unwrap_or_default()
+    let Some(compositor) = session.graphics.compositor() else {
+        return Vec::new();
+    };
+    let vk = compositor.formats();
+    if session.graphics.gl().is_some() {
+        vk.into_iter()
+            .filter_map(|f| gl::gl_format(parallax_compositor::vk::format_from_raw(f)))
+            .map(i64::from)
+            .collect()
+    } else {
+        vk
+    }
+}
+
+/// Deletes the OpenGL textures of the swapchains among destroyed handles
+/// (from xrDestroySwapchain and xrDestroySession, where the spec lets the
+/// runtime use the app's context).
+pub fn release_removed(removed: &[handles::Removed]) {
+    for (kind, _, object) in removed {
+        if *kind == Kind::Swapchain {
+            if let Ok(chain) = object.clone().downcast::<Swapchain>() {
+                chain.delete_gl();
+            }
+        }
+    }
+}
+
+/// `xrDestroySwapchain`.
+pub fn destroy(raw: Raw) -> Result<()> {
+    let removed = handles::remove(Kind::Swapchain, raw)?;
+    release_removed(&removed);
+    Ok(())
 }
 
 fn vk_usage(u: xr::SwapchainUsageFlags) -> ash_usage::Flags {
@@ -106,7 +143,7 @@ mod ash_usage {
 
 /// `xrCreateSwapchain`.
 pub fn create(session: &Arc<Session>, c: SwapchainCreate) -> Result<Raw> {
-    let Some(vulkan) = &session.vulkan else {
+    let Some(compositor) = session.graphics.compositor() else {
         return Err(Error::swapchain_format_unsupported(format!(
             "format {} cannot be used: a headless session has no graphics and no swapchain formats",
             c.format
@@ -153,14 +190,18 @@ pub fn create(session: &Arc<Session>, c: SwapchainCreate) -> Result<Raw> {
     if c.face_count == 6 && c.width != c.height {
         return Err(Error::validation("cube swapchains must be square"));
     }
-    let max_samples = vks::max_samples(&vulkan.compositor.gpu);
+    let max_samples = vks::max_samples(&compositor.gpu);
     if c.sample_count == 0 || !c.sample_count.is_power_of_two() || c.sample_count > max_samples {
         return Err(Error::feature_unsupported(format!(
             "sampleCount {} (this device supports up to {max_samples})",
             c.sample_count
         )));
     }
-    let vk_format = parallax_compositor::vk::format_from_raw(c.format);
+    let context = session.graphics.gl();
+    let vk_format = match context {
+        Some(_) => gl::vk_format(c.format).expect("offered GL formats have a Vulkan twin"),
+        None => parallax_compositor::vk::format_from_raw(c.format),
+    };
     let depth = vks::is_depth(vk_format);
     if depth && c.usage.contains(xr::SwapchainUsageFlags::COLOR_ATTACHMENT) {
         return Err(Error::feature_unsupported(
@@ -190,12 +231,41 @@ pub fn create(session: &Arc<Session>, c: SwapchainCreate) -> Result<Raw> {
         sample_count: c.sample_count,
         image_count: if is_static { 1 } else { IMAGE_COUNT },
     };
-    let shared = SharedSwapchain::new(vulkan.compositor.gpu.clone(), vulkan.app.clone(), desc)
+    let shared = SharedSwapchain::new(compositor.gpu.clone(), compositor.app.clone(), desc)
         .map_err(|e| Error::runtime_failure(format!("cannot allocate swapchain images: {e}")))?;
+    let gl = match context {
+        Some(context) => {
+            let memories = shared
+                .export_memory()
+                .map_err(|e| Error::runtime_failure(format!("cannot export image memory: {e}")))?;
+            let textures = context
+                .import(
+                    memories,
+                    &TextureDesc {
+                        internal_format: c.format as u32,
+                        width: c.width,
+                        height: c.height,
+                        array_size: c.array_size,
+                        face_count: c.face_count,
+                        mip_count: c.mip_count,
+                        sample_count: c.sample_count,
+                    },
+                )
+                .map_err(|e| {
+                    Error::runtime_failure(format!("cannot import the images into OpenGL: {e}"))
+                })?;
+            Some(GlImages {
+                context: context.clone(),
+                textures: Mutex::new(Some(textures)),
+            })
+        }
+        None => None,
+    };
     let chain = Arc::new(Swapchain {
         session: session.clone(),
         shared,
         create: c,
+        gl,
         state: Mutex::new(State::default()),
     });
     Ok(handles::insert(Kind::Swapchain, session.handle(), chain))
@@ -206,9 +276,42 @@ impl Swapchain {
         self.shared.desc.image_count
     }
 
-    /// The app's `VkImage` handles.
+    /// The app's images: `VkImage` handles, or OpenGL texture names.
     pub fn images(&self) -> Vec<u64> {
-        self.shared.app_images()
+        match &self.gl {
+            Some(g) => g
+                .textures
+                .lock()
+                .as_deref()
+                .unwrap_or_default()
+                .iter()
+                .map(|t| u64::from(t.name))
+                .collect(),
+            None => self.shared.app_images(),
+        }
+    }
+
+    /// Whether the images are OpenGL textures.
+    pub fn is_opengl(&self) -> bool {
+        self.gl.is_some()
+    }
+
+    /// The texture target of OpenGL images (`GL_TEXTURE_2D` ...).
+    pub fn gl_target(&self) -> u32 {
+        gl::target(
+            self.create.array_size,
+            self.create.face_count,
+            self.create.sample_count,
+        )
+    }
+
+    fn delete_gl(&self) {
+        let Some(g) = &self.gl else { return };
+        if let Some(textures) = g.textures.lock().take() {
+            if let Err(e) = g.context.delete(&textures) {
+                tracing::warn!("cannot delete the swapchain's GL textures: {e}");
+            }
+        }
     }
 
     fn is_static(&self) -> bool {
@@ -262,10 +365,17 @@ impl Swapchain {
     /// `xrReleaseSwapchainImage`.
     pub fn release(&self) -> Result<()> {
         let mut s = self.state.lock();
-        let i = s
-            .waited
-            .take()
-            .ok_or_else(|| Error::call_order_invalid("no waited image to release"))?;
+        if s.waited.is_none() {
+            return Err(Error::call_order_invalid("no waited image to release"));
+        }
+        if let Some(g) = &self.gl {
+            // Without shared semaphores, the image's rendering must be done
+            // before the compositor may read it.
+            g.context
+                .finish()
+                .map_err(|e| Error::runtime_failure(format!("glFinish: {e}")))?;
+        }
+        let i = s.waited.take().expect("checked above");
         s.outstanding -= 1;
         s.last_released = Some(i);
         Ok(())
@@ -317,5 +427,17 @@ impl Swapchain {
             rect,
             array_index,
         })
+    }
+}
+
+impl Drop for Swapchain {
+    fn drop(&mut self) {
+        if let Some(g) = &self.gl {
+            if g.textures.lock().is_some() {
+                // Destroyed with its instance: the spec gives the runtime no
+                // access to the context there; the app's context owns them.
+                tracing::debug!("swapchain GL textures left to the app's context");
+            }
+        }
     }
 }

@@ -13,7 +13,6 @@
 //!
 //! and writes captures (eyes before distortion, the panel after) when asked.
 
-use super::swapchain::app_layout;
 use super::{call, AppDevice, Gpu, VkError};
 use crate::lens::{factor, tans};
 use crate::{Compositor, CompositorError, Frame, FrameClock, Layer, LayerKind, Stats, SubImage};
@@ -61,10 +60,11 @@ struct SharedState {
     submitted_any: AtomicBool,
 }
 
-/// The compositor of a session with a Vulkan graphics binding.
+/// The compositor of a session with a Vulkan or OpenGL graphics binding.
 pub struct VkCompositor {
     pub gpu: Arc<Gpu>,
-    pub app: Arc<AppDevice>,
+    /// The app's Vulkan device (none for an OpenGL app).
+    pub app: Option<Arc<AppDevice>>,
     clock: Arc<FrameClock>,
     state: Arc<SharedState>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -78,7 +78,19 @@ impl VkCompositor {
         period: Duration,
         config: TargetConfig,
     ) -> Result<Arc<Self>, VkError> {
-        let gpu = Gpu::open_with(app.uuid, config.window)?;
+        Self::open(app.uuid, Some(app), period, config)
+    }
+
+    /// Opens the compositor's device on the physical device with UUID
+    /// `uuid` (the one the app renders on), for an app on Vulkan (`app`) or
+    /// on another API (`None`), and starts composing.
+    pub fn open(
+        uuid: [u8; 16],
+        app: Option<Arc<AppDevice>>,
+        period: Duration,
+        config: TargetConfig,
+    ) -> Result<Arc<Self>, VkError> {
+        let gpu = Gpu::open_with(uuid, config.window)?;
         let renderer = Renderer::new(gpu.clone(), config)?;
         let clock = Arc::new(FrameClock::new(Time::now(), period));
         let state = Arc::new(SharedState {
@@ -1055,6 +1067,14 @@ impl Renderer {
         );
         let [x, y, w, h] = sub.rect;
         p.rect = [x as f32 / iw, y as f32 / ih, w as f32 / iw, h as f32 / ih];
+        // OpenGL images have their origin at the bottom left: row y of the
+        // rectangle counts from the bottom, and the picture's top is the
+        // rectangle's last row in memory. Cube faces are addressed the same
+        // way in both APIs and are not flipped.
+        if sub.hold.chain.bottom_left_origin && kind != 4 {
+            p.rect[1] = (y + h) as f32 / ih;
+            p.rect[3] = -(h as f32) / ih;
+        }
         let flags =
             u32::from(layer.blend.source_alpha) | (u32::from(layer.blend.unpremultiplied) << 1);
         let flags = flags | if depth_sub.is_some() { FLAG_DEPTH } else { 0 };
@@ -1143,7 +1163,7 @@ impl Renderer {
                     if !images.iter().any(|e| e.0 == img) {
                         images.push((
                             img,
-                            app_layout(&chain.desc),
+                            chain.hand_over_layout(),
                             chain.desc.array_size * chain.desc.face_count,
                             vk::ImageAspectFlags::COLOR,
                             vk::ImageLayout::SHADER_READ_ONLY_OPTIMAL,
@@ -1156,7 +1176,7 @@ impl Renderer {
                             if !images.iter().any(|e| e.0 == dimg) {
                                 images.push((
                                     dimg,
-                                    app_layout(&dc.desc),
+                                    dc.hand_over_layout(),
                                     dc.desc.array_size,
                                     vk::ImageAspectFlags::DEPTH,
                                     vk::ImageLayout::DEPTH_STENCIL_READ_ONLY_OPTIMAL,

@@ -2,7 +2,7 @@
 //! without an OpenXR app: benchmarks and golden-image tests create shared
 //! swapchains on it and fill their images with known pixels.
 
-use super::swapchain::{app_layout, SharedSwapchain, SwapchainDesc};
+use super::swapchain::{SharedSwapchain, SwapchainDesc};
 use super::{call, entry, AppBinding, AppDevice, Gpu, VkError, DEVICE_EXTENSIONS};
 use ash::vk;
 use ash::vk::Handle;
@@ -107,7 +107,7 @@ impl Harness {
     ) -> Result<Arc<SharedSwapchain>, VkError> {
         SharedSwapchain::new(
             self.gpu().clone(),
-            self.app().clone(),
+            Some(self.app().clone()),
             SwapchainDesc {
                 format: vk::Format::D32_SFLOAT,
                 usage: vk::ImageUsageFlags::DEPTH_STENCIL_ATTACHMENT
@@ -143,7 +143,7 @@ impl Harness {
     ) -> Result<Arc<SharedSwapchain>, VkError> {
         SharedSwapchain::new(
             self.gpu().clone(),
-            self.app().clone(),
+            Some(self.app().clone()),
             SwapchainDesc {
                 format,
                 usage: vk::ImageUsageFlags::COLOR_ATTACHMENT | vk::ImageUsageFlags::TRANSFER_DST,
@@ -177,7 +177,7 @@ impl Harness {
             return Ok(());
         }
         let image = vk::Image::from_raw(chain.app_images()[0]);
-        let layout = app_layout(&chain.desc);
+        let layout = chain.hand_over_layout();
         let aspect = chain.aspect();
         let range = vk::ImageSubresourceRange {
             aspect_mask: aspect,

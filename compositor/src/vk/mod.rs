@@ -120,11 +120,16 @@ pub fn choose_physical_device(instance_raw: u64) -> Result<u64, VkError> {
 
 /// Device UUID of a physical device of an app's instance.
 fn device_uuid(instance: &ash::Instance, physical: vk::PhysicalDevice) -> [u8; 16] {
+    device_ids(instance, physical).0
+}
+
+/// Device and driver UUIDs of a physical device.
+fn device_ids(instance: &ash::Instance, physical: vk::PhysicalDevice) -> ([u8; 16], [u8; 16]) {
     let mut id = vk::PhysicalDeviceIDProperties::default();
     let mut props = vk::PhysicalDeviceProperties2::default().push_next(&mut id);
     // SAFETY: valid physical device; the chain is well formed.
     unsafe { instance.get_physical_device_properties2(physical, &mut props) };
-    id.device_uuid
+    (id.device_uuid, id.driver_uuid)
 }
 
 /// The compositor's own Vulkan instance and device.
@@ -137,6 +142,9 @@ pub struct Gpu {
     pub memory: vk::PhysicalDeviceMemoryProperties,
     pub external_memory_fd: ash::khr::external_memory_fd::Device,
     pub name: String,
+    /// `VkPhysicalDeviceIDProperties::driverUUID`: memory is shared by
+    /// opaque fd only with a driver of the same UUID (GL interop checks it).
+    pub driver_uuid: [u8; 16],
     /// The surface and swapchain extensions are enabled.
     pub can_present: bool,
 }
@@ -230,6 +238,7 @@ impl Gpu {
             .unwrap_or_default();
         let external_memory_fd = ash::khr::external_memory_fd::Device::new(&instance, &device);
         tracing::info!(device = %name, "compositor Vulkan device opened");
+        let driver_uuid = device_ids(&instance, physical).1;
         Ok(Arc::new(Gpu {
             instance,
             physical,
@@ -239,6 +248,7 @@ impl Gpu {
             memory,
             external_memory_fd,
             name,
+            driver_uuid,
             can_present,
         }))
     }

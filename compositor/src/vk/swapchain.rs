@@ -171,6 +171,9 @@ pub fn max_samples(gpu: &Gpu) -> u32 {
 struct Shared {
     comp_image: vk::Image,
     comp_memory: vk::DeviceMemory,
+    /// The allocation's size (what an importer of the memory must name).
+    size: u64,
+    /// Null when the app is not on Vulkan.
     app_image: vk::Image,
     app_memory: vk::DeviceMemory,
 }
@@ -179,20 +182,27 @@ struct Shared {
 /// still reads.
 pub struct SharedSwapchain {
     pub gpu: Arc<Gpu>,
-    pub app: Arc<AppDevice>,
+    /// The app's Vulkan device; `None` when the app renders with another
+    /// API, which imports the memory itself ([`SharedSwapchain::export_memory`]).
+    pub app: Option<Arc<AppDevice>>,
     pub desc: SwapchainDesc,
+    /// The app's API puts the image origin at the bottom left (OpenGL): the
+    /// compositor flips sub-image rectangles vertically.
+    pub bottom_left_origin: bool,
     images: Vec<Shared>,
     in_use: Mutex<Vec<u32>>,
     freed: Condvar,
 }
 
 impl SharedSwapchain {
-    /// Allocates `desc.image_count` images on the compositor's device,
-    /// exports their memory and imports it into the app's device, then puts
-    /// the app's images in their hand-over layout.
+    /// Allocates `desc.image_count` images on the compositor's device with
+    /// exportable memory. With an app device, imports the memory there and
+    /// puts the app's images in their hand-over layout; without one, the
+    /// app's API imports it ([`Self::export_memory`]) and its origin is at
+    /// the bottom left.
     pub fn new(
         gpu: Arc<Gpu>,
-        app: Arc<AppDevice>,
+        app: Option<Arc<AppDevice>>,
         desc: SwapchainDesc,
     ) -> Result<Arc<Self>, VkError> {
         let mut images = Vec::new();
@@ -200,12 +210,13 @@ impl SharedSwapchain {
             gpu: gpu.clone(),
             app: app.clone(),
             desc,
+            bottom_left_origin: app.is_none(),
             images: Vec::new(),
             in_use: Mutex::new(vec![0; desc.image_count as usize]),
             freed: Condvar::new(),
         };
         for _ in 0..desc.image_count {
-            match Self::make_image(&gpu, &app, &desc) {
+            match Self::make_image(&gpu, app.as_deref(), &desc) {
                 Ok(s) => images.push(s),
                 Err(e) => {
                     chain.images = images;
@@ -215,6 +226,9 @@ impl SharedSwapchain {
             }
         }
         chain.images = images;
+        let Some(app) = app else {
+            return Ok(Arc::new(chain));
+        };
         let layout = app_layout(&desc);
         let aspect = aspect(desc.format);
         let app_images: Vec<vk::Image> = chain.images.iter().map(|s| s.app_image).collect();
@@ -256,7 +270,43 @@ impl SharedSwapchain {
         Ok(Arc::new(chain))
     }
 
-    fn make_image(gpu: &Gpu, app: &AppDevice, desc: &SwapchainDesc) -> Result<Shared, VkError> {
+    /// The layout the compositor finds images in when it takes them and
+    /// leaves them in when it is done: the app's attachment layout for a
+    /// Vulkan app; GENERAL for another API (without shared semaphores there
+    /// is no layout hand-over, and GENERAL keeps the contents).
+    pub fn hand_over_layout(&self) -> vk::ImageLayout {
+        if self.app.is_some() {
+            app_layout(&self.desc)
+        } else {
+            vk::ImageLayout::GENERAL
+        }
+    }
+
+    /// New fds of every image's memory, with the allocation size, for the
+    /// app's API to import (each fd is the importer's to own or close).
+    pub fn export_memory(&self) -> Result<Vec<(std::os::fd::OwnedFd, u64)>, VkError> {
+        self.images
+            .iter()
+            .map(|s| {
+                // SAFETY: exportable memory of our device; the new fd is ours.
+                let fd = unsafe {
+                    self.gpu.external_memory_fd.get_memory_fd(
+                        &vk::MemoryGetFdInfoKHR::default()
+                            .memory(s.comp_memory)
+                            .handle_type(vk::ExternalMemoryHandleTypeFlags::OPAQUE_FD),
+                    )
+                }
+                .map_err(call("vkGetMemoryFdKHR"))?;
+                Ok((unsafe_fd(fd), s.size))
+            })
+            .collect()
+    }
+
+    fn make_image(
+        gpu: &Gpu,
+        app: Option<&AppDevice>,
+        desc: &SwapchainDesc,
+    ) -> Result<Shared, VkError> {
         let handle = vk::ExternalMemoryHandleTypeFlags::OPAQUE_FD;
         let mut ext = vk::ExternalMemoryImageCreateInfo::default().handle_types(handle);
         let info = image_info(desc, &mut ext);
@@ -298,6 +348,15 @@ impl SharedSwapchain {
                 cleanup_comp();
                 return Err(call("vkBindImageMemory")(e));
             }
+            let Some(app) = app else {
+                return Ok(Shared {
+                    comp_image,
+                    comp_memory,
+                    size: req.size,
+                    app_image: vk::Image::null(),
+                    app_memory: vk::DeviceMemory::null(),
+                });
+            };
             let fd = match gpu.external_memory_fd.get_memory_fd(
                 &vk::MemoryGetFdInfoKHR::default()
                     .memory(comp_memory)
@@ -350,14 +409,19 @@ impl SharedSwapchain {
             Ok(Shared {
                 comp_image,
                 comp_memory,
+                size: req.size,
                 app_image,
                 app_memory,
             })
         }
     }
 
-    /// The app's `VkImage` handles, for `xrEnumerateSwapchainImages`.
+    /// The app's `VkImage` handles, for `xrEnumerateSwapchainImages`
+    /// (empty when the app is not on Vulkan).
     pub fn app_images(&self) -> Vec<u64> {
+        if self.app.is_none() {
+            return Vec::new();
+        }
         self.images.iter().map(|s| s.app_image.as_raw()).collect()
     }
 
@@ -424,8 +488,10 @@ impl Drop for SharedSwapchain {
         unsafe {
             let _ = self.gpu.device.queue_wait_idle(self.gpu.queue);
             for s in &self.images {
-                self.app.device.destroy_image(s.app_image, None);
-                self.app.device.free_memory(s.app_memory, None);
+                if let Some(app) = &self.app {
+                    app.device.destroy_image(s.app_image, None);
+                    app.device.free_memory(s.app_memory, None);
+                }
                 self.gpu.device.destroy_image(s.comp_image, None);
                 self.gpu.device.free_memory(s.comp_memory, None);
             }

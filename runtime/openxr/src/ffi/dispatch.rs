@@ -3,8 +3,8 @@
 //! an extension the app must enable).
 
 use super::{
-    action as a, debug as d, guard, hand as h, instance as i, out_ptr, session as s, space as sp,
-    vulkan as v,
+    action as a, debug as d, guard, hand as h, instance as i, opengl as gl, out_ptr, session as s,
+    space as sp, vulkan as v,
 };
 use openxr_sys as xr;
 use parallax_runtime::handles::{self, Kind};
@@ -55,6 +55,7 @@ const AUTOMATION: Gate = Extension("XR_EXT_conformance_automation");
 const VK1: Gate = Extension("XR_KHR_vulkan_enable");
 const VK2: Gate = Extension("XR_KHR_vulkan_enable2");
 const HANDS: Gate = Extension("XR_EXT_hand_tracking");
+const GL: Gate = Extension("XR_KHR_opengl_enable");
 
 table! {
     xrGetInstanceProcAddr: GetInstanceProcAddr = xrGetInstanceProcAddr, Core10;
@@ -136,6 +137,7 @@ table! {
     xrGetVulkanGraphicsDevice2KHR: GetVulkanGraphicsDevice2KHR = v::xrGetVulkanGraphicsDevice2KHR, VK2;
     xrCreateVulkanInstanceKHR: CreateVulkanInstanceKHR = v::xrCreateVulkanInstanceKHR, VK2;
     xrCreateVulkanDeviceKHR: CreateVulkanDeviceKHR = v::xrCreateVulkanDeviceKHR, VK2;
+    xrGetOpenGLGraphicsRequirementsKHR: GetOpenGLGraphicsRequirementsKHR = gl::xrGetOpenGLGraphicsRequirementsKHR, GL;
     xrCreateHandTrackerEXT: CreateHandTrackerEXT = h::xrCreateHandTrackerEXT, HANDS;
     xrDestroyHandTrackerEXT: DestroyHandTrackerEXT = h::xrDestroyHandTrackerEXT, HANDS;
     xrLocateHandJointsEXT: LocateHandJointsEXT = h::xrLocateHandJointsEXT, HANDS;

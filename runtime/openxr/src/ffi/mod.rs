@@ -15,6 +15,7 @@ pub mod dispatch;
 pub mod hand;
 pub mod instance;
 pub mod negotiate;
+pub mod opengl;
 pub mod session;
 pub mod space;
 pub mod vulkan;

@@ -46,6 +46,10 @@ unsafe fn graphics_binding(
                 queue_index: b.queue_index,
             });
         }
+        // SAFETY: `next` heads a structure of the type it names.
+        if let Some(gl) = unsafe { super::opengl::binding(inst, base) } {
+            return GraphicsBinding::OpenGl(gl);
+        }
         let name = format!("{:?}", base.ty);
         if name.starts_with("GRAPHICS_BINDING") && base.ty != xr::GraphicsBindingVulkanKHR::TYPE {
             return GraphicsBinding::Other(name);
@@ -583,13 +587,13 @@ fn chain(ctx: &mut Ctx, h: xr::Swapchain) -> Result<Arc<Swapchain>> {
 /// [xrDestroySwapchain](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrDestroySwapchain)
 pub unsafe extern "system" fn xrDestroySwapchain(h: xr::Swapchain) -> xr::Result {
     guard("xrDestroySwapchain", |_| {
-        handles::remove(Kind::Swapchain, h.into_raw())?;
+        swapchain::destroy(h.into_raw())?;
         Ok(xr::Result::SUCCESS)
     })
 }
 
 /// [xrEnumerateSwapchainImages](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrEnumerateSwapchainImages):
-/// fills `XrSwapchainImageVulkanKHR` structures.
+/// fills `XrSwapchainImageVulkanKHR` or `XrSwapchainImageOpenGLKHR` structures.
 pub unsafe extern "system" fn xrEnumerateSwapchainImages(
     h: xr::Swapchain,
     capacity: u32,
@@ -599,6 +603,24 @@ pub unsafe extern "system" fn xrEnumerateSwapchainImages(
     guard("xrEnumerateSwapchainImages", |ctx| {
         let c = chain(ctx, h)?;
         let list = c.images();
+        if c.is_opengl() {
+            let out = images as *mut xr::SwapchainImageOpenGLKHR;
+            // SAFETY: two-call contract; for an OpenGL session the array is
+            // of XrSwapchainImageOpenGLKHR (checked by type before writing).
+            return unsafe {
+                super::two_call_typed(
+                    capacity,
+                    count,
+                    out,
+                    list.len(),
+                    xr::SwapchainImageOpenGLKHR::TYPE,
+                    |img, i| {
+                        img.image = list[i] as u32;
+                        Ok(())
+                    },
+                )
+            };
+        }
         let out = images as *mut xr::SwapchainImageVulkanKHR;
         // SAFETY: two-call contract; for a Vulkan session the array is of
         // XrSwapchainImageVulkanKHR (checked by type before writing).
