@@ -4,7 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PARALLAX_PACKAGES="binutils xvfb xauth xdotool python3-venv valgrind" source scripts/setup.sh
+# Xorg on the dummy driver and Mesa's GL/EGL: the OpenGL tests (hello_xr -g
+# OpenGL, the EGL session test).
+PARALLAX_PACKAGES="binutils xvfb xauth xdotool python3-venv valgrind" \
+PARALLAX_PACKAGES_BARE="xserver-xorg-core xserver-xorg-video-dummy libgl1 libglx-mesa0 libegl1 libegl-mesa0 libgl1-mesa-dri" \
+  source scripts/setup.sh
 export CARGO_TERM_COLOR=never
 
 # MediaPipe's hand models from the pinned PyPI wheel, converted, with the

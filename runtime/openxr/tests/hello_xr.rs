@@ -1,7 +1,9 @@
 //! Debian's `hello_xr`, a real third-party OpenXR app, renders on Parallax
 //! through the real loader on real Vulkan (lavapipe here): 300 frames, then
 //! the runtime ends the session and the app must exit 0. A composed frame is
-//! captured and must show hello_xr's cubes in each eye.
+//! captured and must show hello_xr's cubes in each eye, right side up.
+//! The OpenGL run needs an X server with GLX and VidMode: Xorg on the dummy
+//! video driver (Xvfb lacks VidMode and hello_xr's GL window crashes there).
 
 mod common;
 use std::path::Path;
@@ -11,10 +13,14 @@ use std::time::Duration;
 /// Counts pixels that are clearly one of hello_xr's face colours (pure red,
 /// green or blue in sRGB, allowing for the blit's filtering at edges), and
 /// pixels of its background (DarkSlateGray, about (118, 150, 150) in sRGB).
-fn classify(rgba: &[u8]) -> ([usize; 3], usize) {
+/// Also returns how many face pixels lie in the lower half of the image.
+fn classify(rgba: &[u8], width: u32) -> ([usize; 3], usize, usize) {
     let mut faces = [0; 3];
     let mut background = 0;
-    for p in rgba.chunks_exact(4) {
+    let mut lower = 0;
+    let height = rgba.len() / 4 / width as usize;
+    for (i, p) in rgba.chunks_exact(4).enumerate() {
+        let low = i / width as usize >= height / 2;
         let (r, g, b) = (p[0] as i32, p[1] as i32, p[2] as i32);
         if (r - 118).abs() < 12 && (g - 150).abs() < 12 && (b - 150).abs() < 12 {
             background += 1;
@@ -29,15 +35,17 @@ fn classify(rgba: &[u8]) -> ([usize; 3], usize) {
                 .unwrap();
             if channel > 200 && others < 60 {
                 faces[c] += 1;
+                lower += low as usize;
             }
         }
     }
-    (faces, background)
+    (faces, background, lower)
 }
 
 fn run_hello_xr(graphics: &str) {
     let _g = common::serial();
     common::entry(); // writes the runtime manifest and sets XR_RUNTIME_JSON
+    let x = (graphics == "OpenGL").then(common::DummyX::start);
     let capture = common::target_dir().join(format!("hello_xr_capture_{graphics}"));
     let _ = std::fs::remove_dir_all(&capture);
     let mut child = Command::new("hello_xr")
@@ -45,6 +53,7 @@ fn run_hello_xr(graphics: &str) {
         .env("PARALLAX_EXIT_AFTER_FRAMES", "300")
         .env("PARALLAX_CAPTURE", &capture)
         .env("PARALLAX_CAPTURE_FRAMES", "30")
+        .envs(x.as_ref().map(|x| ("DISPLAY", x.display.clone())))
         .env(
             "XDG_RUNTIME_DIR",
             std::env::var("XDG_RUNTIME_DIR").unwrap_or_else(|_| "/tmp".into()),
@@ -77,7 +86,7 @@ fn run_hello_xr(graphics: &str) {
         let (w, h, rgba) = common::read_png(&capture.join(format!("frame-00030-eye{eye}.png")));
         let e = common::expected();
         assert_eq!((w, h), (e.width, e.height));
-        let (faces, background) = classify(&rgba);
+        let (faces, background, lower) = classify(&rgba, w);
         let total = (w * h) as usize;
         // The background fills most of the view; the cubes' red, green and
         // blue faces each cover at least a few thousand pixels.
@@ -91,6 +100,13 @@ fn run_hello_xr(graphics: &str) {
                 "eye {eye}: only {n} pixels of colour {c}: {faces:?}"
             );
         }
+        // The cubes at the hands and on the floor are below the eyes: most
+        // face pixels are in the lower half (an image upside down fails).
+        let all: usize = faces.iter().sum();
+        assert!(
+            lower * 4 > all * 3,
+            "eye {eye}: {lower} of {all} face pixels in the lower half"
+        );
     }
     check_panel(&capture);
 }
@@ -109,7 +125,7 @@ fn check_panel(dir: &Path) {
     for (x, y) in [(2, 2), (w - 3, 2), (2, h - 3), (w - 3, h - 3), (w / 2, 2)] {
         assert_eq!(px(x, y), [0, 0, 0], "panel pixel ({x}, {y})");
     }
-    let (faces, background) = classify(&rgba);
+    let (faces, background, _) = classify(&rgba, w);
     assert!(
         background > (w * h) as usize / 10,
         "panel background {background}"
@@ -125,4 +141,9 @@ fn hello_xr_vulkan2_renders_cubes() {
 #[test]
 fn hello_xr_vulkan_renders_cubes() {
     run_hello_xr("Vulkan");
+}
+
+#[test]
+fn hello_xr_opengl_renders_cubes() {
+    run_hello_xr("OpenGL");
 }

@@ -278,3 +278,70 @@ pub fn pose(p: &xr::Posef) -> parallax_sdk::types::Pose {
         glam::Vec3::new(p.position.x, p.position.y, p.position.z),
     )
 }
+
+/// An X server on the dummy video driver (scripts/xorg-dummy.conf), for
+/// OpenGL apps that need more of X than Xvfb has; killed when dropped.
+pub struct DummyX {
+    child: std::process::Child,
+    pub display: String,
+}
+
+impl DummyX {
+    /// Starts Xorg on the first free display from :90 and waits for its
+    /// socket. Needs root (an absolute -config path) and the Debian packages
+    /// xserver-xorg-core and xserver-xorg-video-dummy.
+    pub fn start() -> DummyX {
+        let conf = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/xorg-dummy.conf");
+        let logs = target_dir().join("xorg-dummy");
+        std::fs::create_dir_all(&logs).unwrap();
+        for n in 90..130 {
+            if std::path::Path::new(&format!("/tmp/.X{n}-lock")).exists()
+                || std::path::Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+            {
+                continue;
+            }
+            let log = logs.join(format!("Xorg.{n}.log"));
+            let mut child = std::process::Command::new("Xorg")
+                .arg(format!(":{n}"))
+                .args(["-noreset", "-nolisten", "tcp", "-novtswitch", "-config"])
+                .arg(&conf)
+                .arg("-logfile")
+                .arg(&log)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("Xorg (Debian xserver-xorg-core) must be installed");
+            let socket = PathBuf::from(format!("/tmp/.X11-unix/X{n}"));
+            let start = std::time::Instant::now();
+            while start.elapsed() < std::time::Duration::from_secs(20) {
+                if let Some(status) = child.try_wait().unwrap() {
+                    let text = std::fs::read_to_string(&log).unwrap_or_default();
+                    if text.contains("already active") {
+                        break; // lost a race for :n; try the next one
+                    }
+                    panic!("Xorg :{n} exited with {status}; its log:\n{text}");
+                }
+                // Once the socket listens, clients queue until the server
+                // serves them.
+                if std::os::unix::net::UnixStream::connect(&socket).is_ok() {
+                    return DummyX {
+                        child,
+                        display: format!(":{n}"),
+                    };
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("no free X display between :90 and :129 for Xorg");
+    }
+}
+
+impl Drop for DummyX {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
