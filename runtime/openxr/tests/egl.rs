@@ -248,10 +248,8 @@ fn egl_session_error_codes() {
             Err(xr::sys::Result::ERROR_LIMIT_REACHED)
         );
         // SAFETY: the session just created, not used afterwards.
-        assert_eq!(
-            unsafe { (instance.fp().destroy_session)(s) },
-            xr::sys::Result::SUCCESS
-        );
+        let r = unsafe { (instance.fp().destroy_session)(s) };
+        assert_eq!(r, xr::sys::Result::SUCCESS);
         drop(instance);
 
         // Without XR_MNDX_egl_enable the EGL binding is not a binding.
