@@ -303,7 +303,17 @@ impl DummyX {
             let log = logs.join(format!("Xorg.{n}.log"));
             let mut child = std::process::Command::new("Xorg")
                 .arg(format!(":{n}"))
-                .args(["-noreset", "-nolisten", "tcp", "-novtswitch", "-config"])
+                // -sharevts with a VT number: no console is opened or
+                // switched (none exists in containers; a desktop's stays).
+                .args([
+                    "-noreset",
+                    "-nolisten",
+                    "tcp",
+                    "-novtswitch",
+                    "-sharevts",
+                    "vt7",
+                ])
+                .arg("-config")
                 .arg(&conf)
                 .arg("-logfile")
                 .arg(&log)
@@ -340,7 +350,19 @@ impl DummyX {
 }
 
 impl Drop for DummyX {
+    /// SIGTERM, so that Xorg removes its lock file and socket; SIGKILL if
+    /// it has not gone within 5 s.
     fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let start = std::time::Instant::now();
+        while start.elapsed() < std::time::Duration::from_secs(5) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
