@@ -9,9 +9,19 @@
 //! the same bytes without a copy.
 //!
 //! Synchronisation: Mesa's llvmpipe offers `GL_EXT_memory_object_fd` but
-//! not `GL_EXT_semaphore_fd`, so the hand-over is `glFinish` at
-//! `xrReleaseSwapchainImage` (the image's rendering is complete before the
-//! compositor may read it), and the compositor's reads end before
+//! not `GL_EXT_semaphore_fd`, so the hand-over is a GL fence, which only
+//! the app's context can query. `xrReleaseSwapchainImage` inserts one after
+//! the app's commands and flushes, without waiting
+//! ([`GlContext::fence_released`]); `xrEndFrame` gives the frame the newest
+//! fence (GL runs one context's commands in order, so it covers every
+//! release before it) as a [`crate::FrameFence::Flag`] that the compositor
+//! reads ([`GlContext::end_frame`]). `xrEndFrame` waits for that fence
+//! only until the compositor takes frames for the frame's display time (a
+//! frame that finishes in time is shown in time; a late one does not hold
+//! the app up further). Every later call that may use the context polls the
+//! fences and raises the flags of finished ones ([`GlContext::poll`]), and
+//! an `xrEndFrame` first waits for the frames ended before it, so at most
+//! one frame's GL work is in flight. The compositor's reads end before
 //! `xrWaitSwapchainImage` returns the image again.
 //!
 //! Contexts: OpenXR lets the runtime use the app's context only inside a
@@ -21,13 +31,16 @@
 //! is not, and restores what was current afterwards.
 //!
 //! Why hand-written entry points: only about twenty functions are used
-//! (texture storage from memory objects, a few queries, `glFinish`); a
+//! (texture storage from memory objects, a few queries, fences); a
 //! generated binding of all of GL would be thousands of lines for that.
 #![allow(unsafe_code)]
 
 use ash::vk;
+use std::collections::VecDeque;
 use std::ffi::{c_char, c_int, c_uint, c_void, CStr};
 use std::os::fd::{IntoRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// An app's graphics binding, vouched for: only the thunk of
 /// `xrCreateSession` makes one, from the handles the app passed.
@@ -64,6 +77,8 @@ pub enum GlError {
     Unsupported(String),
     #[error("{call} failed with GL error 0x{code:04x}")]
     Call { call: &'static str, code: u32 },
+    #[error("the app's GL commands did not complete within {0} s")]
+    Timeout(u64),
 }
 
 /// The app's context, as its graphics binding names it. Handles are kept
@@ -88,6 +103,12 @@ pub enum Platform {
 
 // GL enums (from the GL registry).
 const GL_NO_ERROR: u32 = 0;
+const GL_SYNC_GPU_COMMANDS_COMPLETE: u32 = 0x9117;
+const GL_SYNC_FLUSH_COMMANDS_BIT: u32 = 0x0000_0001;
+const GL_ALREADY_SIGNALED: u32 = 0x911A;
+const GL_TIMEOUT_EXPIRED: u32 = 0x911B;
+const GL_CONDITION_SATISFIED: u32 = 0x911C;
+const GL_WAIT_FAILED: u32 = 0x911D;
 const GL_EXTENSIONS: u32 = 0x1F03;
 const GL_RENDERER: u32 = 0x1F01;
 const GL_NUM_EXTENSIONS: u32 = 0x821D;
@@ -194,7 +215,11 @@ struct Fns {
     get_string: unsafe extern "system" fn(u32) -> *const u8,
     get_stringi: Option<unsafe extern "system" fn(u32, u32) -> *const u8>,
     get_integerv: unsafe extern "system" fn(u32, *mut c_int),
+    flush: unsafe extern "system" fn(),
     finish: unsafe extern "system" fn(),
+    fence_sync: unsafe extern "system" fn(u32, u32) -> *mut c_void,
+    client_wait_sync: unsafe extern "system" fn(*mut c_void, u32, u64) -> u32,
+    delete_sync: unsafe extern "system" fn(*mut c_void),
     gen_textures: unsafe extern "system" fn(c_int, *mut u32),
     delete_textures: unsafe extern "system" fn(c_int, *const u32),
     bind_texture: unsafe extern "system" fn(u32, u32),
@@ -229,6 +254,16 @@ enum Ws {
     },
 }
 
+/// `GLsync` objects (as integers: they are only used inside the calls
+/// that may use the context).
+#[derive(Default)]
+struct Fences {
+    /// After the newest `xrReleaseSwapchainImage`, not yet given to a frame.
+    released: Option<usize>,
+    /// Ended frames' fences, oldest first, with the flags they raise.
+    frames: VecDeque<(usize, Arc<AtomicBool>)>,
+}
+
 /// The app's GL context with the entry points the runtime uses.
 pub struct GlContext {
     pub platform: Platform,
@@ -240,6 +275,7 @@ pub struct GlContext {
     pub driver_uuid: [u8; 16],
     pub version: (u32, u32),
     pub renderer: String,
+    fences: parking_lot::Mutex<Fences>,
     _library: Option<libloading::Library>,
 }
 
@@ -321,7 +357,11 @@ impl GlContext {
                 get_string: resolve(get, c"glGetString")?,
                 get_stringi: resolve(get, c"glGetStringi").ok(),
                 get_integerv: resolve(get, c"glGetIntegerv")?,
+                flush: resolve(get, c"glFlush")?,
                 finish: resolve(get, c"glFinish")?,
+                fence_sync: resolve(get, c"glFenceSync")?,
+                client_wait_sync: resolve(get, c"glClientWaitSync")?,
+                delete_sync: resolve(get, c"glDeleteSync")?,
                 gen_textures: resolve(get, c"glGenTextures")?,
                 delete_textures: resolve(get, c"glDeleteTextures")?,
                 bind_texture: resolve(get, c"glBindTexture")?,
@@ -345,6 +385,7 @@ impl GlContext {
             driver_uuid: [0; 16],
             version: (0, 0),
             renderer: String::new(),
+            fences: parking_lot::Mutex::new(Fences::default()),
             _library: library,
         };
         ctx.with_current(|c| {
@@ -655,14 +696,168 @@ impl GlContext {
         }
     }
 
-    /// Deletes imported textures and their memory objects.
+    /// Deletes imported textures and their memory objects, once the app's
+    /// commands are done: a released image may still be being drawn (the
+    /// fence is waited for only at xrEndFrame), and drivers such as
+    /// llvmpipe unmap a memory object's storage when it is deleted.
     pub fn delete(&self, textures: &[Texture]) -> Result<(), GlError> {
-        self.with_current(|c| c.delete_current(textures))
+        self.with_current(|c| {
+            // SAFETY: current context.
+            unsafe { (c.fns.finish)() };
+            c.delete_current(textures)
+        })
     }
 
-    /// Waits until everything the app submitted to the context is done.
-    pub fn finish(&self) -> Result<(), GlError> {
-        // SAFETY: current context.
-        self.with_current(|c| unsafe { (c.fns.finish)() })
+    /// At `xrReleaseSwapchainImage`: a fence after the app's commands so
+    /// far, flushed so that it signals without another call; it replaces
+    /// (and deletes) the previous release's, which it covers.
+    pub fn fence_released(&self) -> Result<(), GlError> {
+        self.with_current(|c| {
+            // SAFETY: current context; glFenceSync's only valid arguments.
+            let sync = unsafe { (c.fns.fence_sync)(GL_SYNC_GPU_COMMANDS_COMPLETE, 0) };
+            if sync.is_null() {
+                return c.check("glFenceSync").and(Err(GlError::Call {
+                    call: "glFenceSync",
+                    code: 0,
+                }));
+            }
+            // SAFETY: current context.
+            unsafe { (c.fns.flush)() };
+            let mut f = c.fences.lock();
+            if let Some(old) = f.released.replace(sync as usize) {
+                // SAFETY: a sync this context created that nobody waits on
+                // (deleting one not yet signalled defers the deletion).
+                unsafe { (c.fns.delete_sync)(old as *mut c_void) };
+            }
+            c.poll_current(&mut f);
+            Ok(())
+        })?
+    }
+
+    /// At `xrEndFrame`: waits (at most `limit_s` seconds) for the frames
+    /// ended before, then up to `in_time_ns` (until the compositor takes
+    /// the frame for its display time) for the work before the newest
+    /// release, and returns the flag that rises when that work is done:
+    /// raised already if it finished in time, else by a later
+    /// [`GlContext::poll`] (the frame is late either way; the app does not
+    /// wait for it). `None` when nothing was released since the last frame
+    /// (the work on its images is then done already).
+    pub fn end_frame(
+        &self,
+        limit_s: u64,
+        in_time_ns: u64,
+    ) -> Result<Option<Arc<AtomicBool>>, GlError> {
+        self.with_current(|c| {
+            let mut f = c.fences.lock();
+            while let Some((sync, flag)) = f.frames.pop_front() {
+                let r = c.wait_sync(sync, limit_s);
+                // SAFETY: current context; a sync popped from `frames`.
+                unsafe { (c.fns.delete_sync)(sync as *mut c_void) };
+                r?;
+                flag.store(true, Ordering::Release);
+            }
+            let Some(sync) = f.released.take() else {
+                return Ok(None);
+            };
+            let flag = Arc::new(AtomicBool::new(false));
+            // SAFETY: current context; the live sync just taken.
+            let r = unsafe {
+                (c.fns.client_wait_sync)(
+                    sync as *mut c_void,
+                    GL_SYNC_FLUSH_COMMANDS_BIT,
+                    in_time_ns,
+                )
+            };
+            if r == GL_ALREADY_SIGNALED || r == GL_CONDITION_SATISFIED {
+                flag.store(true, Ordering::Release);
+                // SAFETY: current context; the sync is not kept.
+                unsafe { (c.fns.delete_sync)(sync as *mut c_void) };
+            } else {
+                if r == GL_WAIT_FAILED {
+                    c.clear_errors();
+                }
+                f.frames.push_back((sync, flag.clone()));
+            }
+            Ok(Some(flag))
+        })?
+    }
+
+    /// Raises the flags of ended frames whose work is done (never blocks);
+    /// called from every OpenXR call that may use the context.
+    pub fn poll(&self) {
+        if self.fences.lock().frames.is_empty() {
+            return; // nothing to ask the context
+        }
+        let r = self.with_current(|c| c.poll_current(&mut c.fences.lock()));
+        if let Err(e) = r {
+            tracing::debug!("polling the app's GL fences: {e}");
+        }
+    }
+
+    fn poll_current(&self, f: &mut Fences) {
+        while let Some((sync, flag)) = f.frames.front() {
+            // SAFETY: current context; a live sync of this context.
+            let r = unsafe { (self.fns.client_wait_sync)(*sync as *mut c_void, 0, 0) };
+            if r != GL_ALREADY_SIGNALED && r != GL_CONDITION_SATISFIED {
+                if r == GL_WAIT_FAILED {
+                    self.clear_errors();
+                }
+                return;
+            }
+            flag.store(true, Ordering::Release);
+            // SAFETY: current context; removed from the queue right after.
+            unsafe { (self.fns.delete_sync)(*sync as *mut c_void) };
+            f.frames.pop_front();
+        }
+    }
+
+    /// Waits on the CPU for `sync` (the context is current), in slices, up
+    /// to `limit_s` seconds.
+    fn wait_sync(&self, sync: usize, limit_s: u64) -> Result<(), GlError> {
+        let start = std::time::Instant::now();
+        loop {
+            // SAFETY: current context; a live sync of this context.
+            let r = unsafe {
+                (self.fns.client_wait_sync)(
+                    sync as *mut c_void,
+                    GL_SYNC_FLUSH_COMMANDS_BIT,
+                    100_000_000,
+                )
+            };
+            match r {
+                GL_TIMEOUT_EXPIRED if start.elapsed().as_secs() < limit_s => continue,
+                GL_TIMEOUT_EXPIRED => return Err(GlError::Timeout(limit_s)),
+                GL_WAIT_FAILED => {
+                    return self.check("glClientWaitSync").and(Err(GlError::Call {
+                        call: "glClientWaitSync",
+                        code: 0,
+                    }))
+                }
+                _ => return Ok(()), // already signalled, or satisfied
+            }
+        }
+    }
+
+    /// At `xrDestroySession`: deletes the fences left (their frames are
+    /// not composed any more).
+    pub fn drop_fences(&self) -> Result<(), GlError> {
+        {
+            let f = self.fences.lock();
+            if f.released.is_none() && f.frames.is_empty() {
+                return Ok(()); // the context is not touched
+            }
+        }
+        self.with_current(|c| {
+            let mut f = c.fences.lock();
+            let syncs = f
+                .released
+                .take()
+                .into_iter()
+                .chain(f.frames.drain(..).map(|(s, _)| s));
+            for sync in syncs {
+                // SAFETY: current context; syncs taken out of `fences`.
+                unsafe { (c.fns.delete_sync)(sync as *mut c_void) };
+            }
+        })
     }
 }

@@ -148,8 +148,27 @@ pub struct Layer {
 pub struct Frame {
     pub display_time: Time,
     pub layers: Vec<Layer>,
-    /// Signals when the app's rendering of this frame is done (Vulkan).
-    pub fence: Option<vk::AppFence>,
+    /// Signals when the app's rendering of this frame is done.
+    pub fence: Option<FrameFence>,
+}
+
+/// What tells the compositor that an app's rendering of a frame is done.
+pub enum FrameFence {
+    /// A fence on the app's Vulkan queue.
+    Vulkan(vk::AppFence),
+    /// Raised by the runtime once a GL fence of the app's context has
+    /// signalled (only the app's context can query it; see [`gl`]).
+    Flag(std::sync::Arc<std::sync::atomic::AtomicBool>),
+}
+
+impl FrameFence {
+    /// Whether the rendering is done (never blocks).
+    pub fn is_signaled(&self) -> bool {
+        match self {
+            FrameFence::Vulkan(f) => f.is_signaled(),
+            FrameFence::Flag(f) => f.load(std::sync::atomic::Ordering::Acquire),
+        }
+    }
 }
 
 /// Counters of what the compositor did.

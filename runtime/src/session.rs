@@ -15,7 +15,7 @@ use openxr_sys as xr;
 use parallax_compositor::gl::{Binding, GlContext};
 use parallax_compositor::vk::compositor::VkCompositor;
 use parallax_compositor::vk::AppBinding;
-use parallax_compositor::{Compositor, Frame, Layer, NullCompositor};
+use parallax_compositor::{Compositor, Frame, FrameFence, Layer, NullCompositor};
 use parallax_sdk::types::{Duration, Pose, Time};
 use parking_lot::{Condvar, Mutex};
 use std::sync::{Arc, OnceLock};
@@ -198,10 +198,21 @@ pub fn create(instance: &Arc<Instance>, system: u64, binding: GraphicsBinding) -
 /// Destroys a session and its spaces and swapchains (whose OpenGL
 /// textures are deleted in the app's context, which xrDestroySession may
 /// use).
+/// How long xrEndFrame waits for an OpenGL app's earlier frame before it
+/// reports XR_ERROR_RUNTIME_FAILURE (software GL can take seconds for one
+/// large frame; a GPU that takes this long has hung).
+const GL_WAIT_LIMIT_S: u64 = 20;
+
 pub fn destroy(raw: Raw) -> Result<()> {
     let s = handles::get::<Session>(Kind::Session, raw)?;
     let removed = handles::remove(Kind::Session, raw)?;
     crate::swapchain::release_removed(&removed);
+    if let Graphics::OpenGl(g) = &s.graphics {
+        // xrDestroySession may use the context: the fences left.
+        if let Err(e) = g.context.drop_fences() {
+            tracing::warn!("cannot delete the app's GL fences: {e}");
+        }
+    }
     s.on_destroy();
     Ok(())
 }
@@ -415,6 +426,10 @@ impl Session {
         };
         let discarded = inner.frame.begun.replace(display).is_some();
         self.frame_cv.notify_all();
+        drop(inner);
+        if let Graphics::OpenGl(g) = &self.graphics {
+            g.context.poll(); // xrBeginFrame may use the context
+        }
         Ok(discarded)
     }
 
@@ -491,14 +506,26 @@ impl Session {
                 None => {}
             }
         }
-        // OpenGL rendering is complete at xrReleaseSwapchainImage (glFinish).
-        let fence =
-            match &self.graphics {
-                Graphics::Vulkan(v) => Some(v.app.fence_queue().map_err(|e| {
+        let fence = match &self.graphics {
+            Graphics::Vulkan(v) => {
+                Some(FrameFence::Vulkan(v.app.fence_queue().map_err(|e| {
                     Error::runtime_failure(format!("fencing the app's queue: {e}"))
-                })?),
-                _ => None,
-            };
+                })?))
+            }
+            // OpenGL: a flag raised once the work before the newest
+            // xrReleaseSwapchainImage is done (no semaphores to share).
+            // The app's GL work is waited for until the compositor would
+            // take the frame for its display time, and no longer.
+            Graphics::OpenGl(g) => g
+                .context
+                .end_frame(GL_WAIT_LIMIT_S, {
+                    let margin = self.compositor.clock().compose_margin();
+                    (display_time - margin - Time::now()).0.max(0) as u64
+                })
+                .map_err(|e| Error::runtime_failure(format!("the app's GL work: {e}")))?
+                .map(FrameFence::Flag),
+            Graphics::Headless => None,
+        };
         if let Err(e) = self.compositor.submit(Frame {
             display_time,
             layers,

@@ -229,7 +229,15 @@ pub fn create(session: &Arc<Session>, c: SwapchainCreate) -> Result<Raw> {
         mip_count: c.mip_count,
         face_count: c.face_count,
         sample_count: c.sample_count,
-        image_count: if is_static { 1 } else { IMAGE_COUNT },
+        // An OpenGL frame is taken by the compositor only once a later call
+        // of the app has seen its GL fence signal (see parallax_compositor::
+        // gl), up to a period after a Vulkan frame would be: one image more
+        // keeps the app from waiting for images the compositor still holds.
+        image_count: match (is_static, context.is_some()) {
+            (true, _) => 1,
+            (false, true) => IMAGE_COUNT + 1,
+            (false, false) => IMAGE_COUNT,
+        },
     };
     let shared = SharedSwapchain::new(compositor.gpu.clone(), compositor.app.clone(), desc)
         .map_err(|e| Error::runtime_failure(format!("cannot allocate swapchain images: {e}")))?;
@@ -322,6 +330,9 @@ impl Swapchain {
 
     /// `xrAcquireSwapchainImage`.
     pub fn acquire(&self) -> Result<u32> {
+        if let Some(g) = &self.gl {
+            g.context.poll(); // the swapchain calls may use the context
+        }
         let mut s = self.state.lock();
         if self.is_static() && s.acquired_ever {
             return Err(Error::call_order_invalid(
@@ -353,7 +364,26 @@ impl Swapchain {
                 .ok_or_else(|| Error::call_order_invalid("no acquired image to wait for"))?
         };
         let timeout = std::time::Duration::from_nanos(timeout_ns.max(0) as u64);
-        if !self.shared.wait_free(i, timeout) {
+        let free = match &self.gl {
+            None => self.shared.wait_free(i, timeout),
+            // A pending frame's flag rises only when the app's context is
+            // polled: poll while waiting, in slices.
+            Some(g) => {
+                let start = std::time::Instant::now();
+                loop {
+                    g.context.poll();
+                    let left = timeout.saturating_sub(start.elapsed());
+                    let slice = left.min(std::time::Duration::from_millis(2));
+                    if self.shared.wait_free(i, slice) {
+                        break true;
+                    }
+                    if start.elapsed() >= timeout {
+                        break false;
+                    }
+                }
+            }
+        };
+        if !free {
             return Ok(false);
         }
         let mut s = self.state.lock();
@@ -369,11 +399,11 @@ impl Swapchain {
             return Err(Error::call_order_invalid("no waited image to release"));
         }
         if let Some(g) = &self.gl {
-            // Without shared semaphores, the image's rendering must be done
-            // before the compositor may read it.
+            // Without shared semaphores: a fence after the image's rendering,
+            // waited for at xrEndFrame before the compositor may read it.
             g.context
-                .finish()
-                .map_err(|e| Error::runtime_failure(format!("glFinish: {e}")))?;
+                .fence_released()
+                .map_err(|e| Error::runtime_failure(format!("fencing the app's GL work: {e}")))?;
         }
         let i = s.waited.take().expect("checked above");
         s.outstanding -= 1;
