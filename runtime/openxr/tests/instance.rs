@@ -16,7 +16,7 @@ fn extensions_are_listed() {
         assert!(exts.mnd_headless && exts.ext_debug_utils && exts.ext_conformance_automation);
         assert!(exts.khr_convert_timespec_time && exts.ext_local_floor && exts.khr_locate_spaces);
         assert!(exts.khr_vulkan_enable && exts.khr_vulkan_enable2);
-        assert!(!exts.khr_opengl_enable, "OpenGL is not offered");
+        assert!(exts.khr_opengl_enable && exts.mndx_egl_enable);
     });
 }
 
