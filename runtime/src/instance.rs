@@ -406,6 +406,34 @@ impl Instance {
         self.info.api_version.minor() >= 1
     }
 
+    /// A view configuration type from the app: Ok for the one this runtime
+    /// supports (PRIMARY_STEREO); VIEW_CONFIGURATION_TYPE_UNSUPPORTED for a
+    /// value valid on this instance (core, or of an enabled extension) that
+    /// the system lacks; VALIDATION_FAILURE for any other value (an
+    /// extension's type without the extension is not a valid enum value).
+    pub fn check_view_configuration(&self, v: xr::ViewConfigurationType) -> Result<()> {
+        use xr::ViewConfigurationType as V;
+        let valid = match v {
+            V::PRIMARY_STEREO => return Ok(()),
+            V::PRIMARY_MONO => true,
+            // PRIMARY_STEREO_WITH_FOVEATED_INSET, core since 1.1.
+            V::PRIMARY_QUAD_VARJO => self.is_1_1() || self.has_extension("XR_VARJO_quad_views"),
+            V::SECONDARY_MONO_FIRST_PERSON_OBSERVER_MSFT => {
+                self.has_extension("XR_MSFT_first_person_observer")
+            }
+            _ => false,
+        };
+        if valid {
+            Err(Error::view_configuration_type_unsupported(format!(
+                "{v:?} is not supported; use PRIMARY_STEREO"
+            )))
+        } else {
+            Err(Error::validation(format!(
+                "{v:?} is not a valid XrViewConfigurationType for this instance"
+            )))
+        }
+    }
+
     pub fn string_to_path(&self, s: &str) -> Result<PathId> {
         self.paths.lock().intern(s)
     }

@@ -273,11 +273,7 @@ impl Session {
 
     /// `xrBeginSession`.
     pub fn begin(&self, view_configuration: xr::ViewConfigurationType) -> Result<()> {
-        if view_configuration != xr::ViewConfigurationType::PRIMARY_STEREO {
-            return Err(Error::view_configuration_type_unsupported(format!(
-                "{view_configuration:?} is not supported; use PRIMARY_STEREO"
-            )));
-        }
+        self.instance.check_view_configuration(view_configuration)?;
         if self.check_loss() {
             return Err(Error::session_lost("the session is being lost"));
         }

@@ -240,11 +240,9 @@ pub fn locate_views(
     base: &Space,
     t: Time,
 ) -> Result<(xr::ViewStateFlags, [View; 2])> {
-    if view_configuration != xr::ViewConfigurationType::PRIMARY_STEREO {
-        return Err(Error::view_configuration_type_unsupported(format!(
-            "{view_configuration:?} is not supported"
-        )));
-    }
+    session
+        .instance
+        .check_view_configuration(view_configuration)?;
     if t.0 <= 0 {
         return Err(Error::time_invalid(format!(
             "displayTime {} is not a valid XrTime",
@@ -288,11 +286,9 @@ pub fn visibility_mask(
     kind: xr::VisibilityMaskTypeKHR,
 ) -> Result<(Vec<glam::Vec2>, Vec<u32>)> {
     use parallax_compositor::lens::{visibility_mask, MaskKind};
-    if view_configuration != xr::ViewConfigurationType::PRIMARY_STEREO {
-        return Err(Error::view_configuration_type_unsupported(format!(
-            "{view_configuration:?} is not supported"
-        )));
-    }
+    session
+        .instance
+        .check_view_configuration(view_configuration)?;
     if view_index >= 2 {
         return Err(Error::validation(format!(
             "viewIndex {view_index} >= 2 views"

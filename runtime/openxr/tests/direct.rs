@@ -1305,3 +1305,57 @@ fn messengers_and_labels_from_several_threads() {
     );
     unsafe { i::xrDestroyInstance(inst) };
 }
+
+/// View configuration types: a type the instance knows (core, or of an
+/// enabled extension) but the system lacks is UNSUPPORTED; an extension's
+/// type without the extension is not a valid enum value (VALIDATION_FAILURE);
+/// PRIMARY_STEREO_WITH_FOVEATED_INSET is core from 1.1 on.
+#[test]
+fn view_configuration_types_follow_the_instance() {
+    let _g = serial();
+    set_env(&[]);
+    let inset = sys::ViewConfigurationType::PRIMARY_QUAD_VARJO; // == STEREO_WITH_FOVEATED_INSET
+    let observer = sys::ViewConfigurationType::SECONDARY_MONO_FIRST_PERSON_OBSERVER_MSFT;
+    let mono = sys::ViewConfigurationType::PRIMARY_MONO;
+    let bogus = sys::ViewConfigurationType::from_raw(0x7fff_0000);
+    use sys::Result as R;
+    for (version, expect) in [
+        (
+            sys::Version::new(1, 0, 0),
+            [
+                (mono, R::ERROR_VIEW_CONFIGURATION_TYPE_UNSUPPORTED),
+                (inset, R::ERROR_VALIDATION_FAILURE),
+                (observer, R::ERROR_VALIDATION_FAILURE),
+                (bogus, R::ERROR_VALIDATION_FAILURE),
+            ],
+        ),
+        (
+            sys::Version::new(1, 1, 0),
+            [
+                (mono, R::ERROR_VIEW_CONFIGURATION_TYPE_UNSUPPORTED),
+                (inset, R::ERROR_VIEW_CONFIGURATION_TYPE_UNSUPPORTED),
+                (observer, R::ERROR_VALIDATION_FAILURE),
+                (bogus, R::ERROR_VALIDATION_FAILURE),
+            ],
+        ),
+    ] {
+        let inst = create_instance(version, &[HEADLESS], null()).unwrap();
+        let system = get_system(inst, sys::FormFactor::HEAD_MOUNTED_DISPLAY).unwrap();
+        let session = headless_session(inst);
+        for (ty, want) in expect {
+            let mut n = 0;
+            let got = unsafe {
+                i::xrEnumerateViewConfigurationViews(inst, system, ty, 0, &mut n, null_mut())
+            };
+            assert_eq!(got, want, "{version:?} views of {ty:?}");
+            let bi = sys::SessionBeginInfo {
+                ty: sys::SessionBeginInfo::TYPE,
+                next: null(),
+                primary_view_configuration_type: ty,
+            };
+            let got = unsafe { s::xrBeginSession(session, &bi) };
+            assert_eq!(got, want, "{version:?} xrBeginSession with {ty:?}");
+        }
+        unsafe { i::xrDestroyInstance(inst) };
+    }
+}

@@ -435,20 +435,6 @@ pub unsafe extern "system" fn xrGetSystemProperties(
     })
 }
 
-fn check_view_configuration(v: xr::ViewConfigurationType) -> Result<()> {
-    match v {
-        xr::ViewConfigurationType::PRIMARY_STEREO => Ok(()),
-        xr::ViewConfigurationType::PRIMARY_MONO
-        | xr::ViewConfigurationType::PRIMARY_QUAD_VARJO
-        | xr::ViewConfigurationType::SECONDARY_MONO_FIRST_PERSON_OBSERVER_MSFT => Err(
-            Error::view_configuration_type_unsupported(format!("{v:?} is not supported")),
-        ),
-        other => Err(Error::validation(format!(
-            "{other:?} is not a valid XrViewConfigurationType"
-        ))),
-    }
-}
-
 /// [xrEnumerateViewConfigurations](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrEnumerateViewConfigurations)
 pub unsafe extern "system" fn xrEnumerateViewConfigurations(
     h: xr::Instance,
@@ -488,7 +474,7 @@ pub unsafe extern "system" fn xrGetViewConfigurationProperties(
                 "configurationProperties",
             )?
         };
-        check_view_configuration(ty)?;
+        i.check_view_configuration(ty)?;
         p.view_configuration_type = ty;
         p.fov_mutable = xr::TRUE;
         Ok(xr::Result::SUCCESS)
@@ -507,7 +493,7 @@ pub unsafe extern "system" fn xrEnumerateViewConfigurationViews(
     guard("xrEnumerateViewConfigurationViews", |ctx| {
         let i = instance(ctx, h)?;
         let hub = i.check_system(system.into_raw())?;
-        check_view_configuration(ty)?;
+        i.check_view_configuration(ty)?;
         let d = hub.display();
         let (max_w, max_h) = (
             (d.width_per_eye * 2).min(8192),
@@ -549,7 +535,7 @@ pub unsafe extern "system" fn xrEnumerateEnvironmentBlendModes(
     guard("xrEnumerateEnvironmentBlendModes", |ctx| {
         let i = instance(ctx, h)?;
         i.check_system(system.into_raw())?;
-        check_view_configuration(ty)?;
+        i.check_view_configuration(ty)?;
         // SAFETY: two-call contract of this function.
         unsafe {
             super::two_call(capacity, count, modes, BLEND_MODES.len(), |m, k| {
