@@ -21,6 +21,7 @@
 //! | parts | each: name (u16 length + UTF-8), first vertex, vertex count, first triangle, triangle count (4 × u32) |
 //! | neutral positions | vertex count × 3 × f32 (metres) |
 //! | triangles | triangle count × 3 × u32 (counter-clockwise seen from outside) |
+//! | levels of detail | count u32; each: triangle count t, per part its triangle range (first, count: 2 × u32), t × 3 × u32 |
 //! | shapes | each: kind u8 (0 expression, 1 identity), name, run count r (u32), r runs of moved vertices (first u32, length u32; ascending, disjoint, not touching), then one delta per moved vertex: 3 × f16 (metres) |
 //! | checksum | u32 CRC-32 of everything before it |
 //!
@@ -77,11 +78,23 @@ pub struct Shape {
     pub deltas: Vec<[f16; 3]>,
 }
 
+/// A coarser triangle list over the same vertices (so every shape applies
+/// unchanged), for avatars seen from afar; `parts[i]` is the triangle range
+/// of the model's part `i` in it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Lod {
+    pub triangles: Vec<[u32; 3]>,
+    pub parts: Vec<std::ops::Range<u32>>,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct FaceModel {
     pub neutral: Vec<Vec3>,
+    /// The full-detail triangles (level of detail 0).
     pub triangles: Vec<[u32; 3]>,
     pub parts: Vec<Part>,
+    /// Levels of detail 1, 2, ...: fewer triangles each.
+    pub lods: Vec<Lod>,
     pub shapes: Vec<Shape>,
 }
 
@@ -168,6 +181,20 @@ impl FaceModel {
                 w.extend_from_slice(&i.to_le_bytes());
             }
         }
+        w.extend_from_slice(&(self.lods.len() as u32).to_le_bytes());
+        for lod in &self.lods {
+            w.extend_from_slice(&(lod.triangles.len() as u32).to_le_bytes());
+            for r in &lod.parts {
+                for n in [r.start, r.len() as u32] {
+                    w.extend_from_slice(&n.to_le_bytes());
+                }
+            }
+            for t in &lod.triangles {
+                for i in t {
+                    w.extend_from_slice(&i.to_le_bytes());
+                }
+            }
+        }
         for s in &self.shapes {
             w.push(match s.kind {
                 ShapeKind::Expression => 0,
@@ -252,14 +279,29 @@ impl FaceModel {
             }
             neutral.push(v);
         }
-        let mut triangles = Vec::with_capacity(nt as usize);
-        r.need(nt as usize * 12)?;
-        for _ in 0..nt {
-            let t = [r.u32()?, r.u32()?, r.u32()?];
-            if t.iter().any(|&i| i >= nv) {
-                return invalid(format!("triangle {t:?} names a vertex past {nv}"));
+        let triangles = r.triangles(nt, nv)?;
+        let nl = r.u32()?;
+        if nl > 16 {
+            return invalid(format!("{nl} levels of detail"));
+        }
+        let mut lods = Vec::with_capacity(nl as usize);
+        for _ in 0..nl {
+            let t = r.u32()?;
+            if t > nt {
+                return invalid(format!("a level of detail with {t} of {nt} triangles"));
             }
-            triangles.push(t);
+            let mut ranges = Vec::with_capacity(np as usize);
+            for p in &parts {
+                let (first, len) = (r.u32()?, r.u32()?);
+                match first.checked_add(len) {
+                    Some(end) if end <= t => ranges.push(first..end),
+                    _ => return invalid(format!("part {} outside a level of detail", p.name)),
+                }
+            }
+            lods.push(Lod {
+                triangles: r.triangles(t, nv)?,
+                parts: ranges,
+            });
         }
         let mut shapes = Vec::with_capacity(ns as usize);
         for _ in 0..ns {
@@ -311,6 +353,7 @@ impl FaceModel {
             neutral,
             triangles,
             parts,
+            lods,
             shapes,
         })
     }
@@ -348,6 +391,21 @@ impl Reader<'_> {
     fn f16(&mut self) -> Result<f16, FormatError> {
         Ok(f16::from_le_bytes(self.take()?))
     }
+    fn triangles(&mut self, n: u32, vertices: u32) -> Result<Vec<[u32; 3]>, FormatError> {
+        self.need(n as usize * 12)?;
+        (0..n)
+            .map(|_| {
+                let t = [self.u32()?, self.u32()?, self.u32()?];
+                if t.iter().any(|&i| i >= vertices) {
+                    return Err(FormatError::Invalid(format!(
+                        "triangle {t:?} names a vertex past {vertices}"
+                    )));
+                }
+                Ok(t)
+            })
+            .collect()
+    }
+
     fn name(&mut self) -> Result<String, FormatError> {
         let n = u16::from_le_bytes(self.take()?) as usize;
         if n > MAX_NAME {

@@ -3,4 +3,4 @@
 //! compositor's avatar layer come next.
 
 pub mod face_model;
-pub use face_model::{FaceModel, FormatError, Part, Shape, ShapeKind};
+pub use face_model::{FaceModel, FormatError, Lod, Part, Shape, ShapeKind};

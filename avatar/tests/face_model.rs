@@ -124,6 +124,54 @@ fn the_committed_model_is_ict_facekit_light() {
     assert_eq!(face.vertices, 0..9409);
 }
 
+fn area(m: &FaceModel, tris: &[[u32; 3]]) -> f32 {
+    tris.iter()
+        .map(|t| {
+            let [a, b, c] = t.map(|i| m.neutral[i as usize]);
+            (b - a).cross(c - a).length() / 2.0
+        })
+        .sum()
+}
+
+#[test]
+fn levels_of_detail_are_coarser_and_keep_the_shape() {
+    let m = FaceModel::ict_facekit();
+    assert_eq!(m.lods.len(), 2);
+    let mut previous = m.triangles.len();
+    for (k, lod) in m.lods.iter().enumerate() {
+        assert!(
+            lod.triangles.len() * 2 < previous,
+            "level {} is not coarser",
+            k + 1
+        );
+        previous = lod.triangles.len();
+        let mut t = 0;
+        for (p, r) in m.parts.iter().zip(&lod.parts) {
+            assert_eq!(r.start, t, "level {}, part {}", k + 1, p.name);
+            t = r.end;
+            let tris = &lod.triangles[r.start as usize..r.end as usize];
+            assert!(!tris.is_empty(), "level {} drops {}", k + 1, p.name);
+            if p.name == "teeth" || p.name.starts_with("eyeball") {
+                assert!(tris.iter().flatten().all(|i| p.vertices.contains(i)));
+            }
+            // The surface stays: the face's area within 5 % of full detail.
+            if p.name == "face" {
+                let full = area(
+                    &m,
+                    &m.triangles[p.triangles.start as usize..p.triangles.end as usize],
+                );
+                let coarse = area(&m, tris);
+                assert!(
+                    (coarse / full - 1.0).abs() < 0.05,
+                    "level {}: {coarse} vs {full} m²",
+                    k + 1
+                );
+            }
+        }
+        assert_eq!(t as usize, lod.triangles.len());
+    }
+}
+
 #[test]
 fn expressions_move_what_their_names_say() {
     let m = FaceModel::ict_facekit();

@@ -12,10 +12,12 @@
 //! are those the ICT-FaceKit README documents; the expression order is the
 //! one of its `vertex_indices.json` (53 ARKit names), then the other
 //! expression OBJs of the folder in name order, then the identity modes.
+//! Levels of detail are simplified part by part with meshoptimizer, part
+//! borders locked so that the parts stay stitched.
 use clap::Parser;
 use glam::Vec3;
 use half::f16;
-use parallax_avatar::{FaceModel, Part, Shape, ShapeKind};
+use parallax_avatar::{FaceModel, Lod, Part, Shape, ShapeKind};
 use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
@@ -56,6 +58,36 @@ const PARTS: &[(&str, [u32; 2], [u32; 2])] = &[
     ("eyelashes_left", [25351, 26034], [25304, 25843]),
     ("eyelashes_right", [26035, 26718], [25844, 26383]),
 ];
+
+/// Levels of detail: the share of each part's triangles to aim for, and
+/// the largest error allowed (relative to the part's extent).
+const LODS: [(f32, f32); 2] = [(0.25, 0.01), (0.08, 0.03)];
+
+fn lod(positions: &[Vec3], triangles: &[[u32; 3]], parts: &[Part], keep: f32, error: f32) -> Lod {
+    let points: Vec<[f32; 3]> = positions.iter().map(|p| p.to_array()).collect();
+    let mut out = Vec::new();
+    let mut ranges = Vec::new();
+    for p in parts {
+        let tris = &triangles[p.triangles.start as usize..p.triangles.end as usize];
+        let indices: Vec<u32> = tris.iter().flatten().copied().collect();
+        let target = ((tris.len() as f32 * keep) as usize).max(1) * 3;
+        let simple = meshopt::simplify_decoder(
+            &indices,
+            &points,
+            target,
+            error,
+            meshopt::SimplifyOptions::LockBorder | meshopt::SimplifyOptions::Sparse,
+            None,
+        );
+        let first = out.len() as u32;
+        out.extend(simple.chunks_exact(3).map(|t| [t[0], t[1], t[2]]));
+        ranges.push(first..out.len() as u32);
+    }
+    Lod {
+        triangles: out,
+        parts: ranges,
+    }
+}
 
 struct Obj {
     positions: Vec<Vec3>,
@@ -163,7 +195,7 @@ fn main() -> Result<(), String> {
         }
     }
     first_triangle.push(triangles.len() as u32);
-    let parts = PARTS
+    let parts: Vec<Part> = PARTS
         .iter()
         .map(|(name, [v0, v1], [p0, p1])| Part {
             name: name.to_string(),
@@ -221,18 +253,24 @@ fn main() -> Result<(), String> {
             shapes.push(s);
         }
     }
+    let lods = LODS
+        .iter()
+        .map(|&(keep, error)| lod(&neutral.positions, &triangles, &parts, keep, error))
+        .collect();
     let model = FaceModel {
         neutral: neutral.positions,
         triangles,
         parts,
+        lods,
         shapes,
     };
     let bytes = model.write();
     FaceModel::read(&bytes).map_err(|e| format!("the written model does not read back: {e}"))?;
     std::fs::write(&args.out, &bytes).map_err(|e| format!("{}: {e}", args.out.display()))?;
     let moved: usize = model.shapes.iter().map(|s| s.indices.len()).sum();
+    let lod_sizes: Vec<usize> = model.lods.iter().map(|l| l.triangles.len()).collect();
     println!(
-        "{}: {} vertices, {} triangles, {} parts, {} expressions, {} identities, {} moved vertices, {:.2} MB; largest error {:.1} µm",
+        "{}: {} vertices, {} triangles (levels of detail: {lod_sizes:?}), {} parts, {} expressions, {} identities, {} moved vertices, {:.2} MB; largest error {:.1} µm",
         args.out.display(),
         model.neutral.len(),
         model.triangles.len(),
