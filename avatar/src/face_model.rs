@@ -122,6 +122,41 @@ impl FaceModel {
         self.parts.iter().find(|p| p.name == name)
     }
 
+    /// Shape weights (file order) for face expression weights in the SDK's
+    /// ARKit order ([`parallax_sdk_types::FACE_EXPRESSION_NAMES`]): each
+    /// goes to the expression of the same name (`jawLeft`), or with the side
+    /// as ICT writes it (`eyeBlinkLeft` is `eyeBlink_L`); ARKit's
+    /// `browInnerUp` and `cheekPuff` drive both
+    /// sides of ICT's; `tongueOut` has no ICT shape and is dropped.
+    pub fn weights_from_arkit(
+        &self,
+        arkit: &[f32; parallax_sdk_types::FACE_EXPRESSION_COUNT],
+    ) -> Vec<f32> {
+        let mut w = vec![0.0; self.shapes.len()];
+        for (name, &v) in parallax_sdk_types::FACE_EXPRESSION_NAMES.iter().zip(arkit) {
+            // The same name (jawLeft), else the side as a suffix
+            // (eyeBlinkLeft: eyeBlink_L), else both sides (browInnerUp).
+            let side = name
+                .strip_suffix("Left")
+                .map(|b| format!("{b}_L"))
+                .or_else(|| name.strip_suffix("Right").map(|b| format!("{b}_R")));
+            let targets = if self.shape(name).is_some() {
+                vec![name.to_string()]
+            } else {
+                match side {
+                    Some(b) => vec![b],
+                    None => vec![format!("{name}_L"), format!("{name}_R")],
+                }
+            };
+            for t in targets {
+                if let Some(i) = self.shape(&t) {
+                    w[i] = v;
+                }
+            }
+        }
+        w
+    }
+
     /// Vertex positions for `weights` (one per shape, in file order; a
     /// shorter slice leaves the rest at 0), written into `out`.
     pub fn evaluate_into(&self, weights: &[f32], out: &mut Vec<Vec3>) {

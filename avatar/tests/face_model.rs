@@ -260,3 +260,57 @@ fn the_format_round_trips_and_refuses_damage() {
         Err(FormatError::Invalid(_))
     ));
 }
+
+#[test]
+fn the_simulated_wearers_face_drives_the_model() {
+    use parallax_sdk::types::{Time, FACE_EXPRESSION_COUNT, FACE_EXPRESSION_NAMES};
+    use parallax_sdk::Builder;
+    let m = FaceModel::ict_facekit();
+    // Every ARKit name but tongueOut reaches an ICT expression.
+    for (k, name) in FACE_EXPRESSION_NAMES.iter().enumerate() {
+        let mut one = [0.0; FACE_EXPRESSION_COUNT];
+        one[k] = 1.0;
+        let n = m
+            .weights_from_arkit(&one)
+            .iter()
+            .filter(|w| **w == 1.0)
+            .count();
+        let want = match *name {
+            "tongueOut" => 0,
+            "browInnerUp" | "cheekPuff" => 2,
+            _ => 1,
+        };
+        assert_eq!(n, want, "{name}");
+    }
+    // The simulated headset's scripted face, through the SDK: talking opens
+    // the mesh's jaw, a blink closes its lids.
+    let sys = parallax_driver_simulated::SimulatedBuilder::new(
+        parallax_driver_simulated::MotionKind::Scripted { seed: 1 },
+    )
+    .open()
+    .unwrap();
+    let chin = |t: f64| {
+        let f = sys.hmd.face_expressions(Time((t * 1e9) as i64)).unwrap();
+        let posed = m.evaluate(&m.weights_from_arkit(&f.weights));
+        let face = m.part("face").unwrap();
+        face.vertices
+            .clone()
+            .map(|i| posed[i as usize].y - m.neutral[i as usize].y)
+            .fold(0.0, f32::min)
+    };
+    // Over one syllable cycle of the talking phase the lowest point of the
+    // face drops by a centimetre and comes back; smiling at 1207 s it
+    // stays (no syllables).
+    let range = |t0: f64| {
+        (0..25)
+            .map(|k| chin(t0 + k as f64 * 0.01))
+            .fold((0f32, -1f32), |(l, h), d| (l.min(d), h.max(d)))
+    };
+    let (lo, hi) = range(1201.0);
+    assert!(
+        lo < -0.01 && hi - lo > 0.01,
+        "talking: the chin moves {lo}..{hi} m"
+    );
+    let (lo, hi) = range(1207.0);
+    assert!(hi - lo < 0.001, "smiling: the chin stays ({lo}..{hi} m)");
+}

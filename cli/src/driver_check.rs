@@ -159,6 +159,7 @@ fn run_checks(path: &Path, config: Option<&str>, name: &mut Option<String>) -> V
     check_pose_timing(&mut r, &sys);
     check_inputs(&mut r, &sys);
     check_hand_joints(&mut r, &sys);
+    check_face_expressions(&mut r, &sys);
     check_haptics(&mut r, &builder, &sys);
     check_refresh(&mut r, &builder, &sys);
     check_disconnect(&mut r, &builder, &sys);
@@ -642,6 +643,70 @@ fn check_hand_joints(r: &mut Report, sys: &SystemDevices) {
             Outcome::Pass(format!(
                 "{hands} hands, {samples} active samples: finite, unit quaternions, radii > 0, bones within {:.2} mm",
                 worst_drift * 1e3
+            ))
+        },
+    );
+}
+
+/// Devices that claim face expressions: 100 samples over a second, each
+/// valid one with 52 finite weights in [0, 1] and its time set, and the
+/// face not frozen (some weight changes) when samples are valid.
+fn check_face_expressions(r: &mut Report, sys: &SystemDevices) {
+    let mut problems = Vec::new();
+    let (mut faces, mut valid, mut moving) = (0, 0, 0);
+    let base = Time::now();
+    for (i, d) in devices(sys) {
+        if !d.description().capabilities.face_expressions {
+            continue;
+        }
+        faces += 1;
+        let mut first: Option<[f32; parallax_sdk::types::FACE_EXPRESSION_COUNT]> = None;
+        let mut changed = false;
+        for k in 0..100 {
+            let at = base + Duration(k * 10_000_000);
+            let f = match d.face_expressions(at) {
+                Ok(f) => f,
+                Err(DriverError::Disconnected) => break,
+                Err(e) => {
+                    r.note(&e);
+                    problems.push(format!("device {i} face: {e}"));
+                    break;
+                }
+            };
+            if !f.valid {
+                continue;
+            }
+            valid += 1;
+            if let Some(w) = f.weights.iter().position(|w| !(0.0..=1.0).contains(w)) {
+                problems.push(format!(
+                    "device {i} face, sample {k}: weight {w} ({}) is {} (not in [0, 1])",
+                    parallax_sdk::types::FACE_EXPRESSION_NAMES[w],
+                    f.weights[w]
+                ));
+                break;
+            }
+            if f.time.0 <= 0 {
+                problems.push(format!("device {i} face, sample {k}: no time"));
+                break;
+            }
+            match &first {
+                None => first = Some(f.weights),
+                Some(w) => changed |= *w != f.weights,
+            }
+        }
+        moving += usize::from(changed);
+    }
+    r.add(
+        "face-expressions",
+        if !problems.is_empty() {
+            Outcome::Fail(problems.join("; "))
+        } else if faces == 0 {
+            Outcome::Skip("no device claims face expressions".into())
+        } else if valid == 0 {
+            Outcome::Warn(format!("{faces} faces, but no valid sample over a second"))
+        } else {
+            Outcome::Pass(format!(
+                "{faces} faces, {valid} valid samples: 52 weights in [0, 1], timed; {moving} of them moving"
             ))
         },
     );

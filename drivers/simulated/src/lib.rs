@@ -12,8 +12,8 @@
 use glam::{EulerRot, Quat, Vec3};
 use parallax_sdk::types::{
     Battery, CameraFrame, CameraInfo, CameraIntrinsics, DesktopControls, DesktopInput, DisplayInfo,
-    Duration, EyeInfo, Fov, Hand, HandJoints, LensModel, PixelFormat, PlayArea, Pose, Time,
-    TrackedPose, Velocity,
+    Duration, EyeInfo, FaceExpressions, Fov, Hand, HandJoints, LensModel, PixelFormat, PlayArea,
+    Pose, Time, TrackedPose, Velocity,
 };
 use parallax_sdk::{
     Builder, Capabilities, Device, DeviceDescription, DeviceRole, DriverError, Estimate, Hmd,
@@ -23,6 +23,7 @@ use parking_lot::Mutex;
 use std::sync::Arc;
 
 pub mod desktop;
+pub mod face;
 pub mod hand;
 use desktop::Rig;
 
@@ -562,6 +563,14 @@ impl Device for SimHmd {
         self.disconnect_at.is_none_or(|t| Time::now() < t)
     }
 
+    /// The wearer's scripted face ([`face`]).
+    fn face_expressions(&self, at: Time) -> Result<FaceExpressions, DriverError> {
+        if !self.is_connected() {
+            return Err(DriverError::Disconnected);
+        }
+        Ok(face::expressions(&self.motion, at))
+    }
+
     /// Without controllers the headset tracks both bare hands itself (as a
     /// headset with hand tracking in its driver does).
     fn hand_joints(&self, hand: Hand, at: Time) -> Result<HandJoints, DriverError> {
@@ -704,6 +713,7 @@ impl Builder for SimulatedBuilder {
                 outputs: vec![],
                 capabilities: Capabilities {
                     hand_tracking: !self.controllers,
+                    face_expressions: true,
                     ..Default::default()
                 },
                 cameras: camera_infos(),

@@ -366,8 +366,71 @@ pub struct CameraFrame {
 }
 
 /// Face expression weights, 0..=1, in the order of ARKit's 52 blend shapes
-/// (`eyeBlinkLeft` ... `tongueOut`), the vocabulary face-tracking vendors share.
+/// (`eyeBlinkLeft` ... `tongueOut`: [`FACE_EXPRESSION_NAMES`]), the
+/// vocabulary face-tracking vendors share.
 pub const FACE_EXPRESSION_COUNT: usize = 52;
+
+/// The names of the face expression weights, in their order (ARKit's
+/// `ARFaceAnchor.BlendShapeLocation` order).
+pub const FACE_EXPRESSION_NAMES: [&str; FACE_EXPRESSION_COUNT] = [
+    "eyeBlinkLeft",
+    "eyeLookDownLeft",
+    "eyeLookInLeft",
+    "eyeLookOutLeft",
+    "eyeLookUpLeft",
+    "eyeSquintLeft",
+    "eyeWideLeft",
+    "eyeBlinkRight",
+    "eyeLookDownRight",
+    "eyeLookInRight",
+    "eyeLookOutRight",
+    "eyeLookUpRight",
+    "eyeSquintRight",
+    "eyeWideRight",
+    "jawForward",
+    "jawLeft",
+    "jawRight",
+    "jawOpen",
+    "mouthClose",
+    "mouthFunnel",
+    "mouthPucker",
+    "mouthLeft",
+    "mouthRight",
+    "mouthSmileLeft",
+    "mouthSmileRight",
+    "mouthFrownLeft",
+    "mouthFrownRight",
+    "mouthDimpleLeft",
+    "mouthDimpleRight",
+    "mouthStretchLeft",
+    "mouthStretchRight",
+    "mouthRollLower",
+    "mouthRollUpper",
+    "mouthShrugLower",
+    "mouthShrugUpper",
+    "mouthPressLeft",
+    "mouthPressRight",
+    "mouthLowerDownLeft",
+    "mouthLowerDownRight",
+    "mouthUpperUpLeft",
+    "mouthUpperUpRight",
+    "browDownLeft",
+    "browDownRight",
+    "browInnerUp",
+    "browOuterUpLeft",
+    "browOuterUpRight",
+    "cheekPuff",
+    "cheekSquintLeft",
+    "cheekSquintRight",
+    "noseSneerLeft",
+    "noseSneerRight",
+    "tongueOut",
+];
+
+/// The index of a face expression by its ARKit name.
+pub fn face_expression(name: &str) -> Option<usize> {
+    FACE_EXPRESSION_NAMES.iter().position(|n| *n == name)
+}
 
 #[derive(Copy, Clone, Debug, PartialEq)]
 pub struct FaceExpressions {
