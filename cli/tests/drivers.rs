@@ -95,6 +95,7 @@ fn driver_check_names_every_planted_fault() {
         ("wrong_vtable_size", "vtable"),
         ("refresh_rate_lie", "refresh-rate"),
         ("no_stop", "haptics"),
+        ("face_out_of_range", "face-expressions"),
     ];
     for (fault, check) in expect {
         let cfg = format!(r#"{{"faults":["{fault}"]}}"#);

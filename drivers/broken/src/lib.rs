@@ -13,10 +13,13 @@
 //!   reported as an internal error);
 //! - `wrong_vtable_size`: the vtable claims 24 bytes;
 //! - `refresh_rate_lie`: the driver reports a refresh rate it never offered;
-//! - `no_stop`: vibrations cannot be stopped (stop returns an error).
+//! - `no_stop`: vibrations cannot be stopped (stop returns an error);
+//! - `face_out_of_range`: the face stream reports jawOpen at 1.5.
 
 use parallax_driver_simulated::{MotionKind, SimulatedBuilder};
-use parallax_sdk::types::{Battery, DisplayInfo, Hand, HandJoints, Time, TrackedPose};
+use parallax_sdk::types::{
+    Battery, DisplayInfo, EyeGaze, FaceExpressions, Hand, HandJoints, Time, TrackedPose,
+};
 use parallax_sdk::{
     Builder, Device, DeviceDescription, DriverError, Estimate, Hmd, InputValue, SystemDevices,
     Vibration,
@@ -36,6 +39,7 @@ pub const FAULTS: &[&str] = &[
     "wrong_vtable_size",
     "refresh_rate_lie",
     "no_stop",
+    "face_out_of_range",
 ];
 
 type Faults = Arc<HashSet<String>>;
@@ -118,6 +122,20 @@ struct BrokenHmd {
 impl Device for BrokenHmd {
     fn description(&self) -> &DeviceDescription {
         self.inner.description()
+    }
+
+    // The description (capabilities included) is the simulated headset's,
+    // so its optional streams are passed through too.
+    fn face_expressions(&self, at: Time) -> Result<FaceExpressions, DriverError> {
+        let mut f = self.inner.face_expressions(at)?;
+        if self.faults.contains("face_out_of_range") {
+            f.weights[17] = 1.5; // jawOpen past fully open
+        }
+        Ok(f)
+    }
+
+    fn eye_gaze(&self, at: Time) -> Result<EyeGaze, DriverError> {
+        self.inner.eye_gaze(at)
     }
 
     fn pose(&self, component: &str, at: Time) -> Result<TrackedPose, DriverError> {
