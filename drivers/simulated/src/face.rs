@@ -7,10 +7,13 @@
 //! its top at 7 s and gone by 9.5 s, a frown-and-brow-raise from 9.5 s to
 //! 11.5 s, and a blink (both eyes, 150 ms) every 3.7 s. The eyes look
 //! around with the same slow yaw and pitch as the scripted gaze would
-//! (eyeLook* weights). Static motion keeps a neutral face with open eyes.
+//! (eyeLook* weights, and the eye-gaze stream: [`gaze`]). Static motion
+//! keeps a neutral face with open eyes looking straight ahead.
 
 use crate::{Motion, MotionKind};
-use parallax_sdk::types::{face_expression, FaceExpressions, Time, FACE_EXPRESSION_COUNT};
+use parallax_sdk::types::{
+    face_expression, EyeGaze, FaceExpressions, Pose, Time, FACE_EXPRESSION_COUNT,
+};
 
 /// How far the eyes look right (yaw, + to the wearer's left) and up (pitch),
 /// in radians, at `t` seconds.
@@ -38,6 +41,24 @@ pub fn blink(motion: &Motion, t: f64) -> f32 {
         (1.0 - (x - 0.075).abs() / 0.075) as f32
     } else {
         0.0
+    }
+}
+
+/// The combined gaze at `at`: `head_from_gaze` from between the eyes (the
+/// head pose's origin), turned by [`eye_angles`] (yaw about +Y, then pitch
+/// about +X; looking down -Z when both are 0), and each eye's openness.
+pub fn gaze(motion: &Motion, at: Time) -> EyeGaze {
+    let t = at.0 as f64 * 1e-9;
+    let (yaw, pitch) = eye_angles(motion, t);
+    let open = 1.0 - blink(motion, t);
+    EyeGaze {
+        time: at,
+        valid: true,
+        gaze: Pose::new(
+            glam::Quat::from_euler(glam::EulerRot::YXZ, yaw, pitch, 0.0),
+            glam::Vec3::ZERO,
+        ),
+        openness: [open, open],
     }
 }
 

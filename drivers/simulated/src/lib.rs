@@ -12,8 +12,8 @@
 use glam::{EulerRot, Quat, Vec3};
 use parallax_sdk::types::{
     Battery, CameraFrame, CameraInfo, CameraIntrinsics, DesktopControls, DesktopInput, DisplayInfo,
-    Duration, EyeInfo, FaceExpressions, Fov, Hand, HandJoints, LensModel, PixelFormat, PlayArea,
-    Pose, Time, TrackedPose, Velocity,
+    Duration, EyeGaze, EyeInfo, FaceExpressions, Fov, Hand, HandJoints, LensModel, PixelFormat,
+    PlayArea, Pose, Time, TrackedPose, Velocity,
 };
 use parallax_sdk::{
     Builder, Capabilities, Device, DeviceDescription, DeviceRole, DriverError, Estimate, Hmd,
@@ -571,6 +571,14 @@ impl Device for SimHmd {
         Ok(face::expressions(&self.motion, at))
     }
 
+    /// The wearer's scripted gaze ([`face::gaze`]), in the head's frame.
+    fn eye_gaze(&self, at: Time) -> Result<EyeGaze, DriverError> {
+        if !self.is_connected() {
+            return Err(DriverError::Disconnected);
+        }
+        Ok(face::gaze(&self.motion, at))
+    }
+
     /// Without controllers the headset tracks both bare hands itself (as a
     /// headset with hand tracking in its driver does).
     fn hand_joints(&self, hand: Hand, at: Time) -> Result<HandJoints, DriverError> {
@@ -714,6 +722,7 @@ impl Builder for SimulatedBuilder {
                 capabilities: Capabilities {
                     hand_tracking: !self.controllers,
                     face_expressions: true,
+                    eye_gaze: true,
                     ..Default::default()
                 },
                 cameras: camera_infos(),

@@ -80,11 +80,11 @@ fn dpad_eye_gaze_and_user_presence() {
         let i = instance_with(&entry(), &exts(), xr::Version::new(1, 0, 0)).unwrap();
         let p = |s: &str| i.string_to_path(s).unwrap();
         let system = i.system(xr::FormFactor::HEAD_MOUNTED_DISPLAY).unwrap();
-        // The simulated headset has a wearer but no eye tracker.
+        // The simulated headset has a wearer and an eye tracker.
         let mut eye = sys::SystemEyeGazeInteractionPropertiesEXT {
             ty: sys::SystemEyeGazeInteractionPropertiesEXT::TYPE,
             next: null_mut(),
-            supports_eye_gaze_interaction: sys::TRUE,
+            supports_eye_gaze_interaction: sys::FALSE,
         };
         let mut presence = sys::SystemUserPresencePropertiesEXT {
             ty: sys::SystemUserPresencePropertiesEXT::TYPE,
@@ -103,7 +103,7 @@ fn dpad_eye_gaze_and_user_presence() {
             sys::Result::SUCCESS
         );
         assert_eq!(presence.supports_user_presence, sys::TRUE);
-        assert_eq!(eye.supports_eye_gaze_interaction, sys::FALSE);
+        assert_eq!(eye.supports_eye_gaze_interaction, sys::TRUE);
 
         let set = i.create_action_set("pads", "Pads", 0).unwrap();
         let other = i.create_action_set("other", "Other", 0).unwrap();
@@ -199,13 +199,13 @@ fn dpad_eye_gaze_and_user_presence() {
             };
             assert_eq!(r, sys::Result::SUCCESS);
         };
-        // No eye tracker: the eyes have no profile until automation adds one.
+        // The eye tracker gives the eyes their profile at the first sync.
         sync(&h);
         assert_eq!(
             h.session.current_interaction_profile(eyes).unwrap(),
-            xr::Path::NULL
+            p("/interaction_profiles/ext/eye_gaze_interaction")
         );
-        assert!(!gaze.is_active(&h.session, xr::Path::NULL).unwrap());
+        assert!(gaze.is_active(&h.session, xr::Path::NULL).unwrap());
         // SAFETY: valid session and paths.
         unsafe {
             assert_eq!(
@@ -247,5 +247,81 @@ fn dpad_eye_gaze_and_user_presence() {
         push(0.2, 0.0);
         sync(&h);
         assert!(!state(&right).current_state);
+    });
+}
+
+/// The gaze pose is the simulated wearer's scripted gaze (exact ground truth
+/// from the driver) in the head's frame, at every predicted display time.
+#[test]
+fn gaze_is_the_simulated_wearers() {
+    on_loader_thread(|| {
+        let _g = serial();
+        let e = entry();
+        // Scripted motion for this instance only (the driver reads it when
+        // the system opens); the other tests expect a still headset.
+        std::env::set_var("PARALLAX_SIM_MOTION", "scripted");
+        let i = instance_with(&e, &exts(), xr::Version::new(1, 0, 0));
+        std::env::set_var("PARALLAX_SIM_MOTION", "static");
+        let i = i.unwrap();
+        let set = i.create_action_set("eyes", "Eyes", 0).unwrap();
+        let eyes = i.string_to_path("/user/eyes_ext").unwrap();
+        let gaze = set
+            .create_action::<xr::Posef>("gaze", "Gaze", &[eyes])
+            .unwrap();
+        i.suggest_interaction_profile_bindings(
+            i.string_to_path("/interaction_profiles/ext/eye_gaze_interaction")
+                .unwrap(),
+            &[xr::Binding::new(
+                &gaze,
+                i.string_to_path("/user/eyes_ext/input/gaze_ext/pose")
+                    .unwrap(),
+            )],
+        )
+        .unwrap();
+        let mut h = headless_session(i.clone());
+        h.session.attach_action_sets(&[&set]).unwrap();
+        begin_when_ready(&mut h);
+        let space = gaze
+            .create_space(&h.session, xr::Path::NULL, xr::Posef::IDENTITY)
+            .unwrap();
+        let view = h
+            .session
+            .create_reference_space(xr::ReferenceSpaceType::VIEW, xr::Posef::IDENTITY)
+            .unwrap();
+        let motion = parallax_driver_simulated::Motion {
+            kind: parallax_driver_simulated::MotionKind::Scripted { seed: 1 },
+        };
+        let mut turned = 0f32;
+        for _ in 0..20 {
+            let st = empty_frame(&mut h);
+            h.session
+                .sync_actions(&[xr::ActiveActionSet::new(&set)])
+                .unwrap();
+            let t = st.predicted_display_time;
+            let loc = space.locate(&view, t).unwrap();
+            assert!(loc
+                .location_flags
+                .contains(xr::SpaceLocationFlags::ORIENTATION_VALID));
+            let want = parallax_driver_simulated::face::gaze(
+                &motion,
+                parallax_sdk::types::Time(t.as_nanos()),
+            )
+            .gaze;
+            let o = loc.pose.orientation;
+            let got = glam::Quat::from_xyzw(o.x, o.y, o.z, o.w);
+            let off = (got.inverse() * want.orientation).xyz().length().asin() * 2.0;
+            assert!(off < 1e-3, "gaze off by {off} rad at {t:?}");
+            let p = loc.pose.position;
+            assert!(glam::Vec3::new(p.x, p.y, p.z).length() < 1e-4);
+            turned = turned.max(want.orientation.angle_between(glam::Quat::IDENTITY));
+        }
+        // The scripted eyes look around (yaw 0.35 rad over 5 s, pitch
+        // 0.15 rad over 7 s: both within 2 mrad of straight ahead is a
+        // window of about 1e-5 of the time), so the check above is not
+        // only of a still gaze.
+        assert!(
+            turned > 2e-3,
+            "the gaze stayed straight ahead ({turned} rad)"
+        );
     });
 }
