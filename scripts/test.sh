@@ -4,9 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Xorg on the dummy driver and Mesa's GL/EGL: the OpenGL tests (hello_xr -g
-# OpenGL, the EGL session test).
-PARALLAX_PACKAGES="binutils xvfb xauth xdotool python3-venv valgrind" \
+# g++: meshoptimizer (the avatar model converter's levels of detail). Xorg on
+# the dummy driver and Mesa's GL/EGL: the OpenGL tests (hello_xr -g OpenGL,
+# the EGL session test).
+PARALLAX_PACKAGES="binutils g++ xvfb xauth xdotool python3-venv valgrind" \
 PARALLAX_PACKAGES_BARE="xserver-xorg-core xserver-xorg-video-dummy libgl1 libglx-mesa0 libegl1 libegl-mesa0 libgl1-mesa-dri" \
   source scripts/setup.sh
 export CARGO_TERM_COLOR=never
