@@ -87,6 +87,30 @@ pub struct Lod {
     pub parts: Vec<std::ops::Range<u32>>,
 }
 
+/// ARKit weight index to shape index pairs of one model
+/// ([`FaceModel::arkit_map`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArkitMap {
+    pairs: Vec<(usize, usize)>,
+    shapes: usize,
+}
+
+impl ArkitMap {
+    /// The model's shape weights for ARKit-order weights, into `out`
+    /// (resized to the model's shape count; other shapes at 0).
+    pub fn weights_into(
+        &self,
+        arkit: &[f32; parallax_sdk_types::FACE_EXPRESSION_COUNT],
+        out: &mut Vec<f32>,
+    ) {
+        out.clear();
+        out.resize(self.shapes, 0.0);
+        for &(k, i) in &self.pairs {
+            out[i] = arkit[k];
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct FaceModel {
     pub neutral: Vec<Vec3>,
@@ -122,20 +146,15 @@ impl FaceModel {
         self.parts.iter().find(|p| p.name == name)
     }
 
-    /// Shape weights (file order) for face expression weights in the SDK's
-    /// ARKit order ([`parallax_sdk_types::FACE_EXPRESSION_NAMES`]): each
-    /// goes to the expression of the same name (`jawLeft`), or with the side
-    /// as ICT writes it (`eyeBlinkLeft` is `eyeBlink_L`); ARKit's
-    /// `browInnerUp` and `cheekPuff` drive both
-    /// sides of ICT's; `tongueOut` has no ICT shape and is dropped.
-    pub fn weights_from_arkit(
-        &self,
-        arkit: &[f32; parallax_sdk_types::FACE_EXPRESSION_COUNT],
-    ) -> Vec<f32> {
-        let mut w = vec![0.0; self.shapes.len()];
-        for (name, &v) in parallax_sdk_types::FACE_EXPRESSION_NAMES.iter().zip(arkit) {
-            // The same name (jawLeft), else the side as a suffix
-            // (eyeBlinkLeft: eyeBlink_L), else both sides (browInnerUp).
+    /// Which shape each of the SDK's face expression weights (ARKit order,
+    /// [`parallax_sdk_types::FACE_EXPRESSION_NAMES`]) drives: the expression
+    /// of the same name (`jawLeft`), or with the side as ICT writes it
+    /// (`eyeBlinkLeft` is `eyeBlink_L`); ARKit's `browInnerUp` and
+    /// `cheekPuff` drive both sides of ICT's; `tongueOut` has no ICT shape.
+    /// Made once per model (it matches names); applying it allocates nothing.
+    pub fn arkit_map(&self) -> ArkitMap {
+        let mut pairs = Vec::new();
+        for (k, name) in parallax_sdk_types::FACE_EXPRESSION_NAMES.iter().enumerate() {
             let side = name
                 .strip_suffix("Left")
                 .map(|b| format!("{b}_L"))
@@ -148,12 +167,22 @@ impl FaceModel {
                     None => vec![format!("{name}_L"), format!("{name}_R")],
                 }
             };
-            for t in targets {
-                if let Some(i) = self.shape(&t) {
-                    w[i] = v;
-                }
-            }
+            pairs.extend(targets.iter().filter_map(|t| self.shape(t)).map(|i| (k, i)));
         }
+        ArkitMap {
+            pairs,
+            shapes: self.shapes.len(),
+        }
+    }
+
+    /// Shape weights (file order) for ARKit-order weights, through a map
+    /// made on the spot (for one-off use; keep an [`ArkitMap`] per frame).
+    pub fn weights_from_arkit(
+        &self,
+        arkit: &[f32; parallax_sdk_types::FACE_EXPRESSION_COUNT],
+    ) -> Vec<f32> {
+        let mut w = Vec::new();
+        self.arkit_map().weights_into(arkit, &mut w);
         w
     }
 

@@ -5,4 +5,4 @@
 
 pub mod face_model;
 pub mod packet;
-pub use face_model::{FaceModel, FormatError, Lod, Part, Shape, ShapeKind};
+pub use face_model::{ArkitMap, FaceModel, FormatError, Lod, Part, Shape, ShapeKind};

@@ -289,9 +289,12 @@ fn the_simulated_wearers_face_drives_the_model() {
     )
     .open()
     .unwrap();
-    let chin = |t: f64| {
+    let map = m.arkit_map();
+    let (mut w, mut posed) = (Vec::new(), Vec::new());
+    let mut chin = |t: f64| {
         let f = sys.hmd.face_expressions(Time((t * 1e9) as i64)).unwrap();
-        let posed = m.evaluate(&m.weights_from_arkit(&f.weights));
+        map.weights_into(&f.weights, &mut w);
+        m.evaluate_into(&w, &mut posed);
         let face = m.part("face").unwrap();
         face.vertices
             .clone()
@@ -301,7 +304,7 @@ fn the_simulated_wearers_face_drives_the_model() {
     // Over one syllable cycle of the talking phase the lowest point of the
     // face drops by a centimetre and comes back; smiling at 1207 s it
     // stays (no syllables).
-    let range = |t0: f64| {
+    let mut range = |t0: f64| {
         (0..25)
             .map(|k| chin(t0 + k as f64 * 0.01))
             .fold((0f32, -1f32), |(l, h), d| (l.min(d), h.max(d)))

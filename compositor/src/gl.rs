@@ -737,11 +737,10 @@ impl GlContext {
     /// At `xrEndFrame`: waits (at most `limit_s` seconds) for the frames
     /// ended before, then up to `in_time_ns` (until the compositor takes
     /// the frame for its display time) for the work before the newest
-    /// release, and returns the flag that rises when that work is done:
-    /// raised already if it finished in time, else by a later
-    /// [`GlContext::poll`] (the frame is late either way; the app does not
-    /// wait for it). `None` when nothing was released since the last frame
-    /// (the work on its images is then done already).
+    /// release. `None` when that work is done (it finished in time, or
+    /// nothing was released since the last frame); else the flag a later
+    /// [`GlContext::poll`] raises when it is (the frame is late either way;
+    /// the app does not wait for it).
     pub fn end_frame(
         &self,
         limit_s: u64,
@@ -759,7 +758,6 @@ impl GlContext {
             let Some(sync) = f.released.take() else {
                 return Ok(None);
             };
-            let flag = Arc::new(AtomicBool::new(false));
             // SAFETY: current context; the live sync just taken.
             let r = unsafe {
                 (c.fns.client_wait_sync)(
@@ -769,15 +767,17 @@ impl GlContext {
                 )
             };
             if r == GL_ALREADY_SIGNALED || r == GL_CONDITION_SATISFIED {
-                flag.store(true, Ordering::Release);
+                // Done in time (the usual case): no flag to allocate, the
+                // frame is ready as it is handed over.
                 // SAFETY: current context; the sync is not kept.
                 unsafe { (c.fns.delete_sync)(sync as *mut c_void) };
-            } else {
-                if r == GL_WAIT_FAILED {
-                    c.clear_errors();
-                }
-                f.frames.push_back((sync, flag.clone()));
+                return Ok(None);
             }
+            if r == GL_WAIT_FAILED {
+                c.clear_errors();
+            }
+            let flag = Arc::new(AtomicBool::new(false));
+            f.frames.push_back((sync, flag.clone()));
             Ok(Some(flag))
         })?
     }
