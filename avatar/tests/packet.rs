@@ -26,13 +26,20 @@ impl Rng {
 }
 
 fn frame(rng: &mut Rng, n: usize, hands: bool, gaze: bool) -> AvatarFrame {
+    let head = rng.pose();
+    let hand = |rng: &mut Rng| {
+        let mut p = rng.pose();
+        // Within reach: up to 2 m from the head on each axis.
+        p.position = head.position + (p.position / 5.0) * 2.0;
+        p
+    };
     AvatarFrame {
         sequence: (rng.next() * 65535.0) as u16,
-        timestamp_us: (rng.next() * 4e9) as u32,
+        timestamp: (rng.next() * 16_777_215.0) as u32,
         code: (0..n).map(|_| rng.signed()).collect(),
-        head: rng.pose(),
+        head,
         hands: if hands {
-            [Some(rng.pose()), Some(rng.pose())]
+            [Some(hand(rng)), Some(hand(rng))]
         } else {
             [None, None]
         },
@@ -45,16 +52,16 @@ fn frame(rng: &mut Rng, n: usize, hands: bool, gaze: bool) -> AvatarFrame {
     }
 }
 
-fn close_pose(a: &Pose, b: &Pose) {
+fn close_pose(a: &Pose, b: &Pose, degrees: f32) {
     assert!(
-        (a.position - b.position).abs().max_element() <= 0.0005,
+        (a.position - b.position).abs().max_element() <= 0.0005 + 2e-6,
         "{a:?} {b:?}"
     );
     // 2 asin |xyz| of the difference (acos of a dot product near 1 loses
     // the precision in f32).
     let d = a.orientation.inverse() * b.orientation;
     let angle = (2.0 * d.xyz().length().min(1.0).asin()).to_degrees();
-    assert!(angle < 0.01, "orientation off by {angle}°");
+    assert!(angle < degrees, "orientation off by {angle}°");
 }
 
 #[test]
@@ -65,16 +72,16 @@ fn frames_survive_the_wire_within_the_quantisation() {
         let bytes = f.encode().unwrap();
         assert_eq!(bytes.len(), f.encoded_len());
         let g = AvatarFrame::decode(&bytes).unwrap();
-        assert_eq!((g.sequence, g.timestamp_us), (f.sequence, f.timestamp_us));
+        assert_eq!((g.sequence, g.timestamp), (f.sequence, f.timestamp));
         assert_eq!(g.code.len(), f.code.len());
         for (a, b) in f.code.iter().zip(&g.code) {
             assert!((a - b).abs() <= 0.5 / 127.0 + 1e-6, "{a} -> {b}");
         }
-        close_pose(&f.head, &g.head);
+        close_pose(&f.head, &g.head, 0.01);
         for (a, b) in f.hands.iter().zip(&g.hands) {
             assert_eq!(a.is_some(), b.is_some());
             if let (Some(a), Some(b)) = (a, b) {
-                close_pose(a, b);
+                close_pose(a, b, 0.2);
             }
         }
         assert_eq!(f.gaze.is_some(), g.gaze.is_some());
@@ -82,20 +89,25 @@ fn frames_survive_the_wire_within_the_quantisation() {
             for (a, b) in a.iter().zip(&b) {
                 let (u, v) = (a.direction, b.direction);
                 let angle = u.cross(v).length().atan2(u.dot(v)).to_degrees();
-                assert!(angle < 0.01, "gaze off by {angle}°");
-                assert!((a.confidence - b.confidence).abs() <= 0.5 / 255.0 + 1e-6);
+                assert!(angle < 0.3, "gaze off by {angle}°");
+                assert!((a.confidence - b.confidence).abs() <= 0.5 / 15.0 + 1e-6);
             }
         }
     }
 }
 
 #[test]
-fn bitrate_of_a_32_number_code() {
+fn bitrate_of_the_shipped_code() {
+    let n = parallax_avatar::Codec::shipped().code_len();
+    assert_eq!(n, 16);
     let mut rng = Rng(7);
-    let face = frame(&mut rng, 32, false, true);
-    let body = frame(&mut rng, 32, true, true);
+    let face = frame(&mut rng, n, false, true);
+    let body = frame(&mut rng, n, true, true);
     let kbits = |f: &AvatarFrame| f.encoded_len() as f64 * 8.0 * 30.0 / 1000.0;
-    assert_eq!((face.encoded_len(), body.encoded_len()), (70, 96));
+    for f in [&face, &body] {
+        assert_eq!(f.encode().unwrap().len(), f.encoded_len());
+    }
+    assert_eq!((face.encoded_len(), body.encoded_len()), (48, 66));
     println!(
         "at 30 Hz: head + gaze {:.1} kbit/s, with hands {:.1} kbit/s",
         kbits(&face),
@@ -109,10 +121,12 @@ fn damaged_truncated_and_future_packets_are_refused() {
     let f = frame(&mut rng, 24, true, true);
     let bytes = f.encode().unwrap();
     assert_eq!(AvatarFrame::decode(b""), Err(PacketError::Magic));
-    assert_eq!(AvatarFrame::decode(b"XX\x01"), Err(PacketError::Magic));
+    assert_eq!(AvatarFrame::decode(b"X\x02"), Err(PacketError::Magic));
     let mut future = bytes.clone();
-    future[2] = 2;
-    assert_eq!(AvatarFrame::decode(&future), Err(PacketError::Version(2)));
+    future[1] = 3;
+    assert_eq!(AvatarFrame::decode(&future), Err(PacketError::Version(3)));
+    future[1] = 1;
+    assert_eq!(AvatarFrame::decode(&future), Err(PacketError::Version(1)));
     // Every truncation and every single flipped bit is caught.
     for cut in 0..bytes.len() {
         assert!(AvatarFrame::decode(&bytes[..cut]).is_err(), "cut at {cut}");
@@ -136,13 +150,13 @@ fn damaged_truncated_and_future_packets_are_refused() {
         b
     };
     let mut flags = bytes.clone();
-    flags[3] |= 0x80;
+    flags[2] |= 0x80;
     assert!(matches!(
         AvatarFrame::decode(&reseal(flags)),
         Err(PacketError::Invalid(_))
     ));
     let mut quat = bytes.clone();
-    let head = 11 + 24;
+    let head = 9 + 24;
     quat[head + 6] = 4; // a fifth component
     assert!(matches!(
         AvatarFrame::decode(&reseal(quat)),
@@ -156,6 +170,13 @@ fn damaged_truncated_and_future_packets_are_refused() {
         AvatarFrame::decode(&reseal(quat)),
         Err(PacketError::Invalid(_))
     ));
+    // A hand's four padding bits (the top of its ninth byte) are zero.
+    let mut pad = bytes.clone();
+    pad[head + 13 + 8] |= 0x80;
+    assert!(matches!(
+        AvatarFrame::decode(&reseal(pad)),
+        Err(PacketError::Invalid(_))
+    ));
     // What cannot be encoded is refused before it reaches the wire.
     let mut big = f.clone();
     big.code = vec![0.0; 65];
@@ -167,6 +188,9 @@ fn damaged_truncated_and_future_packets_are_refused() {
     assert!(far.encode().is_err());
     far.head.position.x = f32::NAN;
     assert!(far.encode().is_err());
+    let mut reach = f.clone();
+    reach.hands[0].as_mut().unwrap().position = f.head.position + Vec3::new(0.0, 2.1, 0.0);
+    assert!(reach.encode().is_err());
     let mut nan = f.clone();
     nan.code[0] = f32::NAN;
     assert_eq!(

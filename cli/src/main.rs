@@ -3,6 +3,7 @@
 //! offers and which devices it finds.
 #![forbid(unsafe_code)]
 
+mod avatar;
 mod demo;
 mod driver_check;
 mod hands;
@@ -84,6 +85,63 @@ enum Command {
     Hands {
         #[command(subcommand)]
         action: HandsAction,
+    },
+    /// Codec avatars: train the expression codec, measure it.
+    Avatar {
+        #[command(subcommand)]
+        action: AvatarAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum AvatarAction {
+    /// Train the expression codec on the face model's expressions (seeded:
+    /// the same seed gives the same file) and write it.
+    Train {
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, default_value_t = 8000)]
+        steps: usize,
+        /// Latent code length (values per frame).
+        #[arg(long, default_value_t = 16)]
+        code: usize,
+        /// Hidden layer width.
+        #[arg(long, default_value_t = 128)]
+        hidden: usize,
+        #[arg(long, default_value_t = 256)]
+        batch: usize,
+        /// Output file.
+        #[arg(long, short, default_value = "avatar/data/codec.safetensors")]
+        out: PathBuf,
+    },
+    /// Show codec avatars in the desktop simulator: the showcase app with
+    /// simulated meeting participants (their scripted faces sent through the
+    /// codec and the avatar packet) standing in front of you; headless
+    /// without a display, writing frames like `parallax demo`.
+    Preview {
+        /// How many participants (1 to 8).
+        #[arg(long, default_value_t = 2)]
+        participants: usize,
+        #[arg(long, default_value = "parallax-avatar-preview")]
+        out: PathBuf,
+        /// App frames to run headless.
+        #[arg(long, default_value_t = 90)]
+        frames: u32,
+        #[arg(long)]
+        headless: bool,
+    },
+    /// Print the codec's reconstruction error (mm), bitrate and encode and
+    /// decode times, and write a sheet of truth, decoded and error faces.
+    Eval {
+        /// A codec file (default: the one this build ships).
+        #[arg(long)]
+        codec: Option<PathBuf>,
+        /// Held-out random expressions to measure.
+        #[arg(long, default_value_t = 2000)]
+        frames: usize,
+        /// Folder for sheet.png and eval.json.
+        #[arg(long, default_value = "parallax-avatar-eval")]
+        out: PathBuf,
     },
 }
 
@@ -276,6 +334,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 out,
                 frames,
                 headless,
+                env: Vec::new(),
             },
             &build_manifest()?,
         ),
@@ -306,6 +365,54 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     variant,
                     seconds,
                 } => hands::run(stream.as_deref(), hands::variant(&variant)?, seconds)?,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Avatar { action } => {
+            match action {
+                AvatarAction::Train {
+                    seed,
+                    steps,
+                    code,
+                    hidden,
+                    batch,
+                    out,
+                } => avatar::train_codec(
+                    &parallax_avatar::train::TrainConfig {
+                        seed,
+                        steps,
+                        batch,
+                        code,
+                        hidden,
+                        ..Default::default()
+                    },
+                    &out,
+                )?,
+                AvatarAction::Eval { codec, frames, out } => {
+                    avatar::eval(codec.as_deref(), frames.max(1), &out)?
+                }
+                AvatarAction::Preview {
+                    participants,
+                    out,
+                    frames,
+                    headless,
+                } => {
+                    if !(1..=8).contains(&participants) {
+                        return Err("--participants must be 1 to 8".into());
+                    }
+                    return demo::run(
+                        demo::Options {
+                            out,
+                            frames,
+                            headless,
+                            env: vec![
+                                ("PARALLAX_AVATARS".into(), participants.to_string()),
+                                ("PARALLAX_AVATAR_MOTION".into(), "live".into()),
+                            ],
+                        },
+                        &build_manifest()?,
+                    );
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
