@@ -160,6 +160,7 @@ fn run_checks(path: &Path, config: Option<&str>, name: &mut Option<String>) -> V
     check_inputs(&mut r, &sys);
     check_hand_joints(&mut r, &sys);
     check_face_expressions(&mut r, &sys);
+    check_eye_gaze(&mut r, &sys);
     check_haptics(&mut r, &builder, &sys);
     check_refresh(&mut r, &builder, &sys);
     check_disconnect(&mut r, &builder, &sys);
@@ -707,6 +708,70 @@ fn check_face_expressions(r: &mut Report, sys: &SystemDevices) {
         } else {
             Outcome::Pass(format!(
                 "{faces} faces, {valid} valid samples: 52 weights in [0, 1], timed; {moving} of them moving"
+            ))
+        },
+    );
+}
+
+/// Devices that claim eye gaze: 100 samples over a second, each valid one
+/// with a finite `head_from_gaze` (unit quaternion, origin within 20 cm of
+/// the head's), openness in [0, 1] and its time set.
+fn check_eye_gaze(r: &mut Report, sys: &SystemDevices) {
+    let mut problems = Vec::new();
+    let (mut eyes, mut valid) = (0, 0);
+    let base = Time::now();
+    for (i, d) in devices(sys) {
+        if !d.description().capabilities.eye_gaze {
+            continue;
+        }
+        eyes += 1;
+        for k in 0..100 {
+            let at = base + Duration(k * 10_000_000);
+            let g = match d.eye_gaze(at) {
+                Ok(g) => g,
+                Err(DriverError::Disconnected) => break,
+                Err(e) => {
+                    r.note(&e);
+                    problems.push(format!("device {i} gaze: {e}"));
+                    break;
+                }
+            };
+            if !g.valid {
+                continue;
+            }
+            valid += 1;
+            let q = g.gaze.orientation;
+            let p = g.gaze.position;
+            let bad = if !(q.is_finite() && p.is_finite()) {
+                Some("a non-finite pose".to_string())
+            } else if (q.length() - 1.0).abs() > 1e-3 {
+                Some(format!("a quaternion of length {}", q.length()))
+            } else if p.length() > 0.2 {
+                Some(format!("an origin {:.3} m from the head's", p.length()))
+            } else if !g.openness.iter().all(|o| (0.0..=1.0).contains(o)) {
+                Some(format!("openness {:?} (not in [0, 1])", g.openness))
+            } else if g.time.0 <= 0 {
+                Some("no time".into())
+            } else {
+                None
+            };
+            if let Some(b) = bad {
+                problems.push(format!("device {i} gaze, sample {k}: {b}"));
+                break;
+            }
+        }
+    }
+    r.add(
+        "eye-gaze",
+        if !problems.is_empty() {
+            Outcome::Fail(problems.join("; "))
+        } else if eyes == 0 {
+            Outcome::Skip("no device claims eye gaze".into())
+        } else if valid == 0 {
+            Outcome::Warn(format!("{eyes} eye trackers, but no valid sample over a second"))
+        } else {
+            Outcome::Pass(format!(
+                "{eyes} eye trackers, {valid} valid samples: unit gaze near the head, openness in [0, 1], timed"
             ))
         },
     );

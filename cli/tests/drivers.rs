@@ -69,15 +69,19 @@ fn driver_check_passes_real_drivers() {
         };
         assert!(ok, "{name}:\n{out}");
         assert!(out.contains(" 0 failed, "), "{name}:\n{out}");
-        // Only hand joints and face expressions may be skipped, and only by
-        // drivers without them (the simulated headset has both).
+        // Only hand joints, face expressions and eye gaze may be skipped,
+        // and only by drivers without them: the simulated headset has all
+        // three, a replay of it its face and gaze (recorded) but no hand
+        // joints, the C sample none.
         let skipped: Vec<&str> = out.lines().filter(|l| l.contains("SKIP")).collect();
-        let others = name != "simulated";
+        let want: &[&str] = match name {
+            "simulated" => &[],
+            "replay" => &["hand-joints"],
+            _ => &["hand-joints", "face-expressions", "eye-gaze"],
+        };
         assert!(
-            skipped
-                .iter()
-                .all(|l| l.contains("hand-joints") || l.contains("face-expressions"))
-                && skipped.len() == 2 * others as usize,
+            skipped.len() == want.len()
+                && want.iter().all(|w| skipped.iter().any(|l| l.contains(w))),
             "{name}:\n{out}"
         );
     }
@@ -96,6 +100,7 @@ fn driver_check_names_every_planted_fault() {
         ("refresh_rate_lie", "refresh-rate"),
         ("no_stop", "haptics"),
         ("face_out_of_range", "face-expressions"),
+        ("gaze_out_of_range", "eye-gaze"),
     ];
     for (fault, check) in expect {
         let cfg = format!(r#"{{"faults":["{fault}"]}}"#);

@@ -22,6 +22,8 @@ pub enum Kind {
     Messenger = 6,
     Swapchain = 7,
     HandTracker = 8,
+    FaceTracker2 = 9,
+    FacialTrackerHtc = 10,
 }
 
 /// A raw handle value as apps see it.

@@ -492,12 +492,59 @@ impl DeviceHub {
 
     /// The first device (the headset first) that tracks the eyes.
     fn eye_tracker(&self) -> Option<DeviceIndex> {
+        self.first_with(|c| c.eye_gaze)
+    }
+
+    /// The first device (the headset first) whose capabilities pass `has`.
+    fn first_with(&self, has: impl Fn(&parallax_sdk::Capabilities) -> bool) -> Option<DeviceIndex> {
         std::iter::once(0)
             .chain(self.devices().map(|(i, _)| i))
             .find(|&i| {
                 self.device(i)
-                    .is_some_and(|d| d.description().capabilities.eye_gaze)
+                    .is_some_and(|d| has(&d.description().capabilities))
             })
+    }
+
+    /// The first device (the headset first) that tracks the face.
+    fn face_tracker(&self) -> Option<DeviceIndex> {
+        self.first_with(|c| c.face_expressions)
+    }
+
+    /// Whether a device reports face expressions (`XR_FB_face_tracking2`,
+    /// visual data source).
+    pub fn supports_face_tracking(&self) -> bool {
+        self.face_tracker().is_some()
+    }
+
+    /// The face expression weights (ARKit order) at `at`, checked; `None`
+    /// when no device tracks the face, it is not active, or it failed or
+    /// sent weights out of range (logged once per cause).
+    pub fn face_expressions(&self, at: Time) -> Option<parallax_sdk::types::FaceExpressions> {
+        let index = self.face_tracker()?;
+        let dev = self.device(index)?;
+        if !self.is_active(index) {
+            return None;
+        }
+        let f = match dev.face_expressions(at) {
+            Ok(f) => f,
+            Err(DriverError::Unsupported) => return None,
+            Err(e) => {
+                self.driver_failed(index, "face expressions", &e);
+                return None;
+            }
+        };
+        match sanitize::face_expressions(f) {
+            Ok(f) => Some(f),
+            Err(r) => {
+                self.warn_once(
+                    index,
+                    "face expressions",
+                    format!("{:?}", r.cause),
+                    format!("{} face expressions: rejected: {r}", dev.description().name),
+                );
+                None
+            }
+        }
     }
 
     /// Whether a device reports eye gaze (`XR_EXT_eye_gaze_interaction`).

@@ -51,6 +51,8 @@ pub const EXTENSIONS: &[(&str, u32)] = &[
     ("XR_EXT_dpad_binding", 1),
     ("XR_EXT_eye_gaze_interaction", 2),
     ("XR_EXT_user_presence", 1),
+    ("XR_FB_face_tracking2", 1),
+    ("XR_HTC_facial_tracking", 3),
 ];
 
 /// Extensions that need another one enabled with them (the registry's

@@ -15,6 +15,7 @@
 //! - `refresh_rate_lie`: the driver reports a refresh rate it never offered;
 //! - `no_stop`: vibrations cannot be stopped (stop returns an error);
 //! - `face_out_of_range`: the face stream reports jawOpen at 1.5.
+//! - `gaze_out_of_range`: the eye-gaze stream reports the left eye 1.5 open.
 
 use parallax_driver_simulated::{MotionKind, SimulatedBuilder};
 use parallax_sdk::types::{
@@ -40,6 +41,7 @@ pub const FAULTS: &[&str] = &[
     "refresh_rate_lie",
     "no_stop",
     "face_out_of_range",
+    "gaze_out_of_range",
 ];
 
 type Faults = Arc<HashSet<String>>;
@@ -135,7 +137,11 @@ impl Device for BrokenHmd {
     }
 
     fn eye_gaze(&self, at: Time) -> Result<EyeGaze, DriverError> {
-        self.inner.eye_gaze(at)
+        let mut g = self.inner.eye_gaze(at)?;
+        if self.faults.contains("gaze_out_of_range") {
+            g.openness[0] = 1.5; // the left eye more than fully open
+        }
+        Ok(g)
     }
 
     fn pose(&self, component: &str, at: Time) -> Result<TrackedPose, DriverError> {

@@ -18,7 +18,15 @@
 //!   tracked, 8 position tracked);
 //! - the inputs of a device: `{"t":4000000,"d":1,"i":[false,0.5,[0.0,1.0],null]}`,
 //!   one value per input of the header in order (`null` for pose inputs or
-//!   no value).
+//!   no value);
+//! - face expression weights of a device whose header says `"face":true`:
+//!   `{"t":4000000,"d":0,"fx":[52 ARKit-order weights],"ok":true}`;
+//! - eye gaze of a device whose header says `"gaze":true`:
+//!   `{"t":4000000,"d":0,"g":[qx,qy,qz,qw,x,y,z],"o":[left,right],"ok":true}`
+//!   (`head_from_gaze` and each eye's openness).
+//!
+//! Face and gaze lines were added within version 1: readers that predate
+//! them skip them, as every unknown line, and ignore the header fields.
 //!
 //! Floats are written in the shortest form that reads back to the same
 //! `f32`, so a replay reproduces the recorded numbers exactly. Samples are
@@ -34,7 +42,10 @@
 //! never goes backwards.
 
 use glam::{Quat, Vec2, Vec3};
-use parallax_sdk::types::{DisplayInfo, Duration, Pose, Time, TrackedPose, Velocity};
+use parallax_sdk::types::{
+    DisplayInfo, Duration, EyeGaze, FaceExpressions, Pose, Time, TrackedPose, Velocity,
+    FACE_EXPRESSION_COUNT,
+};
 use parallax_sdk::{
     Builder, Capabilities, Device, DeviceDescription, DeviceRole, DriverError, Estimate, Hmd,
     InputComponent, InputKind, InputValue, OutputComponent, SystemDevices, Vibration,
@@ -81,6 +92,12 @@ pub struct DeviceHeader {
     pub outputs: Vec<String>,
     /// Pose components recorded for this device.
     pub poses: Vec<String>,
+    /// Face expression weights are recorded for it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub face: bool,
+    /// Eye gaze is recorded for it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gaze: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -103,6 +120,23 @@ struct PoseLine {
     p: [f32; 7],
     v: [f32; 6],
     f: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct FaceLine {
+    t: i64,
+    d: usize,
+    fx: Vec<f32>,
+    ok: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct GazeLine {
+    t: i64,
+    d: usize,
+    g: [f32; 7],
+    o: [f32; 2],
+    ok: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -212,6 +246,8 @@ impl<W: Write> Recorder<W> {
                     .collect(),
                 outputs: desc.outputs.iter().map(|o| o.path.clone()).collect(),
                 poses: p.clone(),
+                face: desc.capabilities.face_expressions,
+                gaze: desc.capabilities.eye_gaze,
             });
             poses.push(p);
         }
@@ -269,6 +305,38 @@ impl<W: Write> Recorder<W> {
                 self.out.write_all(b"\n")?;
             }
             let desc = dev.description();
+            if desc.capabilities.face_expressions {
+                if let Ok(f) = dev
+                    .face_expressions(at)
+                    .and_then(|f| parallax_sdk::sanitize::face_expressions(f).map_err(Into::into))
+                {
+                    let line = FaceLine {
+                        t,
+                        d,
+                        fx: f.weights.to_vec(),
+                        ok: f.valid,
+                    };
+                    serde_json::to_writer(&mut self.out, &line).map_err(std::io::Error::from)?;
+                    self.out.write_all(b"\n")?;
+                }
+            }
+            if desc.capabilities.eye_gaze {
+                if let Ok(g) = dev.eye_gaze(at) {
+                    if let Ok(pose) = parallax_sdk::sanitize::pose(g.gaze) {
+                        let (q, x) = (pose.orientation, pose.position);
+                        let line = GazeLine {
+                            t,
+                            d,
+                            g: [q.x, q.y, q.z, q.w, x.x, x.y, x.z],
+                            o: g.openness,
+                            ok: g.valid,
+                        };
+                        serde_json::to_writer(&mut self.out, &line)
+                            .map_err(std::io::Error::from)?;
+                        self.out.write_all(b"\n")?;
+                    }
+                }
+            }
             if desc.inputs.iter().any(|c| c.kind != InputKind::Pose) {
                 self.values.clear();
                 self.values.resize(desc.inputs.len(), None);
@@ -320,6 +388,10 @@ pub struct Recording {
     pub poses: Vec<Vec<Vec<PoseSample>>>,
     /// Per device: input snapshots by time.
     pub inputs: Vec<Vec<(i64, Vec<Option<InputValue>>)>>,
+    /// Per device: face expression weights by time.
+    pub faces: Vec<Vec<(i64, FaceExpressions)>>,
+    /// Per device: eye gaze by time.
+    pub gazes: Vec<Vec<(i64, EyeGaze)>>,
     /// Time of the last sample.
     pub end: i64,
 }
@@ -367,6 +439,8 @@ impl Recording {
             .collect();
         let mut inputs: Vec<Vec<(i64, Vec<Option<InputValue>>)>> =
             vec![Vec::new(); header.devices.len()];
+        let mut faces: Vec<Vec<(i64, FaceExpressions)>> = vec![Vec::new(); header.devices.len()];
+        let mut gazes: Vec<Vec<(i64, EyeGaze)>> = vec![Vec::new(); header.devices.len()];
         let mut end = 0i64;
         let mut last_t = i64::MIN;
         for (n, line) in lines {
@@ -436,6 +510,52 @@ impl Recording {
                         })
                         .collect();
                 inputs[l.d].push((l.t, vals));
+            } else if v.get("fx").is_some() {
+                let l: FaceLine = serde_json::from_value(v).map_err(|e| err(n, e.to_string()))?;
+                if !header.devices.get(l.d).is_some_and(|d| d.face) {
+                    return Err(err(n, format!("device {} records no face", l.d)));
+                }
+                let weights: [f32; FACE_EXPRESSION_COUNT] =
+                    l.fx.as_slice().try_into().map_err(|_| {
+                        err(
+                            n,
+                            format!(
+                                "{} face weights (ARKit has {FACE_EXPRESSION_COUNT})",
+                                l.fx.len()
+                            ),
+                        )
+                    })?;
+                let f = parallax_sdk::sanitize::face_expressions(FaceExpressions {
+                    time: Time(0),
+                    valid: l.ok,
+                    weights,
+                })
+                .map_err(|r| err(n, r.to_string()))?;
+                faces[l.d].push((l.t, f));
+            } else if v.get("g").is_some() {
+                let l: GazeLine = serde_json::from_value(v).map_err(|e| err(n, e.to_string()))?;
+                if !header.devices.get(l.d).is_some_and(|d| d.gaze) {
+                    return Err(err(n, format!("device {} records no gaze", l.d)));
+                }
+                // Recorded already checked; read back exactly (a second
+                // renormalisation could move the last bit).
+                let pose = Pose::new(
+                    Quat::from_xyzw(l.g[0], l.g[1], l.g[2], l.g[3]),
+                    Vec3::new(l.g[4], l.g[5], l.g[6]),
+                );
+                parallax_sdk::sanitize::pose(pose).map_err(|r| err(n, r.to_string()))?;
+                if !l.o.iter().all(|o| (0.0..=1.0).contains(o)) {
+                    return Err(err(n, format!("eye openness {:?} outside 0..=1", l.o)));
+                }
+                gazes[l.d].push((
+                    l.t,
+                    EyeGaze {
+                        time: Time(0),
+                        valid: l.ok,
+                        gaze: pose,
+                        openness: l.o,
+                    },
+                ));
             }
             // Other lines: a later version's samples; skipped.
         }
@@ -443,6 +563,8 @@ impl Recording {
             header,
             poses,
             inputs,
+            faces,
+            gazes,
             end,
         })
     }
@@ -476,6 +598,21 @@ fn pose_at(track: &[PoseSample], t: i64) -> Option<(Pose, Velocity, u32)> {
         },
         a.flags & b.flags,
     ))
+}
+
+/// The samples around `t` and how far between them it is (0 at the
+/// first); before the first and after the last, that one twice.
+fn bracket<T: Copy>(track: &[(i64, T)], t: i64) -> Option<(T, T, f32)> {
+    let i = track.partition_point(|s| s.0 <= t);
+    if i == 0 {
+        return track.first().map(|s| (s.1, s.1, 0.0));
+    }
+    let a = &track[i - 1];
+    if a.0 == t || i == track.len() {
+        return Some((a.1, a.1, 0.0));
+    }
+    let b = &track[i];
+    Some((a.1, b.1, (t - a.0) as f32 / (b.0 - a.0) as f32))
 }
 
 /// Plays a recording back.
@@ -612,7 +749,11 @@ impl ReplayDevice {
                 .iter()
                 .map(|p| OutputComponent { path: p.clone() })
                 .collect(),
-            capabilities: Capabilities::default(),
+            capabilities: Capabilities {
+                face_expressions: h.face,
+                eye_gaze: h.gaze,
+                ..Capabilities::default()
+            },
             cameras: vec![],
         };
         Self {
@@ -654,6 +795,46 @@ impl Device for ReplayDevice {
         })
     }
 
+    fn face_expressions(&self, at: Time) -> Result<FaceExpressions, DriverError> {
+        let track = &self.player.rec.faces[self.index];
+        if !self.desc.capabilities.face_expressions {
+            return Err(DriverError::Unsupported);
+        }
+        let (_, t) = self.player.map(at);
+        let (a, b, f) = bracket(track, t).ok_or(DriverError::Disconnected)?;
+        let mut out = a;
+        for (o, w) in out.weights.iter_mut().zip(b.weights) {
+            *o += (w - *o) * f;
+        }
+        out.valid = a.valid && b.valid;
+        out.time = at;
+        Ok(out)
+    }
+
+    fn eye_gaze(&self, at: Time) -> Result<EyeGaze, DriverError> {
+        let track = &self.player.rec.gazes[self.index];
+        if !self.desc.capabilities.eye_gaze {
+            return Err(DriverError::Unsupported);
+        }
+        let (_, t) = self.player.map(at);
+        let (a, b, f) = bracket(track, t).ok_or(DriverError::Disconnected)?;
+        // At a recorded instant the sample itself (slerp would move bits).
+        let gaze = if f == 0.0 {
+            a.gaze
+        } else {
+            Pose::new(
+                a.gaze.orientation.slerp(b.gaze.orientation, f),
+                a.gaze.position.lerp(b.gaze.position, f),
+            )
+        };
+        Ok(EyeGaze {
+            time: at,
+            valid: a.valid && b.valid,
+            gaze,
+            openness: [0, 1].map(|i| a.openness[i] + (b.openness[i] - a.openness[i]) * f),
+        })
+    }
+
     fn read_inputs(&self, values: &mut [Option<InputValue>]) -> Result<(), DriverError> {
         let snaps = &self.player.rec.inputs[self.index];
         let (_, now) = self.player.map(Time::now());
@@ -692,6 +873,12 @@ impl Device for ReplayHmd {
     }
     fn set_vibration(&self, output: &str, v: Option<Vibration>) -> Result<(), DriverError> {
         self.dev.set_vibration(output, v)
+    }
+    fn face_expressions(&self, at: Time) -> Result<FaceExpressions, DriverError> {
+        self.dev.face_expressions(at)
+    }
+    fn eye_gaze(&self, at: Time) -> Result<EyeGaze, DriverError> {
+        self.dev.eye_gaze(at)
     }
 }
 
@@ -784,6 +971,67 @@ mod tests {
                 capabilities: Capabilities::default(),
                 ..live.devices[1].description().clone()
             }
+        );
+    }
+
+    #[test]
+    fn the_face_and_gaze_replay_as_recorded() {
+        let live = SimulatedBuilder::new(MotionKind::Scripted { seed: 1 })
+            .open()
+            .unwrap();
+        let period = Duration::from_nanos(10_000_000);
+        let t0 = Time(1_000_000_000);
+        let mut rec = Recorder::new(Vec::new(), "simulated", &live, period).unwrap();
+        for k in 0..100 {
+            rec.sample(t0 + Duration(k * period.0), k * period.0)
+                .unwrap();
+        }
+        let bytes = rec.finish().unwrap();
+        let recording = Arc::new(Recording::from_reader(&bytes[..]).unwrap());
+        let start = Time(9_000_000_000_000);
+        let replay = play(recording, start, false);
+        let caps = replay.hmd.description().capabilities;
+        assert!(caps.face_expressions && caps.eye_gaze);
+        let mut moved = 0.0f32;
+        for k in 0..100 {
+            let (at, again) = (t0 + Duration(k * period.0), start + Duration(k * period.0));
+            let a = live.hmd.face_expressions(at).unwrap();
+            let b = replay.hmd.face_expressions(again).unwrap();
+            assert_eq!((a.weights, a.valid), (b.weights, b.valid), "sample {k}");
+            // The gaze as recorded: checked (renormalised) once.
+            let g = live.hmd.eye_gaze(at).unwrap();
+            let h = replay.hmd.eye_gaze(again).unwrap();
+            let g_pose = parallax_sdk::sanitize::pose(g.gaze).unwrap();
+            assert_eq!((g_pose, g.openness, g.valid), (h.gaze, h.openness, h.valid));
+            moved = moved.max(a.weights.iter().sum());
+        }
+        assert!(moved > 0.1, "a neutral face throughout");
+        // Between samples the weights are interpolated.
+        let jaw = parallax_sdk::types::face_expression("jawOpen").unwrap();
+        let w = |t: i64| {
+            replay
+                .hmd
+                .face_expressions(start + Duration(t))
+                .unwrap()
+                .weights[jaw]
+        };
+        let mid = w(5_000_000);
+        assert!((mid - (w(0) + w(10_000_000)) / 2.0).abs() < 1e-6);
+        // A recorded device without a face has none to replay.
+        assert!(matches!(
+            replay.devices[0].face_expressions(start),
+            Err(DriverError::Unsupported)
+        ));
+        // Damaged face lines are refused with their line number.
+        let text = String::from_utf8(bytes).unwrap();
+        let line = text.lines().position(|l| l.contains("\"fx\"")).unwrap();
+        let mut lines: Vec<String> = text.lines().map(String::from).collect();
+        lines[line] = lines[line].replacen("\"fx\":[", "\"fx\":[0.5,", 1);
+        let bad = lines.join("\n");
+        let e = Recording::from_reader(bad.as_bytes()).unwrap_err();
+        assert!(
+            matches!(&e, RecordingError::Format { line: l, .. } if *l == line + 1),
+            "{e}"
         );
     }
 

@@ -7,6 +7,7 @@ mod common;
 use common::*;
 use openxr as xr;
 use openxr::sys;
+use openxr::sys::Handle as _;
 use std::f32::consts::PI;
 use std::ptr::{null, null_mut};
 
@@ -17,6 +18,31 @@ fn exts() -> xr::ExtensionSet {
     e.ext_eye_gaze_interaction = true;
     e.ext_user_presence = true;
     e
+}
+
+/// An OpenXR 1.0 instance whose simulated headset plays scripted motion
+/// (the driver reads it when the system opens; the other tests expect a
+/// still headset, so the variable is put back at once).
+fn scripted_instance(x: &xr::ExtensionSet) -> xr::Instance {
+    let e = entry();
+    std::env::set_var("PARALLAX_SIM_MOTION", "scripted");
+    let i = instance_with(&e, x, xr::Version::new(1, 0, 0));
+    std::env::set_var("PARALLAX_SIM_MOTION", "static");
+    i.unwrap()
+}
+
+/// `xrGetSystemProperties` with `chain` (an extension structure, typed
+/// and linked by the caller) chained to it.
+fn system_properties(i: &xr::Instance, chain: *mut std::ffi::c_void) -> sys::Result {
+    let system = i.system(xr::FormFactor::HEAD_MOUNTED_DISPLAY).unwrap();
+    let mut props = sys::SystemProperties {
+        ty: sys::SystemProperties::TYPE,
+        next: chain,
+        // SAFETY: a plain C structure, all zero is valid.
+        ..unsafe { std::mem::zeroed() }
+    };
+    // SAFETY: valid structures; the caller's chain is valid by contract.
+    unsafe { (i.fp().get_system_properties)(i.as_raw(), system, &mut props) }
 }
 
 fn dpad(binding: xr::Path, set: &xr::ActionSet) -> sys::InteractionProfileDpadBindingEXT {
@@ -79,7 +105,6 @@ fn dpad_eye_gaze_and_user_presence() {
     on_loader_thread(|| {
         let i = instance_with(&entry(), &exts(), xr::Version::new(1, 0, 0)).unwrap();
         let p = |s: &str| i.string_to_path(s).unwrap();
-        let system = i.system(xr::FormFactor::HEAD_MOUNTED_DISPLAY).unwrap();
         // The simulated headset has a wearer and an eye tracker.
         let mut eye = sys::SystemEyeGazeInteractionPropertiesEXT {
             ty: sys::SystemEyeGazeInteractionPropertiesEXT::TYPE,
@@ -91,15 +116,8 @@ fn dpad_eye_gaze_and_user_presence() {
             next: &mut eye as *mut _ as *mut _,
             supports_user_presence: sys::FALSE,
         };
-        let mut props = sys::SystemProperties {
-            ty: sys::SystemProperties::TYPE,
-            next: &mut presence as *mut _ as *mut _,
-            // SAFETY: a plain C structure, all zero is valid.
-            ..unsafe { std::mem::zeroed() }
-        };
         assert_eq!(
-            // SAFETY: valid chain of locals.
-            unsafe { (i.fp().get_system_properties)(i.as_raw(), system, &mut props) },
+            system_properties(&i, &mut presence as *mut _ as *mut _),
             sys::Result::SUCCESS
         );
         assert_eq!(presence.supports_user_presence, sys::TRUE);
@@ -256,13 +274,7 @@ fn dpad_eye_gaze_and_user_presence() {
 fn gaze_is_the_simulated_wearers() {
     on_loader_thread(|| {
         let _g = serial();
-        let e = entry();
-        // Scripted motion for this instance only (the driver reads it when
-        // the system opens); the other tests expect a still headset.
-        std::env::set_var("PARALLAX_SIM_MOTION", "scripted");
-        let i = instance_with(&e, &exts(), xr::Version::new(1, 0, 0));
-        std::env::set_var("PARALLAX_SIM_MOTION", "static");
-        let i = i.unwrap();
+        let i = scripted_instance(&exts());
         let set = i.create_action_set("eyes", "Eyes", 0).unwrap();
         let eyes = i.string_to_path("/user/eyes_ext").unwrap();
         let gaze = set
@@ -322,6 +334,316 @@ fn gaze_is_the_simulated_wearers() {
         assert!(
             turned > 2e-3,
             "the gaze stayed straight ahead ({turned} rad)"
+        );
+    });
+}
+
+/// `XR_FB_face_tracking2` through the loader: the system says it tracks
+/// faces visually, trackers are refused by the spec's codes, and the
+/// weights at every predicted display time are the simulated wearer's
+/// scripted face (exact ground truth from the driver).
+#[test]
+fn face_weights_are_the_simulated_wearers() {
+    on_loader_thread(|| {
+        let _g = serial();
+        let mut x = exts();
+        x.fb_face_tracking2 = true;
+        let i = scripted_instance(&x);
+        let mut face = sys::SystemFaceTrackingProperties2FB {
+            ty: sys::SystemFaceTrackingProperties2FB::TYPE,
+            next: null_mut(),
+            supports_visual_face_tracking: sys::FALSE,
+            supports_audio_face_tracking: sys::TRUE,
+        };
+        assert_eq!(
+            system_properties(&i, &mut face as *mut _ as *mut _),
+            sys::Result::SUCCESS
+        );
+        assert_eq!(face.supports_visual_face_tracking, sys::TRUE);
+        assert_eq!(face.supports_audio_face_tracking, sys::FALSE);
+
+        let fp = i.exts().fb_face_tracking2.unwrap();
+        let mut h = headless_session(i.clone());
+        begin_when_ready(&mut h);
+        let s = h.session.as_raw();
+        let create = |set: sys::FaceExpressionSet2FB,
+                      sources: &[sys::FaceTrackingDataSource2FB]| {
+            let info = sys::FaceTrackerCreateInfo2FB {
+                ty: sys::FaceTrackerCreateInfo2FB::TYPE,
+                next: null(),
+                face_expression_set: set,
+                requested_data_source_count: sources.len() as u32,
+                requested_data_sources: sources.as_ptr() as *mut _,
+            };
+            let mut t = sys::FaceTracker2FB::NULL;
+            // SAFETY: valid locals.
+            let r = unsafe { (fp.create_face_tracker2)(s, &info, &mut t) };
+            (r, t)
+        };
+        let default = sys::FaceExpressionSet2FB::DEFAULT;
+        let (visual, audio) = (
+            sys::FaceTrackingDataSource2FB::VISUAL,
+            sys::FaceTrackingDataSource2FB::AUDIO,
+        );
+        assert_eq!(
+            create(sys::FaceExpressionSet2FB::from_raw(7), &[visual]).0,
+            sys::Result::ERROR_VALIDATION_FAILURE
+        );
+        assert_eq!(
+            create(default, &[sys::FaceTrackingDataSource2FB::from_raw(9)]).0,
+            sys::Result::ERROR_VALIDATION_FAILURE
+        );
+        assert_eq!(
+            create(default, &[audio]).0,
+            sys::Result::ERROR_FEATURE_UNSUPPORTED
+        );
+        assert_eq!(
+            create(default, &[]).0,
+            sys::Result::ERROR_FEATURE_UNSUPPORTED
+        );
+        let mut t = sys::FaceTracker2FB::NULL;
+        assert_eq!(
+            // SAFETY: a null create info is what is being tested.
+            unsafe { (fp.create_face_tracker2)(s, null(), &mut t) },
+            sys::Result::ERROR_VALIDATION_FAILURE
+        );
+        let (r, tracker) = create(default, &[audio, visual]);
+        assert_eq!(r, sys::Result::SUCCESS);
+
+        let mut w = [0f32; 70];
+        let mut c = [0f32; 2];
+        let get = |tracker: sys::FaceTracker2FB,
+                   t: sys::Time,
+                   w: &mut [f32],
+                   c: &mut [f32]|
+         -> (sys::Result, sys::FaceExpressionWeights2FB) {
+            let info = sys::FaceExpressionInfo2FB {
+                ty: sys::FaceExpressionInfo2FB::TYPE,
+                next: null(),
+                time: t,
+            };
+            let mut out = sys::FaceExpressionWeights2FB {
+                ty: sys::FaceExpressionWeights2FB::TYPE,
+                next: null_mut(),
+                weight_count: w.len() as u32,
+                weights: w.as_mut_ptr(),
+                confidence_count: c.len() as u32,
+                confidences: c.as_mut_ptr(),
+                is_valid: sys::FALSE,
+                is_eye_following_blendshapes_valid: sys::FALSE,
+                data_source: sys::FaceTrackingDataSource2FB::AUDIO,
+                time: sys::Time::from_nanos(0),
+            };
+            // SAFETY: valid locals, counts match the buffers.
+            let r = unsafe { (fp.get_face_expression_weights2)(tracker, &info, &mut out) };
+            (r, out)
+        };
+        let now = sys::Time::from_nanos(1_000_000_000);
+        assert_eq!(
+            get(tracker, now, &mut [0.0; 63], &mut c).0,
+            sys::Result::ERROR_VALIDATION_FAILURE
+        );
+        assert_eq!(
+            get(tracker, now, &mut w, &mut [0.0; 1]).0,
+            sys::Result::ERROR_VALIDATION_FAILURE
+        );
+        assert_eq!(
+            get(tracker, sys::Time::from_nanos(0), &mut w, &mut c).0,
+            sys::Result::ERROR_TIME_INVALID
+        );
+        assert_eq!(
+            get(sys::FaceTracker2FB::NULL, now, &mut w, &mut c).0,
+            sys::Result::ERROR_HANDLE_INVALID
+        );
+
+        let motion = parallax_driver_simulated::Motion {
+            kind: parallax_driver_simulated::MotionKind::Scripted { seed: 1 },
+        };
+        let name = |n: &str| parallax_sdk::types::face_expression(n).unwrap();
+        let (mut valid, mut moved) = (0, 0f32);
+        for _ in 0..20 {
+            let st = empty_frame(&mut h);
+            let t = st.predicted_display_time;
+            let (r, out) = get(tracker, t, &mut w, &mut c);
+            assert_eq!(r, sys::Result::SUCCESS);
+            if out.is_valid == sys::FALSE {
+                // Only before the session has input focus.
+                assert!(w.iter().all(|v| *v == 0.0));
+                continue;
+            }
+            valid += 1;
+            assert_eq!(out.is_eye_following_blendshapes_valid, sys::TRUE);
+            assert_eq!(out.data_source, visual);
+            assert_eq!(out.time, t);
+            assert_eq!(c, [1.0, 1.0]);
+            let truth = parallax_driver_simulated::face::expressions(
+                &motion,
+                parallax_sdk::types::Time(t.as_nanos()),
+            )
+            .weights;
+            assert_eq!(w, parallax_runtime::face::fb2_from_arkit(&truth));
+            // Spot checks by the extension's own names.
+            let fb = |e: sys::FaceExpression2FB| w[e.into_raw() as usize];
+            assert_eq!(fb(sys::FaceExpression2FB::JAW_DROP), truth[name("jawOpen")]);
+            assert_eq!(
+                fb(sys::FaceExpression2FB::LIP_CORNER_PULLER_L),
+                truth[name("mouthSmileLeft")]
+            );
+            assert_eq!(
+                fb(sys::FaceExpression2FB::EYES_CLOSED_R),
+                truth[name("eyeBlinkRight")]
+            );
+            assert_eq!(
+                fb(sys::FaceExpression2FB::EYES_LOOK_LEFT_L),
+                truth[name("eyeLookOutLeft")]
+            );
+            assert_eq!(
+                fb(sys::FaceExpression2FB::EYES_LOOK_LEFT_R),
+                truth[name("eyeLookInRight")]
+            );
+            assert_eq!(fb(sys::FaceExpression2FB::CHEEK_SUCK_L), 0.0);
+            moved = moved.max(w.iter().sum());
+        }
+        assert!(valid >= 15, "only {valid} of 20 frames had a face");
+        // The scripted eyes always look somewhere (their eyeLook weights
+        // cross zero only at instants), so the checks above are not only
+        // of a neutral face.
+        assert!(moved > 0.01, "a neutral face throughout ({moved})");
+        // SAFETY: a live tracker.
+        let destroyed = unsafe { (fp.destroy_face_tracker2)(tracker) };
+        assert_eq!(destroyed, sys::Result::SUCCESS);
+        assert_eq!(
+            get(tracker, now, &mut w, &mut c).0,
+            sys::Result::ERROR_HANDLE_INVALID
+        );
+    });
+}
+
+/// `XR_HTC_facial_tracking` through the loader: eye and lip trackers, the
+/// spec's codes, and expressions equal to the simulated wearer's script at
+/// the sample time the runtime reports.
+#[test]
+fn htc_facial_expressions_are_the_simulated_wearers() {
+    on_loader_thread(|| {
+        let _g = serial();
+        let mut x = exts();
+        x.htc_facial_tracking = true;
+        let i = scripted_instance(&x);
+        let mut props_htc = sys::SystemFacialTrackingPropertiesHTC {
+            ty: sys::SystemFacialTrackingPropertiesHTC::TYPE,
+            next: null_mut(),
+            support_eye_facial_tracking: sys::FALSE,
+            support_lip_facial_tracking: sys::FALSE,
+        };
+        assert_eq!(
+            system_properties(&i, &mut props_htc as *mut _ as *mut _),
+            sys::Result::SUCCESS
+        );
+        assert_eq!(props_htc.support_eye_facial_tracking, sys::TRUE);
+        assert_eq!(props_htc.support_lip_facial_tracking, sys::TRUE);
+        let fp = i.exts().htc_facial_tracking.unwrap();
+        let mut h = headless_session(i.clone());
+        begin_when_ready(&mut h);
+        let s = h.session.as_raw();
+        let create = |ty: sys::FacialTrackingTypeHTC| {
+            let info = sys::FacialTrackerCreateInfoHTC {
+                ty: sys::FacialTrackerCreateInfoHTC::TYPE,
+                next: null(),
+                facial_tracking_type: ty,
+            };
+            let mut t = sys::FacialTrackerHTC::NULL;
+            // SAFETY: valid locals.
+            let r = unsafe { (fp.create_facial_tracker)(s, &info, &mut t) };
+            (r, t)
+        };
+        assert_eq!(
+            create(sys::FacialTrackingTypeHTC::from_raw(5)).0,
+            sys::Result::ERROR_VALIDATION_FAILURE
+        );
+        let (r, eye) = create(sys::FacialTrackingTypeHTC::EYE_DEFAULT);
+        assert_eq!(r, sys::Result::SUCCESS);
+        let (r, lip) = create(sys::FacialTrackingTypeHTC::LIP_DEFAULT);
+        assert_eq!(r, sys::Result::SUCCESS);
+        let get = |t: sys::FacialTrackerHTC, w: &mut [f32]| {
+            let mut out = sys::FacialExpressionsHTC {
+                ty: sys::FacialExpressionsHTC::TYPE,
+                next: null(),
+                is_active: sys::FALSE,
+                sample_time: sys::Time::from_nanos(0),
+                expression_count: w.len() as u32,
+                expression_weightings: w.as_mut_ptr(),
+            };
+            // SAFETY: valid locals; the count matches the buffer.
+            let r = unsafe { (fp.get_facial_expressions)(t, &mut out) };
+            (r, out)
+        };
+        assert_eq!(
+            get(eye, &mut [0.0; 13]).0,
+            sys::Result::ERROR_VALIDATION_FAILURE
+        );
+        assert_eq!(
+            get(lip, &mut [0.0; 14]).0,
+            sys::Result::ERROR_VALIDATION_FAILURE
+        );
+        let motion = parallax_driver_simulated::Motion {
+            kind: parallax_driver_simulated::MotionKind::Scripted { seed: 1 },
+        };
+        let name = |n: &str| parallax_sdk::types::face_expression(n).unwrap();
+        let mut active = 0;
+        for _ in 0..20 {
+            empty_frame(&mut h);
+            // A longer buffer is fine; only the set's count is written.
+            let mut w = [7.0f32; 40];
+            let (r, out) = get(lip, &mut w);
+            assert_eq!(r, sys::Result::SUCCESS);
+            assert!(w[37..].iter().all(|v| *v == 7.0));
+            let mut e = [0.0f32; 14];
+            let (r, eout) = get(eye, &mut e);
+            assert_eq!(r, sys::Result::SUCCESS);
+            if out.is_active == sys::FALSE {
+                assert!(w[..37].iter().all(|v| *v == 0.0));
+                continue;
+            }
+            active += 1;
+            let truth = |t: sys::Time| {
+                parallax_driver_simulated::face::expressions(
+                    &motion,
+                    parallax_sdk::types::Time(t.as_nanos()),
+                )
+                .weights
+            };
+            let lt = truth(out.sample_time);
+            let lipx = |x: sys::LipExpressionHTC| w[x.into_raw() as usize];
+            assert_eq!(lipx(sys::LipExpressionHTC::JAW_OPEN), lt[name("jawOpen")]);
+            assert_eq!(
+                lipx(sys::LipExpressionHTC::MOUTH_SMILE_LEFT),
+                lt[name("mouthSmileLeft")]
+            );
+            assert_eq!(lipx(sys::LipExpressionHTC::CHEEK_SUCK), 0.0);
+            let et = truth(eout.sample_time);
+            let eyex = |x: sys::EyeExpressionHTC| e[x.into_raw() as usize];
+            assert_eq!(
+                eyex(sys::EyeExpressionHTC::LEFT_BLINK),
+                et[name("eyeBlinkLeft")]
+            );
+            assert_eq!(
+                eyex(sys::EyeExpressionHTC::RIGHT_IN),
+                et[name("eyeLookInRight")]
+            );
+            assert_eq!(
+                eyex(sys::EyeExpressionHTC::LEFT_SQUEEZE),
+                et[name("eyeSquintLeft")]
+            );
+        }
+        assert!(active >= 15, "only {active} of 20 frames active");
+        for t in [eye, lip] {
+            // SAFETY: live trackers.
+            let r = unsafe { (fp.destroy_facial_tracker)(t) };
+            assert_eq!(r, sys::Result::SUCCESS);
+        }
+        assert_eq!(
+            get(eye, &mut [0.0; 14]).0,
+            sys::Result::ERROR_HANDLE_INVALID
         );
     });
 }

@@ -4,7 +4,7 @@
 //! [`Cause`], so callers can log once per cause rather than once per frame.
 
 use crate::{DriverError, InputValue};
-use parallax_sdk_types::{HandJoints, Pose, Time, TrackedPose};
+use parallax_sdk_types::{FaceExpressions, HandJoints, Pose, Time, TrackedPose};
 
 /// Tolerance on `|q| - 1` above which a quaternion is renormalised (and
 /// beyond `MAX_QUAT_NORM_ERROR` rejected as garbage).
@@ -121,6 +121,32 @@ pub fn hand_joints(mut h: HandJoints) -> Result<HandJoints, Rejected> {
     Ok(h)
 }
 
+/// Checks face expression weights (0..=1 each): rounding slack is clamped;
+/// a non-finite weight or one further out rejects the whole face (a face
+/// with one garbage weight is not the wearer's). Invalid faces pass as
+/// they are (their weights are not used).
+pub fn face_expressions(mut f: FaceExpressions) -> Result<FaceExpressions, Rejected> {
+    if !f.valid {
+        return Ok(f);
+    }
+    for (i, w) in f.weights.iter_mut().enumerate() {
+        if !w.is_finite() {
+            return Err(reject(
+                Cause::NonFinite,
+                format!("face expression weight {i} is not finite"),
+            ));
+        }
+        if *w < -INPUT_SLACK || *w > 1.0 + INPUT_SLACK {
+            return Err(reject(
+                Cause::OutOfRange,
+                format!("face expression weight {i} is {w}, outside 0..=1"),
+            ));
+        }
+        *w = w.clamp(0.0, 1.0);
+    }
+    Ok(f)
+}
+
 /// Checks an input value against its legal range (-1..=1 per axis):
 /// rounding slack is clamped, anything further out or non-finite is
 /// rejected.
@@ -188,6 +214,25 @@ mod tests {
                 .cause,
             Cause::NonFinite
         );
+    }
+
+    #[test]
+    fn face_weights_are_clamped_within_slack_and_refused_beyond() {
+        let mut f = FaceExpressions {
+            valid: true,
+            ..Default::default()
+        };
+        f.weights[0] = 1.0005;
+        f.weights[1] = -0.0005;
+        let ok = face_expressions(f).unwrap();
+        assert_eq!((ok.weights[0], ok.weights[1]), (1.0, 0.0));
+        f.weights[2] = 1.5;
+        assert_eq!(face_expressions(f).unwrap_err().cause, Cause::OutOfRange);
+        f.weights[2] = f32::NAN;
+        assert_eq!(face_expressions(f).unwrap_err().cause, Cause::NonFinite);
+        // An invalid face is not looked at.
+        f.valid = false;
+        assert!(face_expressions(f).is_ok());
     }
 
     #[test]

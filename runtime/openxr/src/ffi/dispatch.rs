@@ -3,8 +3,8 @@
 //! an extension the app must enable).
 
 use super::{
-    action as a, debug as d, guard, hand as h, instance as i, opengl as gl, out_ptr, session as s,
-    space as sp, vulkan as v,
+    action as a, debug as d, face as f, guard, hand as h, instance as i, opengl as gl, out_ptr,
+    session as s, space as sp, vulkan as v,
 };
 use openxr_sys as xr;
 use parallax_runtime::handles::{self, Kind};
@@ -56,6 +56,8 @@ const VK1: Gate = Extension("XR_KHR_vulkan_enable");
 const VK2: Gate = Extension("XR_KHR_vulkan_enable2");
 const HANDS: Gate = Extension("XR_EXT_hand_tracking");
 const GL: Gate = Extension("XR_KHR_opengl_enable");
+const FACE2: Gate = Extension("XR_FB_face_tracking2");
+const HTC_FACE: Gate = Extension("XR_HTC_facial_tracking");
 
 table! {
     xrGetInstanceProcAddr: GetInstanceProcAddr = xrGetInstanceProcAddr, Core10;
@@ -141,6 +143,12 @@ table! {
     xrCreateHandTrackerEXT: CreateHandTrackerEXT = h::xrCreateHandTrackerEXT, HANDS;
     xrDestroyHandTrackerEXT: DestroyHandTrackerEXT = h::xrDestroyHandTrackerEXT, HANDS;
     xrLocateHandJointsEXT: LocateHandJointsEXT = h::xrLocateHandJointsEXT, HANDS;
+    xrCreateFaceTracker2FB: CreateFaceTracker2FB = f::xrCreateFaceTracker2FB, FACE2;
+    xrDestroyFaceTracker2FB: DestroyFaceTracker2FB = f::xrDestroyFaceTracker2FB, FACE2;
+    xrGetFaceExpressionWeights2FB: GetFaceExpressionWeights2FB = f::xrGetFaceExpressionWeights2FB, FACE2;
+    xrCreateFacialTrackerHTC: CreateFacialTrackerHTC = f::xrCreateFacialTrackerHTC, HTC_FACE;
+    xrDestroyFacialTrackerHTC: DestroyFacialTrackerHTC = f::xrDestroyFacialTrackerHTC, HTC_FACE;
+    xrGetFacialExpressionsHTC: GetFacialExpressionsHTC = f::xrGetFacialExpressionsHTC, HTC_FACE;
     xrGetVisibilityMaskKHR: GetVisibilityMaskKHR = sp::xrGetVisibilityMaskKHR, Extension("XR_KHR_visibility_mask");
 }
 

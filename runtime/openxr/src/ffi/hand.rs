@@ -13,11 +13,13 @@ use std::ffi::c_void;
 use std::sync::Arc;
 
 fn tracker(ctx: &mut Ctx, h: xr::HandTrackerEXT) -> Result<Arc<HandTracker>> {
-    let t = handles::get::<HandTracker>(Kind::HandTracker, h.into_raw())?;
-    ctx.instance = Some(t.session.instance.clone());
-    ctx.objects
-        .push((xr::ObjectType::HAND_TRACKER_EXT, h.into_raw()));
-    Ok(t)
+    super::session_child(
+        ctx,
+        Kind::HandTracker,
+        xr::ObjectType::HAND_TRACKER_EXT,
+        h.into_raw(),
+        |t: &HandTracker| &t.session,
+    )
 }
 
 /// [xrCreateHandTrackerEXT](https://registry.khronos.org/OpenXR/specs/1.1/html/xrspec.html#xrCreateHandTrackerEXT)

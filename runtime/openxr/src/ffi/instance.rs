@@ -422,6 +422,21 @@ pub unsafe extern "system" fn xrGetSystemProperties(
                 // SAFETY: the type says it is an XrSystemEyeGazeInteractionPropertiesEXT.
                 let e = unsafe { &mut *(next as *mut xr::SystemEyeGazeInteractionPropertiesEXT) };
                 e.supports_eye_gaze_interaction = hub.supports_eye_gaze().into();
+            } else if base.ty == xr::SystemFaceTrackingProperties2FB::TYPE
+                && i.has_extension("XR_FB_face_tracking2")
+            {
+                // SAFETY: the type says it is an XrSystemFaceTrackingProperties2FB.
+                let f = unsafe { &mut *(next as *mut xr::SystemFaceTrackingProperties2FB) };
+                f.supports_visual_face_tracking = hub.supports_face_tracking().into();
+                f.supports_audio_face_tracking = false.into();
+            } else if base.ty == xr::SystemFacialTrackingPropertiesHTC::TYPE
+                && i.has_extension("XR_HTC_facial_tracking")
+            {
+                // SAFETY: the type says it is an XrSystemFacialTrackingPropertiesHTC.
+                let f = unsafe { &mut *(next as *mut xr::SystemFacialTrackingPropertiesHTC) };
+                let face = hub.supports_face_tracking();
+                f.support_eye_facial_tracking = face.into();
+                f.support_lip_facial_tracking = face.into();
             } else if base.ty == xr::SystemUserPresencePropertiesEXT::TYPE
                 && i.has_extension("XR_EXT_user_presence")
             {

@@ -12,6 +12,7 @@
 pub mod action;
 pub mod debug;
 pub mod dispatch;
+pub mod face;
 pub mod hand;
 pub mod instance;
 pub mod negotiate;
@@ -32,6 +33,21 @@ use std::sync::Arc;
 pub struct Ctx {
     pub instance: Option<Arc<Instance>>,
     pub objects: Vec<(xr::ObjectType, u64)>,
+}
+
+/// A session's child object (tracker, ...) by handle, noted in `ctx` for
+/// error reports (its instance and the object).
+pub fn session_child<T: Send + Sync + 'static>(
+    ctx: &mut Ctx,
+    kind: parallax_runtime::handles::Kind,
+    ty: xr::ObjectType,
+    raw: u64,
+    session: impl Fn(&T) -> &Arc<parallax_runtime::session::Session>,
+) -> Result<Arc<T>> {
+    let t = parallax_runtime::handles::get::<T>(kind, raw)?;
+    ctx.instance = Some(session(&t).instance.clone());
+    ctx.objects.push((ty, raw));
+    Ok(t)
 }
 
 /// Runs a thunk body: catches panics (`XR_ERROR_RUNTIME_FAILURE`, logged with

@@ -44,7 +44,15 @@ pub fn on_loader_thread<F: FnOnce() + Send + 'static>(f: F) {
         .send((Box::new(f), done_tx))
         .unwrap();
     if let Err(panic) = done_rx.recv().unwrap() {
-        std::panic::resume_unwind(panic);
+        // The loader thread's panic message went to the output of whichever
+        // test started that thread (output capture is inherited), so say it
+        // again here, in the test that failed.
+        let msg = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "a panic without a message".into());
+        panic!("on the loader thread: {msg}");
     }
 }
 
