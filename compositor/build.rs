@@ -13,6 +13,7 @@ fn main() {
         ("cube", true),
         ("depth", true),
         ("distort", false),
+        ("avatar", false),
     ] {
         let src_path = format!("shaders/{name}.wgsl");
         println!("cargo:rerun-if-changed={src_path}");

@@ -12,6 +12,8 @@ pub struct Options {
     pub out: PathBuf,
     pub frames: u32,
     pub headless: bool,
+    /// More environment for the app (runtime options).
+    pub env: Vec<(String, String)>,
 }
 
 /// The composed frames captured in headless mode (compositor frame numbers).
@@ -51,6 +53,7 @@ pub fn run(opts: Options, manifest: &Path) -> Result<ExitCode, String> {
         .arg(&app_csv)
         .env("XR_RUNTIME_JSON", manifest)
         .env("PARALLAX_TIMING_LOG", &comp_csv)
+        .envs(opts.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null());
     if windowed {
         println!("parallax demo: opening the desktop simulator window; close it to end the demo");

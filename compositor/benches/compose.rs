@@ -2,7 +2,8 @@
 //! with one projection layer and two quads, split into the layer pass and
 //! the distortion pass (GPU timestamps), on whatever Vulkan device is here
 //! (lavapipe on the CI machine, NVIDIA on the lent H200). Prints a table of
-//! medians and p99s.
+//! medians and p99s, then the same with 8 codec avatars (the ICT face,
+//! levels of detail by distance) drawn into the layer pass, and the ratio.
 //!
 //! `cargo bench -p parallax-compositor --bench compose [-- FRAMES]`
 
@@ -136,35 +137,87 @@ fn main() {
         ],
         fence: None,
     };
-    // Warm up, then measure.
-    for i in 0..3 {
-        c.compose(Some(&frame), Time(i), None).unwrap();
-    }
-    let (mut layer, mut distort, mut total) = (Vec::new(), Vec::new(), Vec::new());
-    for i in 0..frames {
-        let t = c
-            .compose(Some(&frame), Time(i as i64 * 11_111_111), None)
-            .unwrap();
-        total.push(t.total_ms);
-        if let (Some(l), Some(d)) = (t.layer_ms, t.distortion_ms) {
-            layer.push(l);
-            distort.push(d);
+    let run = |c: &mut OfflineCompositor| {
+        // Warm up, then measure.
+        for i in 0..3 {
+            c.compose(Some(&frame), Time(i), None).unwrap();
         }
-    }
+        let (mut layer, mut distort, mut total) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..frames {
+            let t = c
+                .compose(Some(&frame), Time(i as i64 * 11_111_111), None)
+                .unwrap();
+            total.push(t.total_ms);
+            if let (Some(l), Some(d)) = (t.layer_ms, t.distortion_ms) {
+                layer.push(l);
+                distort.push(d);
+            }
+        }
+        (layer, distort, total)
+    };
+    let (mut layer, mut distort, mut total) = run(&mut c);
+    // 8 avatars around the user, 1.1 m to 3 m away (LOD 0 within 1.5 m,
+    // LOD 1 within 4 m), each with its own mesh upload per composition.
+    let model = parallax_avatar::FaceModel::ict_facekit();
+    let mut shading = parallax_avatar::shading::FaceShading::new(&model);
+    let mut shaded = Vec::new();
+    shading.shade(&model.neutral, None, &mut shaded);
+    let vertices: Arc<Vec<parallax_compositor::AvatarVertex>> = Arc::new(
+        shaded
+            .iter()
+            .map(|v| parallax_compositor::AvatarVertex {
+                position: v.position,
+                normal: v.normal,
+                color: v.color,
+            })
+            .collect(),
+    );
+    let gpu_model = Arc::new(parallax_compositor::AvatarModel {
+        vertex_count: model.neutral.len() as u32,
+        lods: shading.lods.clone(),
+        lod_distances: vec![1.5, 4.0],
+    });
+    let avatars: Vec<_> = (0..8)
+        .map(|k| {
+            let angle = (k as f32 - 3.5) * 0.35;
+            let d = 1.1 + 0.27 * k as f32;
+            let pos = Vec3::new(d * angle.sin(), 1.6, -d * angle.cos());
+            parallax_compositor::AvatarInstance {
+                model: gpu_model.clone(),
+                pose: Pose::new(Quat::from_rotation_y(angle + std::f32::consts::PI), pos),
+                vertices: Arc::new((*vertices).clone()),
+            }
+        })
+        .collect();
+    c.set_avatars(avatars);
+    let (mut alayer, mut adistort, mut atotal) = run(&mut c);
     println!(
         "compose: {frames} frames, 2 x {w}x{hgt}, 1 projection + 2 quads, device {}",
         h.gpu().name
     );
     println!("| pass | median ms | p99 ms |");
     println!("|---|---|---|");
-    if !layer.is_empty() {
-        let (m, p) = stats(&mut layer);
-        println!("| layer pass (GPU) | {m:.2} | {p:.2} |");
+    let mut ratio = None;
+    if !layer.is_empty() && !alayer.is_empty() {
+        let (plain, p) = stats(&mut layer);
+        println!("| layer pass (GPU) | {plain:.2} | {p:.2} |");
+        let (m2, p2) = stats(&mut alayer);
+        println!("| layer pass with 8 avatars (GPU) | {m2:.2} | {p2:.2} |");
         let (m, p) = stats(&mut distort);
         println!("| distortion pass (GPU) | {m:.2} | {p:.2} |");
+        let (m3, p3) = stats(&mut adistort);
+        println!("| distortion pass, avatar run (GPU) | {m3:.2} | {p3:.2} |");
+        ratio = Some((m2 / plain, m2 - plain));
     }
     let (m, p) = stats(&mut total);
     println!("| whole composition (CPU wall, submit to fence) | {m:.2} | {p:.2} |");
+    let (m, p) = stats(&mut atotal);
+    println!("| whole composition with 8 avatars (CPU wall) | {m:.2} | {p:.2} |");
+    if let Some((r, extra)) = ratio {
+        println!(
+            "8 avatars: layer pass x{r:.2} of the plain one, +{extra:.2} ms GPU per composition (both eyes)"
+        );
+    }
     drop(frame);
     drop(c);
 }

@@ -6,7 +6,18 @@
 // smooth surfaces; disocclusions show the nearer surface's edge stretched.
 //
 // Output is premultiplied linear colour, blended with
-// ONE / ONE_MINUS_SRC_ALPHA into an sRGB target (blending in linear light).
+// ONE / ONE_MINUS_SRC_ALPHA into an sRGB target (blending in linear light),
+// and the surface's depth in the display eye, reversed and infinite
+// (AVATAR_NEAR / distance along -Z), for avatars to be tested against;
+// where the layer shows nothing it writes neither, and where it only adds
+// light (zero alpha) it writes "nothing here" (0).
+
+const AVATAR_NEAR: f32 = 0.05;
+
+struct DepthOut {
+    @location(0) color: vec4<f32>,
+    @builtin(frag_depth) depth: f32,
+}
 
 @group(0) @binding(1) var tex: texture_2d_array<f32>;
 @group(0) @binding(2) var depth_tex: texture_2d_array<f32>;
@@ -31,13 +42,13 @@ fn to_uv(q: vec3<f32>) -> vec2<f32> {
 }
 
 @fragment
-fn fs_main(v: VsOut) -> @location(0) vec4<f32> {
+fn fs_main(v: VsOut) -> DepthOut {
     let t = vec2<f32>(mix(p.eye_tan.x, p.eye_tan.y, v.uv.x), mix(p.eye_tan.z, p.eye_tan.w, v.uv.y));
     let d_eye = normalize(vec3<f32>(t.x, t.y, -1.0));
     let d = vec3<f32>(dot(p.row0.xyz, d_eye), dot(p.row1.xyz, d_eye), dot(p.row2.xyz, d_eye));
     let o = vec3<f32>(p.row0.w, p.row1.w, p.row2.w);
     if (d.z >= -1e-6) {
-        return vec4<f32>(0.0, 0.0, 0.0, 0.0);
+        discard;
     }
     var uv = to_uv(d);
     let dims = vec2<f32>(textureDimensions(depth_tex));
@@ -52,13 +63,26 @@ fn fs_main(v: VsOut) -> @location(0) vec4<f32> {
         uv = to_uv(o + s * d);
     }
     if (uv.x < 0.0 || uv.x > 1.0 || uv.y < 0.0 || uv.y > 1.0) {
-        return vec4<f32>(0.0, 0.0, 0.0, 0.0);
+        discard;
     }
+    // Where the view ray meets the surface: its distance along the ray
+    // (d is a unit vector), then along the display eye's -Z.
+    let fst = clamp(p.rect.xy + uv * p.rect.zw, vec2<f32>(0.0), vec2<f32>(0.999999));
+    let fz = linear_depth(textureLoad(depth_tex, vec2<i32>(fst * dims), layer, 0).r);
+    let dist = max((-fz - o.z) / d.z, 1e-6) * -d_eye.z;
     var c = textureSampleLevel(tex, samp, p.rect.xy + uv * p.rect.zw, layer, 0.0);
     if ((p.misc.z & 1u) == 0u) {
         c.a = 1.0;
     } else if ((p.misc.z & 2u) != 0u) {
         c = vec4<f32>(c.rgb * c.a, c.a);
     }
-    return c;
+    // A fully transparent pixel changes nothing; an additive one (premultiplied
+    // colour with zero alpha) adds light but hides nothing behind it.
+    if (c.a <= 0.0 && all(c.rgb <= vec3<f32>(0.0))) {
+        discard;
+    }
+    var out: DepthOut;
+    out.color = c;
+    out.depth = select(clamp(AVATAR_NEAR / dist, 0.0, 1.0), 0.0, c.a <= 0.0);
+    return out;
 }

@@ -171,6 +171,40 @@ impl FrameFence {
     }
 }
 
+/// A face (or any) mesh the compositor draws as system content (meeting
+/// participants' avatars): its triangles at each level of detail and the
+/// distances that choose them. Shared by every instance of it; the
+/// compositor uploads it once per model.
+#[derive(Debug)]
+pub struct AvatarModel {
+    pub vertex_count: u32,
+    /// Triangle lists over the same vertices, finest first.
+    pub lods: Vec<Vec<[u32; 3]>>,
+    /// Up to this distance (metres, eye to avatar origin) level `i` is
+    /// used; beyond the last, the coarsest.
+    pub lod_distances: Vec<f32>,
+}
+
+/// One vertex of an avatar mesh: position and normal in the avatar's frame
+/// (metres), colour as linear RGB in 0..=1 (alpha unused).
+#[repr(C)]
+#[derive(Copy, Clone, Debug, Default, PartialEq)]
+pub struct AvatarVertex {
+    pub position: [f32; 3],
+    pub normal: [f32; 3],
+    pub color: [u8; 4],
+}
+
+/// One avatar to draw this refresh: a model, where it stands and its
+/// current mesh (decoded by the avatar codec).
+#[derive(Clone, Debug)]
+pub struct AvatarInstance {
+    pub model: std::sync::Arc<AvatarModel>,
+    /// `stage_from_avatar`.
+    pub pose: Pose,
+    pub vertices: std::sync::Arc<Vec<AvatarVertex>>,
+}
+
 /// Counters of what the compositor did.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -198,6 +232,10 @@ pub trait Compositor: Send + Sync {
     /// Switches the target's refresh period.
     fn set_period(&self, period: Duration);
     fn stats(&self) -> Stats;
+    /// The avatars shown from the next refresh on (system content, drawn
+    /// after the app's last projection layer, depth-tested against the
+    /// depth it submitted). A compositor that draws nothing ignores them.
+    fn set_avatars(&self, _avatars: Vec<AvatarInstance>) {}
 }
 
 /// A compositor that draws nothing: paces frames to a virtual display and

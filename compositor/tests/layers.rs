@@ -63,12 +63,40 @@ fn sub(chain: &Arc<SharedSwapchain>, array_index: u32) -> Option<SubImage> {
 }
 
 fn projection(chain: &Arc<SharedSwapchain>, pose: Pose) -> Layer {
+    projection_at(chain, pose, None, 0.0, 0.0)
+}
+
+/// A projection layer rendered from the origin, with `depth` (0..1 for
+/// `near`..`far` metres) when given.
+fn projection_with_depth(
+    chain: &Arc<SharedSwapchain>,
+    depth: Option<&Arc<SharedSwapchain>>,
+    near: f32,
+    far: f32,
+) -> Layer {
+    projection_at(chain, Pose::IDENTITY, depth, near, far)
+}
+
+/// A projection layer rendered from `pose`, with depth when given.
+fn projection_at(
+    chain: &Arc<SharedSwapchain>,
+    pose: Pose,
+    depth: Option<&Arc<SharedSwapchain>>,
+    near: f32,
+    far: f32,
+) -> Layer {
     let views = (0..2)
         .map(|i| ProjectionView {
             pose,
             fov: fov(),
             image: sub(chain, i),
-            depth: None,
+            depth: depth.map(|d| Depth {
+                image: sub(d, i).unwrap(),
+                min_depth: 0.0,
+                max_depth: 1.0,
+                near_z: near,
+                far_z: far,
+            }),
         })
         .collect();
     Layer {
@@ -501,28 +529,8 @@ fn positional_reprojection_with_depth_matches_a_direct_render() {
         timing_log: None,
     };
     let mut c = OfflineCompositor::new(h.gpu().clone(), config).unwrap();
-    let with_depth = |use_depth: bool| {
-        let views = (0..2)
-            .map(|i| ProjectionView {
-                pose: Pose::IDENTITY,
-                fov: fov(),
-                image: sub(&at_a, i),
-                depth: use_depth.then(|| Depth {
-                    image: sub(&depth, i).unwrap(),
-                    min_depth: 0.0,
-                    max_depth: 1.0,
-                    near_z: near,
-                    far_z: far,
-                }),
-            })
-            .collect();
-        Layer {
-            stage_from_space: Pose::IDENTITY,
-            blend: Blend::default(),
-            eyes: Eyes::Both,
-            kind: LayerKind::Projection { views },
-        }
-    };
+    let with_depth =
+        |use_depth: bool| projection_with_depth(&at_a, use_depth.then_some(&depth), near, far);
     let positional = compose(&mut c, vec![with_depth(true)]);
     let rotational = compose(&mut c, vec![with_depth(false)]);
     let direct = compose(&mut c, vec![projection(&at_b, Pose::from_position(b))]);
@@ -552,4 +560,98 @@ fn positional_reprojection_with_depth_matches_a_direct_render() {
         wrong_rot > 3 * wrong_pos.max(1),
         "rotational {wrong_rot} vs positional {wrong_pos}"
     );
+}
+
+/// A flat square avatar `size` metres wide facing +Z, of one colour.
+fn square_avatar(
+    size: f32,
+    color: [u8; 4],
+) -> (
+    Arc<parallax_compositor::AvatarModel>,
+    Vec<parallax_compositor::AvatarVertex>,
+) {
+    let h = size / 2.0;
+    let vertices = [[-h, -h], [h, -h], [h, h], [-h, h]]
+        .iter()
+        .map(|[x, y]| parallax_compositor::AvatarVertex {
+            position: [*x, *y, 0.0],
+            normal: [0.0, 0.0, 1.0],
+            color,
+        })
+        .collect();
+    let model = parallax_compositor::AvatarModel {
+        vertex_count: 4,
+        lods: vec![vec![[0, 1, 2], [0, 2, 3]]],
+        lod_distances: vec![],
+    };
+    (Arc::new(model), vertices)
+}
+
+/// Avatars are drawn over the app's scene, hide it where they are nearer
+/// than its depth, and are hidden where it is nearer: a wall 1 m away on
+/// the left half of the view, nothing (100 m) on the right; one avatar in
+/// front of the wall, one 2 m away across the wall's edge.
+#[test]
+fn avatars_hide_and_are_hidden_by_the_apps_depth() {
+    let Some(h) = harness() else { return };
+    let (near, far) = (0.1f32, 100.0f32);
+    let d01 = |z: f32| far * (near - z) / (z * (near - far));
+    let scene = [20, 40, 120, 255];
+    let chain = h
+        .swapchain(W, H, 2, ash::vk::Format::R8G8B8A8_SRGB)
+        .unwrap();
+    let depth = h.depth_swapchain(W, H, 2).unwrap();
+    for l in 0..2 {
+        h.fill(&chain, l, &[([0, 0, W, H], scene)]).unwrap();
+        h.fill(
+            &depth,
+            l,
+            &[
+                ([0, 0, W / 2, H], d01(1.0).to_le_bytes()),
+                ([W / 2, 0, W / 2, H], 1f32.to_le_bytes()),
+            ],
+        )
+        .unwrap();
+    }
+    let layer =
+        |with_depth: bool| projection_with_depth(&chain, with_depth.then_some(&depth), near, far);
+    let mut c = compositor(&h, 0.0, LensModel::default());
+    let (model, verts) = square_avatar(0.4, [255, 0, 0, 255]);
+    let verts = Arc::new(verts);
+    let at = |x: f32, z: f32| parallax_compositor::AvatarInstance {
+        model: model.clone(),
+        pose: Pose::from_position(Vec3::new(x, 0.0, z)),
+        vertices: verts.clone(),
+    };
+    c.set_avatars(vec![at(-0.45, -0.7), at(0.0, -2.0)]);
+    // Pixel column of a horizontal tangent (the field of view is ±45°).
+    let col = |t: f32| ((t + 1.0) / 2.0 * W as f32) as u32;
+    let red = |p: [u8; 4]| p[0] > 200 && p[1] < 40 && p[2] < 40;
+    let out = compose(&mut c, vec![layer(true)]);
+    for eye in &out.eyes {
+        // The near avatar (tangent -0.64) is in front of the wall.
+        assert!(
+            red(px(eye, W, col(-0.643), 128)),
+            "{:?}",
+            px(eye, W, col(-0.643), 128)
+        );
+        // The far one: hidden by the wall on the left, shown on the right.
+        let left = px(eye, W, col(-0.06), 128);
+        assert!(close(left, scene, 3), "behind the wall: {left:?}");
+        assert!(
+            red(px(eye, W, col(0.06), 128)),
+            "{:?}",
+            px(eye, W, col(0.06), 128)
+        );
+        // The scene around them is untouched.
+        assert!(close(px(eye, W, col(0.5), 40), scene, 3));
+    }
+    // Without the app's depth nothing can hide an avatar.
+    let out = compose(&mut c, vec![layer(false)]);
+    assert!(red(px(&out.eyes[0], W, col(-0.06), 128)));
+    // With no avatars the scene is back.
+    c.set_avatars(Vec::new());
+    let out = compose(&mut c, vec![layer(true)]);
+    assert!(close(px(&out.eyes[0], W, col(0.06), 128), scene, 3));
+    assert!(close(px(&out.eyes[0], W, col(-0.643), 128), scene, 3));
 }

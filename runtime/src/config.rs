@@ -48,6 +48,13 @@ pub struct Config {
     /// `PARALLAX_SIM_CONTROLLERS=none`: the simulated headset comes without
     /// controllers and tracks the bare hands itself.
     pub sim_controllers: bool,
+    /// `PARALLAX_AVATARS`: simulated meeting participants the compositor
+    /// shows as codec avatars (0 to 8; default 0).
+    pub avatars: usize,
+    /// `PARALLAX_AVATAR_MOTION`: `live` (faces move with the clock) or
+    /// `frozen` (each holds one moment); default frozen under static
+    /// simulated motion, live otherwise.
+    pub avatars_frozen: Option<bool>,
 }
 
 /// Where `XR_EXT_hand_tracking` takes hands from (`PARALLAX_HANDS`).
@@ -84,6 +91,8 @@ impl Default for Config {
             hands: HandSource::Auto,
             sim_cameras_rendered: false,
             sim_controllers: true,
+            avatars: 0,
+            avatars_frozen: None,
         }
     }
 }
@@ -106,6 +115,8 @@ pub const OPTIONS: &[(&str, &str)] = &[
     ("PARALLAX_DRIVER_PATH", "colon-separated driver manifests, folders of manifests, or driver libraries (.so), searched before $XDG_CONFIG_HOME, $XDG_CONFIG_DIRS, $XDG_DATA_HOME and $XDG_DATA_DIRS (each + /parallax/drivers)"),
     ("PARALLAX_SIM_KEYS", "desktop-simulator keys played at app frames, e.g. `30:space+ 31:e*6 40:space-` (FRAME:KEY taps, KEY*N taps N times, KEY+ holds, KEY- lets go; frames count from xrBeginSession): drives an interactive app in a test without a display"),
     ("PARALLAX_RENDER_SCALE", "factor (0.25 to 2, default 1) on the per-eye image size recommended to apps (xrEnumerateViewConfigurationViews); below 1 apps render faster and blurrier, which helps on software Vulkan"),
+    ("PARALLAX_AVATARS", "N (0 to 8, default 0): N simulated meeting participants stand in the stage in front of the user as codec avatars (their scripted faces encoded, sent through the avatar packet and decoded at 30 Hz), drawn by the compositor over the app's scene and depth-tested against the depth the app submits"),
+    ("PARALLAX_AVATAR_MOTION", "`live` (the participants' faces move) or `frozen` (each holds one moment of its script, for reproducible captures); default `frozen` when PARALLAX_SIM_MOTION=static, else `live`"),
     ("PARALLAX_CAPTURE_FRAMES", "comma-separated app frame numbers (0 = the first frame the compositor shows) to capture (default 60)"),
 ];
 
@@ -222,6 +233,25 @@ impl Config {
                 }
             }
         }
+        if let Some(n) = parsed::<usize>("PARALLAX_AVATARS", get("PARALLAX_AVATARS")) {
+            if n <= crate::participants::MAX_PARTICIPANTS {
+                c.avatars = n;
+            } else {
+                tracing::warn!(
+                    "ignoring PARALLAX_AVATARS={n}: at most {}",
+                    crate::participants::MAX_PARTICIPANTS
+                );
+            }
+        }
+        if let Some(m) = get("PARALLAX_AVATAR_MOTION") {
+            match m.trim() {
+                "live" => c.avatars_frozen = Some(false),
+                "frozen" => c.avatars_frozen = Some(true),
+                other => tracing::warn!(
+                    "ignoring PARALLAX_AVATAR_MOTION={other:?}: use `live` or `frozen`"
+                ),
+            }
+        }
         c.sim_disconnect_after_ms = parsed(
             "PARALLAX_SIM_DISCONNECT_AFTER_MS",
             get("PARALLAX_SIM_DISCONNECT_AFTER_MS"),
@@ -248,6 +278,25 @@ mod tests {
         assert_eq!(parse_motion("static"), Some(MotionKind::Static));
         assert_eq!(parse_motion("hands"), Some(MotionKind::Hands));
         assert_eq!(parse_motion("wobbly"), None);
+    }
+
+    #[test]
+    fn avatars_count_up_to_eight() {
+        let get = |v: &'static str| {
+            Config::from_lookup(move |k| (k == "PARALLAX_AVATARS").then(|| v.into())).avatars
+        };
+        assert_eq!(get("2"), 2);
+        assert_eq!(get("8"), 8);
+        assert_eq!(get("9"), 0);
+        assert_eq!(get("many"), 0);
+        assert_eq!(Config::default().avatars, 0);
+        let motion = |v: &'static str| {
+            Config::from_lookup(move |k| (k == "PARALLAX_AVATAR_MOTION").then(|| v.into()))
+                .avatars_frozen
+        };
+        assert_eq!(motion("live"), Some(false));
+        assert_eq!(motion("frozen"), Some(true));
+        assert_eq!(motion("wiggly"), None);
     }
 
     #[test]

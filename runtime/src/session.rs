@@ -62,6 +62,9 @@ pub struct Session {
     /// `stage_from_local`: where LOCAL was put when the session began
     /// (the head's position and yaw at creation, at the floor's x/z).
     pub stage_from_local: Pose,
+    /// Simulated meeting participants shown by the compositor
+    /// (`PARALLAX_AVATARS`); stopped with the session.
+    _participants: Option<crate::participants::Participants>,
 }
 
 /// What `xrWaitFrame` returns.
@@ -158,10 +161,22 @@ pub fn create(instance: &Arc<Instance>, system: u64, binding: GraphicsBinding) -
     let head = hub.head(Time::now()).map(|p| p.pose).unwrap_or_default();
     let (yaw, _, _) = head.orientation.to_euler(glam::EulerRot::YXZ);
     let stage_from_local = Pose::new(glam::Quat::from_rotation_y(yaw), head.position);
+    let participants = if graphics.compositor().is_some() {
+        let c = &instance.config;
+        crate::participants::Participants::start(
+            c.avatars,
+            c.avatars_frozen
+                .unwrap_or(c.sim_motion == parallax_driver_simulated::MotionKind::Static),
+            compositor.clone(),
+        )
+    } else {
+        None
+    };
     let session = Arc::new(Session {
         instance: instance.clone(),
         hub,
         compositor,
+        _participants: participants,
         headless,
         graphics,
         handle: OnceLock::new(),

@@ -15,7 +15,10 @@
 
 use super::{call, AppDevice, Gpu, VkError};
 use crate::lens::{factor, tans};
-use crate::{Compositor, CompositorError, Frame, FrameClock, Layer, LayerKind, Stats, SubImage};
+use crate::{
+    AvatarInstance, AvatarModel, AvatarVertex, Compositor, CompositorError, Frame, FrameClock,
+    Layer, LayerKind, Stats, SubImage,
+};
 use ash::vk;
 use parallax_sdk_types::{Duration, Fov, LensModel, Pose, Time};
 use parking_lot::Mutex;
@@ -55,6 +58,8 @@ pub struct TargetConfig {
 
 struct SharedState {
     pending: Mutex<Option<Frame>>,
+    /// Avatars set since the compositor last looked.
+    avatars: Mutex<Option<Vec<AvatarInstance>>>,
     stats: Mutex<Stats>,
     stop: AtomicBool,
     submitted_any: AtomicBool,
@@ -95,6 +100,7 @@ impl VkCompositor {
         let clock = Arc::new(FrameClock::new(Time::now(), period));
         let state = Arc::new(SharedState {
             pending: Mutex::new(None),
+            avatars: Mutex::new(None),
             stats: Mutex::new(Stats::default()),
             stop: AtomicBool::new(false),
             submitted_any: AtomicBool::new(false),
@@ -155,6 +161,10 @@ impl Compositor for VkCompositor {
     fn stats(&self) -> Stats {
         *self.state.stats.lock()
     }
+
+    fn set_avatars(&self, avatars: Vec<AvatarInstance>) {
+        *self.state.avatars.lock() = Some(avatars);
+    }
 }
 
 impl Drop for VkCompositor {
@@ -168,10 +178,37 @@ impl Drop for VkCompositor {
 }
 
 const TARGET_FORMAT: vk::Format = vk::Format::R8G8B8A8_SRGB;
+/// The eyes' depth: reversed and infinite (1 near, 0 at infinity).
+const DEPTH_FORMAT: vk::Format = vk::Format::D32_SFLOAT;
+/// The near distance of that depth (`AVATAR_NEAR` in the shaders).
+const AVATAR_NEAR: f32 = 0.05;
+
+/// What a pipeline reads per vertex.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Vertices {
+    /// Nothing: the full-screen triangle from the vertex index.
+    None,
+    /// The distortion mesh.
+    Distortion,
+    /// [`AvatarVertex`].
+    Avatar,
+}
+
+/// How a pipeline in the eye pass uses its depth attachment.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum DepthUse {
+    Ignore,
+    /// Writes its depth (the app's projection with depth).
+    Write,
+    /// Tests and writes (avatars).
+    TestAndWrite,
+}
 /// Grid cells per side of each eye's distortion mesh.
 const MESH_CELLS: u32 = 32;
 /// Most layer draws one composition can hold (16 layers x 2 eyes).
 const MAX_DRAWS: u32 = 32;
+/// Most avatars one composition draws.
+const MAX_AVATARS: usize = 16;
 
 static LAYER_SPV: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/layer.spv"));
 static CUBE_SPV: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/cube.spv"));
@@ -179,12 +216,43 @@ static DEPTH_SPV: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/depth.spv"))
 /// `misc.z` flag: the projection view's depth is bound and used.
 const FLAG_DEPTH: u32 = 4;
 static DISTORT_SPV: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/distort.spv"));
+static AVATAR_SPV: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/avatar.spv"));
 
 struct Target {
     image: vk::Image,
     memory: vk::DeviceMemory,
     view: vk::ImageView,
     framebuffer: vk::Framebuffer,
+    /// The eyes' depth attachment (the app's depth, then the avatars').
+    depth: Option<(vk::Image, vk::DeviceMemory, vk::ImageView)>,
+}
+
+/// The avatar shader's push constants (`avatar.wgsl`, 80 bytes).
+#[repr(C)]
+#[derive(Copy, Clone, Default)]
+struct AvatarParams {
+    clip_from_avatar: [[f32; 4]; 4],
+    light: [f32; 4],
+}
+
+/// One avatar draw: eye, push constants, base vertex, first index, index
+/// count, model (index into the renderer's models).
+type AvatarDraw = (usize, AvatarParams, i32, u32, u32, usize);
+
+/// An avatar model's triangles on the GPU: every level of detail in one
+/// index buffer, (first index, count) per level.
+struct GpuModel {
+    model: std::sync::Weak<AvatarModel>,
+    buffer: Buffer,
+    lods: Vec<(u32, u32)>,
+    lod_distances: Vec<f32>,
+}
+
+/// Where an uploaded avatar's vertices are, and where it stands.
+struct UploadedAvatar {
+    model: usize,
+    base: i32,
+    pose: Pose,
 }
 
 struct Buffer {
@@ -202,6 +270,18 @@ struct LayerParams {
     rect: [f32; 4],
     misc: [u32; 4],
     depth: [f32; 4],
+}
+
+impl AvatarParams {
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: plain `repr(C)` data of f32 without padding.
+        unsafe {
+            std::slice::from_raw_parts(
+                self as *const Self as *const u8,
+                std::mem::size_of::<Self>(),
+            )
+        }
+    }
 }
 
 impl LayerParams {
@@ -232,6 +312,18 @@ struct Renderer {
     cube_pipeline: vk::Pipeline,
     depth_pipeline: vk::Pipeline,
     distort_pipeline: vk::Pipeline,
+    avatar_layout: vk::PipelineLayout,
+    avatar_pipeline: vk::Pipeline,
+    /// The avatars shown, their models on the GPU, and a host-visible
+    /// vertex buffer (with its capacity in bytes) refilled every refresh.
+    avatars: Vec<AvatarInstance>,
+    /// The set changed since it was last uploaded.
+    avatars_changed: bool,
+    uploaded: Vec<UploadedAvatar>,
+    /// Reused every composition.
+    avatar_draws: Vec<AvatarDraw>,
+    models: Vec<GpuModel>,
+    avatar_vertices: Option<(Buffer, u64)>,
     frame_pool: vk::DescriptorPool,
     static_pool: vk::DescriptorPool,
     eye_sets: [vk::DescriptorSet; 2],
@@ -259,6 +351,20 @@ pub struct Timings {
 }
 
 /// Rows of `target_from_eye` (rotation, translation in .w).
+/// Clip space of an eye with field of view `fov`, reversed infinite depth
+/// (`z_ndc = AVATAR_NEAR / distance`) and Vulkan's y down, as the layer
+/// shaders map the eye image (its top row at the upper tangent).
+fn clip_from_eye(fov: &Fov) -> glam::Mat4 {
+    let [l, r, u, d] = tans(fov);
+    glam::Mat4::from_cols_array_2d(&[
+        [2.0 / (r - l), 0.0, (r + l) / (r - l), 0.0],
+        [0.0, -2.0 / (u - d), -(u + d) / (u - d), 0.0],
+        [0.0, 0.0, 0.0, AVATAR_NEAR],
+        [0.0, 0.0, -1.0, 0.0],
+    ])
+    .transpose()
+}
+
 fn rows(target_from_eye: &Pose) -> [[f32; 4]; 3] {
     let m = glam::Mat3::from_quat(target_from_eye.orientation);
     let t = target_from_eye.position;
@@ -313,16 +419,44 @@ fn shader(d: &ash::Device, spv: &[u8]) -> Result<vk::ShaderModule, VkError> {
 }
 
 impl Renderer {
+    /// A colour target image (TARGET_FORMAT) with its view.
     fn image(
         gpu: &Gpu,
         w: u32,
         h: u32,
         usage: vk::ImageUsageFlags,
     ) -> Result<(vk::Image, vk::DeviceMemory, vk::ImageView), VkError> {
+        Self::image_of(gpu, w, h, TARGET_FORMAT, usage, vk::ImageAspectFlags::COLOR)
+    }
+
+    /// A depth attachment (DEPTH_FORMAT) with its view.
+    fn depth_image(
+        gpu: &Gpu,
+        w: u32,
+        h: u32,
+    ) -> Result<(vk::Image, vk::DeviceMemory, vk::ImageView), VkError> {
+        Self::image_of(
+            gpu,
+            w,
+            h,
+            DEPTH_FORMAT,
+            vk::ImageUsageFlags::DEPTH_STENCIL_ATTACHMENT,
+            vk::ImageAspectFlags::DEPTH,
+        )
+    }
+
+    fn image_of(
+        gpu: &Gpu,
+        w: u32,
+        h: u32,
+        format: vk::Format,
+        usage: vk::ImageUsageFlags,
+        aspect: vk::ImageAspectFlags,
+    ) -> Result<(vk::Image, vk::DeviceMemory, vk::ImageView), VkError> {
         let d = &gpu.device;
         let info = vk::ImageCreateInfo::default()
             .image_type(vk::ImageType::TYPE_2D)
-            .format(TARGET_FORMAT)
+            .format(format)
             .extent(vk::Extent3D {
                 width: w,
                 height: h,
@@ -347,12 +481,173 @@ impl Renderer {
                     &vk::ImageViewCreateInfo::default()
                         .image(image)
                         .view_type(vk::ImageViewType::TYPE_2D)
-                        .format(TARGET_FORMAT)
-                        .subresource_range(color_range(0, 1)),
+                        .format(format)
+                        .subresource_range(vk::ImageSubresourceRange {
+                            aspect_mask: aspect,
+                            ..color_range(0, 1)
+                        }),
                     None,
                 )
                 .map_err(call("vkCreateImageView"))?;
             Ok((image, memory, view))
+        }
+    }
+
+    /// Uploads the avatars set since the last composition: models once per
+    /// `Arc`, every avatar's vertices into one buffer, and remembers where
+    /// each landed. Models no longer used are freed. Called only when the
+    /// set changed (meshes change at the packet rate, not every refresh).
+    fn upload_avatars(&mut self) -> Result<(), VkError> {
+        self.uploaded.clear();
+        let d = self.gpu.device.clone();
+        // SAFETY: the previous composition was waited for, so no buffer of
+        // a dropped model is in use.
+        unsafe {
+            self.models.retain(|m| {
+                let alive = m.model.strong_count() > 0;
+                if !alive {
+                    d.destroy_buffer(m.buffer.buffer, None);
+                    d.free_memory(m.buffer.memory, None);
+                }
+                alive
+            });
+        }
+        let avatars: Vec<AvatarInstance> = self
+            .avatars
+            .iter()
+            .filter(|a| {
+                a.vertices.len() == a.model.vertex_count as usize
+                    && !a.model.lods.is_empty()
+                    && a.pose.position.is_finite()
+                    && a.pose.orientation.is_finite()
+            })
+            .take(MAX_AVATARS)
+            .cloned()
+            .collect();
+        if avatars.is_empty() {
+            return Ok(());
+        }
+        let mut model_index = Vec::new();
+        for a in &avatars {
+            let found = self
+                .models
+                .iter()
+                .position(|m| m.model.upgrade().is_some_and(|m| Arc::ptr_eq(&m, &a.model)));
+            let i = match found {
+                Some(i) => i,
+                None => {
+                    let mut indices: Vec<u32> = Vec::new();
+                    let mut lods = Vec::new();
+                    for lod in &a.model.lods {
+                        let first = indices.len() as u32;
+                        indices.extend(
+                            lod.iter()
+                                .flatten()
+                                .map(|&i| i.min(a.model.vertex_count.saturating_sub(1))),
+                        );
+                        lods.push((first, indices.len() as u32 - first));
+                    }
+                    let bytes = (indices.len() * 4).max(4) as u64;
+                    let buffer =
+                        Self::buffer(&self.gpu, bytes, vk::BufferUsageFlags::INDEX_BUFFER)?;
+                    // SAFETY: host-visible memory of `bytes` bytes, not in use.
+                    unsafe {
+                        let p = d
+                            .map_memory(buffer.memory, 0, bytes, vk::MemoryMapFlags::empty())
+                            .map_err(call("vkMapMemory"))?
+                            as *mut u8;
+                        std::ptr::copy_nonoverlapping(
+                            indices.as_ptr() as *const u8,
+                            p,
+                            indices.len() * 4,
+                        );
+                        d.unmap_memory(buffer.memory);
+                    }
+                    self.models.push(GpuModel {
+                        model: Arc::downgrade(&a.model),
+                        buffer,
+                        lods,
+                        lod_distances: a.model.lod_distances.clone(),
+                    });
+                    self.models.len() - 1
+                }
+            };
+            model_index.push(i);
+        }
+        // Every avatar's vertices, one after the other.
+        let stride = std::mem::size_of::<AvatarVertex>();
+        let total: usize = avatars.iter().map(|a| a.vertices.len() * stride).sum();
+        let need = total as u64;
+        if self
+            .avatar_vertices
+            .as_ref()
+            .is_none_or(|(_, cap)| *cap < need)
+        {
+            if let Some((b, _)) = self.avatar_vertices.take() {
+                // SAFETY: not in use (previous composition waited for).
+                unsafe {
+                    d.destroy_buffer(b.buffer, None);
+                    d.free_memory(b.memory, None);
+                }
+            }
+            let cap = need.next_power_of_two();
+            let b = Self::buffer(&self.gpu, cap, vk::BufferUsageFlags::VERTEX_BUFFER)?;
+            self.avatar_vertices = Some((b, cap));
+        }
+        let (vb, _) = self.avatar_vertices.as_ref().expect("just made");
+        // SAFETY: host-visible memory of at least `need` bytes, not in use;
+        // AvatarVertex is plain `repr(C)` data.
+        unsafe {
+            let p = d
+                .map_memory(vb.memory, 0, need, vk::MemoryMapFlags::empty())
+                .map_err(call("vkMapMemory"))? as *mut u8;
+            let mut at = 0usize;
+            for (a, &model) in avatars.iter().zip(&model_index) {
+                self.uploaded.push(UploadedAvatar {
+                    model,
+                    base: (at / stride) as i32,
+                    pose: a.pose,
+                });
+                let n = a.vertices.len() * stride;
+                std::ptr::copy_nonoverlapping(a.vertices.as_ptr() as *const u8, p.add(at), n);
+                at += n;
+            }
+            d.unmap_memory(vb.memory);
+        }
+        Ok(())
+    }
+
+    /// The avatar draws of one composition into `draws`: per eye and
+    /// avatar (eye, push constants, base vertex, first index, index count,
+    /// model), the level of detail by distance.
+    fn avatar_draws(&self, poses: &[Pose; 2], draws: &mut Vec<AvatarDraw>) {
+        draws.clear();
+        for (eye, (stage_from_eye, fov)) in poses.iter().zip(self.config.fov).enumerate() {
+            let clip_from_eye = clip_from_eye(&fov);
+            let eye_from_stage = stage_from_eye.inverse();
+            for a in &self.uploaded {
+                let (m, base) = (a.model, a.base);
+                let eye_from_avatar = eye_from_stage.mul(&a.pose);
+                let distance = eye_from_avatar.position.length();
+                let model = &self.models[m];
+                let lod = model
+                    .lod_distances
+                    .iter()
+                    .position(|&d| distance <= d)
+                    .unwrap_or(model.lods.len() - 1)
+                    .min(model.lods.len() - 1);
+                let (first, count) = model.lods[lod];
+                let m4 = clip_from_eye
+                    * glam::Mat4::from_rotation_translation(
+                        eye_from_avatar.orientation,
+                        eye_from_avatar.position,
+                    );
+                let params = AvatarParams {
+                    clip_from_avatar: m4.to_cols_array_2d(),
+                    light: [0.35, 0.6, 1.0, 0.35],
+                };
+                draws.push((eye, params, base, first, count, m));
+            }
         }
     }
 
@@ -364,23 +659,45 @@ impl Renderer {
     fn render_pass(
         d: &ash::Device,
         final_layout: vk::ImageLayout,
+        depth: bool,
     ) -> Result<vk::RenderPass, VkError> {
-        let att = [vk::AttachmentDescription::default()
-            .format(TARGET_FORMAT)
-            .samples(vk::SampleCountFlags::TYPE_1)
-            .load_op(vk::AttachmentLoadOp::CLEAR)
-            .store_op(vk::AttachmentStoreOp::STORE)
-            .stencil_load_op(vk::AttachmentLoadOp::DONT_CARE)
-            .stencil_store_op(vk::AttachmentStoreOp::DONT_CARE)
-            .initial_layout(vk::ImageLayout::UNDEFINED)
-            .final_layout(final_layout)];
+        let att = [
+            vk::AttachmentDescription::default()
+                .format(TARGET_FORMAT)
+                .samples(vk::SampleCountFlags::TYPE_1)
+                .load_op(vk::AttachmentLoadOp::CLEAR)
+                .store_op(vk::AttachmentStoreOp::STORE)
+                .stencil_load_op(vk::AttachmentLoadOp::DONT_CARE)
+                .stencil_store_op(vk::AttachmentStoreOp::DONT_CARE)
+                .initial_layout(vk::ImageLayout::UNDEFINED)
+                .final_layout(final_layout),
+            vk::AttachmentDescription::default()
+                .format(DEPTH_FORMAT)
+                .samples(vk::SampleCountFlags::TYPE_1)
+                .load_op(vk::AttachmentLoadOp::CLEAR)
+                .store_op(vk::AttachmentStoreOp::DONT_CARE)
+                .stencil_load_op(vk::AttachmentLoadOp::DONT_CARE)
+                .stencil_store_op(vk::AttachmentStoreOp::DONT_CARE)
+                .initial_layout(vk::ImageLayout::UNDEFINED)
+                .final_layout(vk::ImageLayout::DEPTH_STENCIL_ATTACHMENT_OPTIMAL),
+        ];
+        let att = if depth { &att[..] } else { &att[..1] };
         let refs = [vk::AttachmentReference {
             attachment: 0,
             layout: vk::ImageLayout::COLOR_ATTACHMENT_OPTIMAL,
         }];
-        let sub = [vk::SubpassDescription::default()
+        let depth_ref = vk::AttachmentReference {
+            attachment: 1,
+            layout: vk::ImageLayout::DEPTH_STENCIL_ATTACHMENT_OPTIMAL,
+        };
+        let sub = vk::SubpassDescription::default()
             .pipeline_bind_point(vk::PipelineBindPoint::GRAPHICS)
-            .color_attachments(&refs)];
+            .color_attachments(&refs);
+        let sub = [if depth {
+            sub.depth_stencil_attachment(&depth_ref)
+        } else {
+            sub
+        }];
         let dep = [vk::SubpassDependency::default()
             .src_subpass(0)
             .dst_subpass(vk::SUBPASS_EXTERNAL)
@@ -394,7 +711,7 @@ impl Renderer {
         unsafe {
             d.create_render_pass(
                 &vk::RenderPassCreateInfo::default()
-                    .attachments(&att)
+                    .attachments(att)
                     .subpasses(&sub)
                     .dependencies(&dep),
                 None,
@@ -408,8 +725,9 @@ impl Renderer {
         layout: vk::PipelineLayout,
         pass: vk::RenderPass,
         spv: &[u8],
-        vertex: bool,
+        vertex: Vertices,
         blend: bool,
+        depth: Option<DepthUse>,
     ) -> Result<vk::Pipeline, VkError> {
         let module = shader(d, spv)?;
         let stages = [
@@ -435,12 +753,39 @@ impl Renderer {
                 offset: i * 8,
             })
             .collect();
-        let vi = if vertex {
-            vk::PipelineVertexInputStateCreateInfo::default()
+        let avatar_bindings = [vk::VertexInputBindingDescription {
+            binding: 0,
+            stride: std::mem::size_of::<AvatarVertex>() as u32,
+            input_rate: vk::VertexInputRate::VERTEX,
+        }];
+        let avatar_attrs = [
+            vk::VertexInputAttributeDescription {
+                location: 0,
+                binding: 0,
+                format: vk::Format::R32G32B32_SFLOAT,
+                offset: 0,
+            },
+            vk::VertexInputAttributeDescription {
+                location: 1,
+                binding: 0,
+                format: vk::Format::R32G32B32_SFLOAT,
+                offset: 12,
+            },
+            vk::VertexInputAttributeDescription {
+                location: 2,
+                binding: 0,
+                format: vk::Format::R8G8B8A8_UNORM,
+                offset: 24,
+            },
+        ];
+        let vi = match vertex {
+            Vertices::Distortion => vk::PipelineVertexInputStateCreateInfo::default()
                 .vertex_binding_descriptions(&bindings)
-                .vertex_attribute_descriptions(&attrs)
-        } else {
-            vk::PipelineVertexInputStateCreateInfo::default()
+                .vertex_attribute_descriptions(&attrs),
+            Vertices::Avatar => vk::PipelineVertexInputStateCreateInfo::default()
+                .vertex_binding_descriptions(&avatar_bindings)
+                .vertex_attribute_descriptions(&avatar_attrs),
+            Vertices::None => vk::PipelineVertexInputStateCreateInfo::default(),
         };
         let ia = vk::PipelineInputAssemblyStateCreateInfo::default()
             .topology(vk::PrimitiveTopology::TRIANGLE_LIST);
@@ -465,6 +810,15 @@ impl Renderer {
         let cb = vk::PipelineColorBlendStateCreateInfo::default().attachments(&att);
         let dynamic = [vk::DynamicState::VIEWPORT, vk::DynamicState::SCISSOR];
         let ds = vk::PipelineDynamicStateCreateInfo::default().dynamic_states(&dynamic);
+        let (test, write, op) = match depth {
+            None | Some(DepthUse::Ignore) => (false, false, vk::CompareOp::ALWAYS),
+            Some(DepthUse::Write) => (true, true, vk::CompareOp::ALWAYS),
+            Some(DepthUse::TestAndWrite) => (true, true, vk::CompareOp::GREATER),
+        };
+        let dss = vk::PipelineDepthStencilStateCreateInfo::default()
+            .depth_test_enable(test)
+            .depth_write_enable(write)
+            .depth_compare_op(op);
         let info = vk::GraphicsPipelineCreateInfo::default()
             .stages(&stages)
             .vertex_input_state(&vi)
@@ -477,6 +831,11 @@ impl Renderer {
             .layout(layout)
             .render_pass(pass)
             .subpass(0);
+        let info = if depth.is_some() {
+            info.depth_stencil_state(&dss)
+        } else {
+            info
+        };
         // SAFETY: well-formed create info; the module is destroyed after use.
         let r = unsafe { d.create_graphics_pipelines(vk::PipelineCache::null(), &[info], None) };
         // SAFETY: the pipeline no longer needs the module once created.
@@ -560,13 +919,52 @@ impl Renderer {
                     None,
                 )
                 .map_err(call("vkCreatePipelineLayout"))?;
-            let eye_pass = Self::render_pass(d, vk::ImageLayout::SHADER_READ_ONLY_OPTIMAL)?;
-            let panel_pass = Self::render_pass(d, vk::ImageLayout::TRANSFER_SRC_OPTIMAL)?;
-            let layer_pipeline = Self::pipeline(d, layer_layout, eye_pass, LAYER_SPV, false, true)?;
-            let cube_pipeline = Self::pipeline(d, layer_layout, eye_pass, CUBE_SPV, false, true)?;
-            let depth_pipeline = Self::pipeline(d, layer_layout, eye_pass, DEPTH_SPV, false, true)?;
-            let distort_pipeline =
-                Self::pipeline(d, distort_layout, panel_pass, DISTORT_SPV, true, false)?;
+            let avatar_ranges = [vk::PushConstantRange {
+                stage_flags: vk::ShaderStageFlags::VERTEX | vk::ShaderStageFlags::FRAGMENT,
+                offset: 0,
+                size: std::mem::size_of::<AvatarParams>() as u32,
+            }];
+            let avatar_layout = d
+                .create_pipeline_layout(
+                    &vk::PipelineLayoutCreateInfo::default().push_constant_ranges(&avatar_ranges),
+                    None,
+                )
+                .map_err(call("vkCreatePipelineLayout"))?;
+            let eye_pass = Self::render_pass(d, vk::ImageLayout::SHADER_READ_ONLY_OPTIMAL, true)?;
+            let panel_pass = Self::render_pass(d, vk::ImageLayout::TRANSFER_SRC_OPTIMAL, false)?;
+            let ignore = Some(DepthUse::Ignore);
+            let none = Vertices::None;
+            let layer_pipeline =
+                Self::pipeline(d, layer_layout, eye_pass, LAYER_SPV, none, true, ignore)?;
+            let cube_pipeline =
+                Self::pipeline(d, layer_layout, eye_pass, CUBE_SPV, none, true, ignore)?;
+            let depth_pipeline = Self::pipeline(
+                d,
+                layer_layout,
+                eye_pass,
+                DEPTH_SPV,
+                none,
+                true,
+                Some(DepthUse::Write),
+            )?;
+            let avatar_pipeline = Self::pipeline(
+                d,
+                avatar_layout,
+                eye_pass,
+                AVATAR_SPV,
+                Vertices::Avatar,
+                false,
+                Some(DepthUse::TestAndWrite),
+            )?;
+            let distort_pipeline = Self::pipeline(
+                d,
+                distort_layout,
+                panel_pass,
+                DISTORT_SPV,
+                Vertices::Distortion,
+                false,
+                None,
+            )?;
             let sizes = [
                 vk::DescriptorPoolSize {
                     ty: vk::DescriptorType::SAMPLER,
@@ -596,10 +994,17 @@ impl Renderer {
             let mk_target = |w: u32,
                              h: u32,
                              pass: vk::RenderPass,
-                             usage: vk::ImageUsageFlags|
+                             usage: vk::ImageUsageFlags,
+                             with_depth: bool|
              -> Result<Target, VkError> {
                 let (image, memory, view) = Self::image(&gpu, w, h, usage)?;
-                let views = [view];
+                let depth = if with_depth {
+                    Some(Self::depth_image(&gpu, w, h)?)
+                } else {
+                    None
+                };
+                let views: Vec<vk::ImageView> =
+                    std::iter::once(view).chain(depth.map(|d| d.2)).collect();
                 let framebuffer = d
                     .create_framebuffer(
                         &vk::FramebufferCreateInfo::default()
@@ -616,14 +1021,15 @@ impl Renderer {
                     memory,
                     view,
                     framebuffer,
+                    depth,
                 })
             };
             let usage = vk::ImageUsageFlags::COLOR_ATTACHMENT | vk::ImageUsageFlags::TRANSFER_SRC;
             let eyes = [
-                mk_target(w, h, eye_pass, usage | vk::ImageUsageFlags::SAMPLED)?,
-                mk_target(w, h, eye_pass, usage | vk::ImageUsageFlags::SAMPLED)?,
+                mk_target(w, h, eye_pass, usage | vk::ImageUsageFlags::SAMPLED, true)?,
+                mk_target(w, h, eye_pass, usage | vk::ImageUsageFlags::SAMPLED, true)?,
             ];
-            let panel = mk_target(w * 2, h, panel_pass, usage)?;
+            let panel = mk_target(w * 2, h, panel_pass, usage, false)?;
             let layouts = [set_layout, set_layout];
             let sets = d
                 .allocate_descriptor_sets(
@@ -707,6 +1113,14 @@ impl Renderer {
                 cube_pipeline,
                 depth_pipeline,
                 distort_pipeline,
+                avatar_layout,
+                avatar_pipeline,
+                avatars: Vec::new(),
+                avatars_changed: false,
+                uploaded: Vec::new(),
+                avatar_draws: Vec::new(),
+                models: Vec::new(),
+                avatar_vertices: None,
                 frame_pool,
                 static_pool,
                 eye_sets,
@@ -838,6 +1252,10 @@ impl Renderer {
             // captured or timed; the others are latched and counted but not
             // drawn. (On a software Vulkan device a full-resolution
             // composition costs about half a second of the CPU the app needs.)
+            if let Some(a) = state.avatars.lock().take() {
+                self.avatars = a;
+                self.avatars_changed = true;
+            }
             let drawn = window.is_some() || capture.is_some() || timing.is_some();
             let result = if drawn {
                 self.compose(current.as_ref(), vsync, capture.is_some())
@@ -1113,9 +1531,24 @@ impl Renderer {
             vk::ImageAspectFlags,
             vk::ImageLayout,
         )> = Vec::new();
+        // Avatars are drawn after the app's last projection layer (its
+        // scene), before the layers it puts over the scene.
+        let avatars_after = layers
+            .iter()
+            .rposition(|l| matches!(l.kind, LayerKind::Projection { .. }))
+            .unwrap_or(layers.len().saturating_sub(1));
+        if self.avatars_changed {
+            self.upload_avatars()?;
+            self.avatars_changed = false;
+        }
+        let mut avatar_draws = std::mem::take(&mut self.avatar_draws);
+        match &poses {
+            Some(p) => self.avatar_draws(p, &mut avatar_draws),
+            None => avatar_draws.clear(),
+        }
         if let Some(poses) = poses {
             for (eye, (pose, fov)) in poses.iter().zip(self.config.fov).enumerate() {
-                for layer in layers {
+                for (li, layer) in layers.iter().enumerate() {
                     let Some(bounds) = Self::screen_bounds(layer, pose, &fov) else {
                         continue;
                     };
@@ -1186,7 +1619,7 @@ impl Renderer {
                         }
                         None => None,
                     };
-                    draws.push((eye, p, view, scissor, depth_view));
+                    draws.push((eye, p, view, scissor, depth_view, li));
                 }
             }
         }
@@ -1204,7 +1637,7 @@ impl Renderer {
             }
             .map_err(call("vkAllocateDescriptorSets"))?
         };
-        for (set, (_, _, view, _, depth)) in sets.iter().zip(&draws) {
+        for (set, (_, _, view, _, depth, _)) in sets.iter().zip(&draws) {
             Self::write_set(
                 d,
                 *set,
@@ -1241,11 +1674,21 @@ impl Renderer {
                 })
                 .collect()
         };
-        let clear = [vk::ClearValue {
-            color: vk::ClearColorValue {
-                float32: [0.0, 0.0, 0.0, 1.0],
+        let clear = [
+            vk::ClearValue {
+                color: vk::ClearColorValue {
+                    float32: [0.0, 0.0, 0.0, 1.0],
+                },
             },
-        }];
+            // Reversed depth: 0 is infinitely far.
+            vk::ClearValue {
+                depth_stencil: vk::ClearDepthStencilValue {
+                    depth: 0.0,
+                    stencil: 0,
+                },
+            },
+        ];
+        let panel_clear = [clear[0]];
         // SAFETY: the command buffer and fence are this thread's alone; all
         // images used are alive (ours, or held by the frame).
         unsafe {
@@ -1310,9 +1753,50 @@ impl Renderer {
                 );
                 d.cmd_set_viewport(self.cb, 0, &[viewport(0.0)]);
                 d.cmd_set_scissor(self.cb, 0, &[full]);
-                for ((e, p, _, scissor, _), set) in draws.iter().zip(&sets) {
+                let mut avatars_drawn = false;
+                let mut draw_avatars = |d: &ash::Device| {
+                    if avatars_drawn {
+                        return;
+                    }
+                    avatars_drawn = true;
+                    let mine: Vec<_> = avatar_draws.iter().filter(|a| a.0 == eye).collect();
+                    let Some((vb, _)) = &self.avatar_vertices else {
+                        return;
+                    };
+                    if mine.is_empty() {
+                        return;
+                    }
+                    d.cmd_bind_pipeline(
+                        self.cb,
+                        vk::PipelineBindPoint::GRAPHICS,
+                        self.avatar_pipeline,
+                    );
+                    d.cmd_set_scissor(self.cb, 0, &[full]);
+                    d.cmd_bind_vertex_buffers(self.cb, 0, &[vb.buffer], &[0]);
+                    for (_, params, base, first, count, m) in mine {
+                        let model = &self.models[*m];
+                        d.cmd_bind_index_buffer(
+                            self.cb,
+                            model.buffer.buffer,
+                            0,
+                            vk::IndexType::UINT32,
+                        );
+                        d.cmd_push_constants(
+                            self.cb,
+                            self.avatar_layout,
+                            vk::ShaderStageFlags::VERTEX | vk::ShaderStageFlags::FRAGMENT,
+                            0,
+                            params.bytes(),
+                        );
+                        d.cmd_draw_indexed(self.cb, *count, 1, *first, *base, 0);
+                    }
+                };
+                for ((e, p, _, scissor, _, li), set) in draws.iter().zip(&sets) {
                     if *e != eye {
                         continue;
+                    }
+                    if *li > avatars_after {
+                        draw_avatars(d);
                     }
                     let pipeline = if p.misc[0] == 4 {
                         self.cube_pipeline
@@ -1340,6 +1824,7 @@ impl Renderer {
                     d.cmd_set_scissor(self.cb, 0, &[*scissor]);
                     d.cmd_draw(self.cb, 3, 1, 0, 0);
                 }
+                draw_avatars(d);
                 d.cmd_end_render_pass(self.cb);
             }
             let back = hand(
@@ -1375,7 +1860,7 @@ impl Renderer {
                     .render_pass(self.panel_pass)
                     .framebuffer(self.panel.framebuffer)
                     .render_area(panel_area)
-                    .clear_values(&clear),
+                    .clear_values(&panel_clear),
                 vk::SubpassContents::INLINE,
             );
             d.cmd_bind_pipeline(
@@ -1502,6 +1987,7 @@ impl Renderer {
             d.reset_fences(&[self.fence])
                 .map_err(call("vkResetFences"))?;
         }
+        self.avatar_draws = avatar_draws;
         let mut t = Timings {
             total_ms: started.elapsed().as_secs_f64() * 1e3,
             ..Default::default()
@@ -1619,7 +2105,23 @@ impl Drop for Renderer {
                 d.destroy_image_view(t.view, None);
                 d.destroy_image(t.image, None);
                 d.free_memory(t.memory, None);
+                if let Some((image, memory, view)) = t.depth {
+                    d.destroy_image_view(view, None);
+                    d.destroy_image(image, None);
+                    d.free_memory(memory, None);
+                }
             }
+            for b in self
+                .models
+                .iter()
+                .map(|m| &m.buffer)
+                .chain(self.avatar_vertices.as_ref().map(|v| &v.0))
+            {
+                d.destroy_buffer(b.buffer, None);
+                d.free_memory(b.memory, None);
+            }
+            d.destroy_pipeline(self.avatar_pipeline, None);
+            d.destroy_pipeline_layout(self.avatar_layout, None);
             d.destroy_descriptor_pool(self.frame_pool, None);
             d.destroy_descriptor_pool(self.static_pool, None);
             d.destroy_pipeline(self.layer_pipeline, None);
@@ -1652,6 +2154,12 @@ impl OfflineCompositor {
         Ok(Self {
             renderer: Renderer::new(gpu, config)?,
         })
+    }
+
+    /// The avatars drawn by the next compositions.
+    pub fn set_avatars(&mut self, avatars: Vec<AvatarInstance>) {
+        self.renderer.avatars = avatars;
+        self.renderer.avatars_changed = true;
     }
 
     /// Composes one frame for display at `display`; with `capture`, also

@@ -114,8 +114,8 @@ impl Gpu {
         })
     }
 
-    /// Copies RGBA8 pixels into array layer `layer` of `image`, through a
-    /// host-visible staging buffer.
+    /// Copies texels (RGBA8, or D32 floats for a depth image) into array
+    /// layer `layer` of `image`, through a host-visible staging buffer.
     fn upload(
         &self,
         image: vk::Image,
@@ -123,7 +123,19 @@ impl Gpu {
         width: u32,
         height: u32,
         rgba: &[u8],
+        depth: bool,
     ) -> Result<(), String> {
+        let (aspect, handover) = if depth {
+            (
+                vk::ImageAspectFlags::DEPTH,
+                vk::ImageLayout::DEPTH_STENCIL_ATTACHMENT_OPTIMAL,
+            )
+        } else {
+            (
+                vk::ImageAspectFlags::COLOR,
+                vk::ImageLayout::COLOR_ATTACHMENT_OPTIMAL,
+            )
+        };
         let size = rgba.len() as u64;
         let d = &self.device;
         #[allow(unsafe_code)]
@@ -166,10 +178,14 @@ impl Gpu {
             d.unmap_memory(memory);
             (buffer, memory)
         };
-        let result = self.transfer(image, color_range(layer, 1), |d, cb| {
+        let range = vk::ImageSubresourceRange {
+            aspect_mask: aspect,
+            ..color_range(layer, 1)
+        };
+        let result = self.transfer_from(image, range, handover, |d, cb| {
             #[allow(unsafe_code)]
             // SAFETY: recording into the open command buffer `transfer` made;
-            // the buffer holds width x height RGBA8 pixels.
+            // the buffer holds width x height texels of the image's format.
             unsafe {
                 d.cmd_copy_buffer_to_image(
                     cb,
@@ -178,7 +194,7 @@ impl Gpu {
                     vk::ImageLayout::TRANSFER_DST_OPTIMAL,
                     &[vk::BufferImageCopy::default()
                         .image_subresource(vk::ImageSubresourceLayers {
-                            aspect_mask: vk::ImageAspectFlags::COLOR,
+                            aspect_mask: aspect,
                             mip_level: 0,
                             base_array_layer: layer,
                             layer_count: 1,
@@ -207,6 +223,23 @@ impl Gpu {
         &self,
         image: vk::Image,
         range: vk::ImageSubresourceRange,
+        work: impl FnOnce(&ash::Device, vk::CommandBuffer),
+    ) -> Result<(), String> {
+        self.transfer_from(
+            image,
+            range,
+            vk::ImageLayout::COLOR_ATTACHMENT_OPTIMAL,
+            work,
+        )
+    }
+
+    /// [`Self::transfer`] for an image handed over in `handover` (depth
+    /// swapchains come in DEPTH_STENCIL_ATTACHMENT_OPTIMAL).
+    fn transfer_from(
+        &self,
+        image: vk::Image,
+        range: vk::ImageSubresourceRange,
+        handover: vk::ImageLayout,
         work: impl FnOnce(&ash::Device, vk::CommandBuffer),
     ) -> Result<(), String> {
         let barrier = |old, new| {
@@ -247,10 +280,7 @@ impl Gpu {
                 vk::DependencyFlags::empty(),
                 &[],
                 &[],
-                &[barrier(
-                    vk::ImageLayout::COLOR_ATTACHMENT_OPTIMAL,
-                    vk::ImageLayout::TRANSFER_DST_OPTIMAL,
-                )],
+                &[barrier(handover, vk::ImageLayout::TRANSFER_DST_OPTIMAL)],
             );
             work(d, cb);
             d.cmd_pipeline_barrier(
@@ -260,10 +290,7 @@ impl Gpu {
                 vk::DependencyFlags::empty(),
                 &[],
                 &[],
-                &[barrier(
-                    vk::ImageLayout::TRANSFER_DST_OPTIMAL,
-                    vk::ImageLayout::COLOR_ATTACHMENT_OPTIMAL,
-                )],
+                &[barrier(vk::ImageLayout::TRANSFER_DST_OPTIMAL, handover)],
             );
             d.end_command_buffer(cb).map_err(|e| e.to_string())?;
             let cbs = [cb];
@@ -307,6 +334,7 @@ fn upload(gpu: &Gpu, c: &mut Chain, layers: &[&showcase::Image]) -> Result<(), S
             img.width,
             img.height,
             &img.rgba,
+            false,
         )?;
     }
     c.swapchain
@@ -370,6 +398,50 @@ fn chain_faces(
         width: w,
         height: h,
     })
+}
+
+/// The projection layer's depth swapchain (one static image).
+struct DepthChain {
+    swapchain: xr::Swapchain<xr::Vulkan>,
+    images: Vec<vk::Image>,
+    written: bool,
+}
+
+/// The projection layer's depth (near 0.1 m, far 100 m, 0..1): a wall
+/// 1.6 m ahead on the left of the view, up to the direction 0.38 right of
+/// straight ahead (21°), and nothing (the far plane) to its right, in both
+/// eyes' images. Avatars the compositor shows are hidden behind the wall.
+fn write_depth(
+    gpu: &Gpu,
+    depth: &mut DepthChain,
+    w: u32,
+    h: u32,
+    fov: [xr::Fovf; 2],
+) -> Result<(), String> {
+    let (near, far, wall) = (0.1f32, 100.0f32, 1.6f32);
+    let d01 = far * (near - wall) / (wall * (near - far));
+    let i = depth
+        .swapchain
+        .acquire_image()
+        .map_err(|e| format!("xrAcquireSwapchainImage (depth): {e}"))?;
+    depth
+        .swapchain
+        .wait_image(xr::Duration::INFINITE)
+        .map_err(|e| e.to_string())?;
+    for (eye, f) in fov.iter().enumerate() {
+        let (l, r) = (f.angle_left.tan(), f.angle_right.tan());
+        let row: Vec<u8> = (0..w)
+            .flat_map(|x| {
+                let t = l + (x as f32 + 0.5) / w as f32 * (r - l);
+                (if t < 0.38 { d01 } else { 1.0 }).to_le_bytes()
+            })
+            .collect();
+        let texels = row.repeat(h as usize);
+        gpu.upload(depth.images[i as usize], eye as u32, w, h, &texels, true)?;
+    }
+    depth.swapchain.release_image().map_err(|e| e.to_string())?;
+    depth.written = true;
+    Ok(())
 }
 
 /// Acquires, fills and releases one image of a chain.
@@ -574,11 +646,13 @@ fn run(args: Args) -> Result<(), String> {
         None => None,
     };
     let mut cube = chain_faces(&session, 64, 64, 1, 6, true)?;
-    // Depth for the projection layer (the runtime may use it to reproject).
+    // Depth for the projection layer (the runtime reprojects with it and
+    // tests avatars against it): written once, on the first frame.
     let depth = session
         .create_swapchain(&xr::SwapchainCreateInfo {
             create_flags: xr::SwapchainCreateFlags::STATIC_IMAGE,
-            usage_flags: xr::SwapchainUsageFlags::DEPTH_STENCIL_ATTACHMENT,
+            usage_flags: xr::SwapchainUsageFlags::DEPTH_STENCIL_ATTACHMENT
+                | xr::SwapchainUsageFlags::TRANSFER_DST,
             format: vk::Format::D32_SFLOAT.as_raw() as u32,
             sample_count: 1,
             width: pw,
@@ -588,7 +662,17 @@ fn run(args: Args) -> Result<(), String> {
             mip_count: 1,
         })
         .map_err(|e| format!("xrCreateSwapchain (depth): {e}"))?;
-    let mut depth = depth;
+    let depth_images = depth
+        .enumerate_images()
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(vk::Image::from_raw)
+        .collect();
+    let mut depth = DepthChain {
+        swapchain: depth,
+        images: depth_images,
+        written: false,
+    };
     let mut errors_checked = !args.check_errors;
     let mut buf = xr::EventDataBuffer::new();
     let mut running = false;
@@ -630,11 +714,6 @@ fn run(args: Args) -> Result<(), String> {
                             gpu.fill_layers(cube.images[i as usize], f as u32, 1, *c)?;
                         }
                         cube.swapchain.release_image().map_err(|e| e.to_string())?;
-                        depth.acquire_image().map_err(|e| e.to_string())?;
-                        depth
-                            .wait_image(xr::Duration::INFINITE)
-                            .map_err(|e| e.to_string())?;
-                        depth.release_image().map_err(|e| e.to_string())?;
                     }
                     xr::SessionState::STOPPING => {
                         session.end().map_err(|e| e.to_string())?;
@@ -700,7 +779,7 @@ fn run(args: Args) -> Result<(), String> {
                 &gpu,
                 &mut proj,
                 [&quad, &cyl, &eq, &cube],
-                &depth,
+                &mut depth,
                 &mut errors_checked,
                 &mut stream,
             )?;
@@ -874,7 +953,7 @@ fn test_frame(
     gpu: &Gpu,
     proj: &mut Chain,
     [quad, cyl, eq, cube]: [&Chain; 4],
-    depth: &xr::Swapchain<xr::Vulkan>,
+    depth: &mut DepthChain,
     errors_checked: &mut bool,
     stream: &mut xr::FrameStream<xr::Vulkan>,
 ) -> Result<(), String> {
@@ -887,6 +966,9 @@ fn test_frame(
         )
         .map_err(|e| e.to_string())?;
     draw(gpu, proj, 2, [10, 10, 60, 255])?;
+    if !depth.written {
+        write_depth(gpu, depth, pw, ph, [located[0].fov, located[1].fov])?;
+    }
     let depth_rect = xr::Rect2Di {
         offset: xr::Offset2Di { x: 0, y: 0 },
         extent: xr::Extent2Di {
@@ -899,7 +981,7 @@ fn test_frame(
             ty: xr::sys::CompositionLayerDepthInfoKHR::TYPE,
             next: std::ptr::null(),
             sub_image: xr::sys::SwapchainSubImage {
-                swapchain: depth.as_raw(),
+                swapchain: depth.swapchain.as_raw(),
                 image_rect: depth_rect,
                 image_array_index: i,
             },
