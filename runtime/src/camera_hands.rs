@@ -188,8 +188,18 @@ fn run(hmd: Arc<dyn Hmd>, mut tracker: StereoHandTracker<HandLandmarker>, shared
             continue;
         };
         let time = frames[0].time;
+        let started = std::time::Instant::now();
         let hands = match tracker.track(&images, time.0 as f64 * 1e-9) {
-            Ok(h) => h,
+            Ok(h) => {
+                tracing::debug!(
+                    sequence = frames[0].sequence,
+                    left = h[0].is_some(),
+                    right = h[1].is_some(),
+                    ms = started.elapsed().as_secs_f64() * 1e3,
+                    "hand tracking: stereo frame"
+                );
+                h
+            }
             Err(e) => {
                 tracing::warn!("hand tracking: {e}");
                 continue;

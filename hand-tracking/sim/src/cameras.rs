@@ -58,7 +58,12 @@ impl RenderedCameras {
                 DeviceRole::RightHand => Some((Hand::Right, d.clone())),
                 _ => None,
             })
-            .collect();
+            .collect::<Vec<_>>();
+        tracing::info!(
+            cameras = desc.cameras.len(),
+            hands = hands.len(),
+            "simulated cameras render the hands"
+        );
         let fps = desc.cameras.iter().map(|c| c.fps).fold(f32::MAX, f32::min) as f64;
         let wrapped = RenderedCameras {
             cameras: desc.cameras.iter().map(Camera::from).collect(),

@@ -1,6 +1,6 @@
 //! The wgpu renderer: one compute dispatch per camera image, read back.
 
-use crate::{camera_space, GpuCapsule, GrayImage, Scene};
+use crate::{camera_space, GpuCapsule, GrayImage, Rays, Scene};
 use parallax_hand_tracking::stereo::Camera;
 use wgpu::util::DeviceExt;
 
@@ -20,9 +20,39 @@ pub struct Renderer {
     device: wgpu::Device,
     queue: wgpu::Queue,
     pipeline: wgpu::ComputePipeline,
+    /// Finds each tile's capsules before `pipeline` marches its pixels.
+    cull: wgpu::ComputePipeline,
     layout: wgpu::BindGroupLayout,
+    /// Each camera's rays and tile cones on the GPU, made at its first
+    /// render (cameras are few and their lenses fixed).
+    rays: parking_lot::Mutex<Vec<(RaysKey, std::sync::Arc<CameraBuffers>)>>,
     /// The adapter's name (`llvmpipe ...` on lavapipe).
     pub adapter: String,
+}
+
+/// A camera's buffers: its rays then its tile cones (fixed), and the lists
+/// of capsules per tile that each render's culling pass fills.
+struct CameraBuffers {
+    rays: wgpu::Buffer,
+    tile_caps: wgpu::Buffer,
+}
+
+/// What a camera's rays depend on: its size and intrinsics, bit for bit.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct RaysKey([u32; 11]);
+
+impl RaysKey {
+    fn of(camera: &Camera) -> Self {
+        let k = &camera.intrinsics;
+        let mut key = [camera.width, camera.height, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        for (slot, v) in key[2..]
+            .iter_mut()
+            .zip([k.fx, k.fy, k.cx, k.cy].into_iter().chain(k.distortion))
+        {
+            *slot = v.to_bits();
+        }
+        Self(key)
+    }
 }
 
 impl std::fmt::Debug for Renderer {
@@ -85,6 +115,8 @@ impl Renderer {
                 ),
                 entry(1, storage(true)),
                 entry(2, storage(false)),
+                entry(3, storage(true)),
+                entry(4, storage(false)),
             ],
         });
         let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
@@ -92,22 +124,56 @@ impl Renderer {
             bind_group_layouts: &[&layout],
             push_constant_ranges: &[],
         });
-        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some("hand ray march"),
-            layout: Some(&pipeline_layout),
-            module: &module,
-            entry_point: Some("main"),
-            compilation_options: Default::default(),
-            cache: None,
-        });
+        let pipeline = |label, entry_point| {
+            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(label),
+                layout: Some(&pipeline_layout),
+                module: &module,
+                entry_point: Some(entry_point),
+                compilation_options: Default::default(),
+                cache: None,
+            })
+        };
+        let cull = pipeline("hand tile culling", "cull");
+        let pipeline = pipeline("hand ray march", "main");
         tracing::debug!(adapter = %name, "hand renderer ready");
         Ok(Self {
             device,
             queue,
             pipeline,
+            cull,
             layout,
+            rays: parking_lot::Mutex::new(Vec::new()),
             adapter: name,
         })
+    }
+
+    /// `camera`'s ray and tile-cone buffers, made on first use.
+    fn rays(&self, camera: &Camera) -> std::sync::Arc<CameraBuffers> {
+        let key = RaysKey::of(camera);
+        let mut cache = self.rays.lock();
+        if let Some((_, b)) = cache.iter().find(|(k, _)| *k == key) {
+            return b.clone();
+        }
+        let rays = Rays::new(camera);
+        let both: Vec<[f32; 4]> = rays.dirs.iter().chain(&rays.tiles).copied().collect();
+        let b = std::sync::Arc::new(CameraBuffers {
+            rays: self
+                .device
+                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: None,
+                    contents: bytemuck::cast_slice(&both),
+                    usage: wgpu::BufferUsages::STORAGE,
+                }),
+            tile_caps: self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: None,
+                size: (rays.tiles.len() * crate::TILE_STRIDE * 4) as u64,
+                usage: wgpu::BufferUsages::STORAGE,
+                mapped_at_creation: false,
+            }),
+        });
+        cache.push((key, b.clone()));
+        b
     }
 
     /// Renders what `camera` sees of `scene`.
@@ -123,6 +189,7 @@ impl Renderer {
             });
         }
         let (w, h) = (camera.width, camera.height);
+        let rays = self.rays(camera);
         let d = &self.device;
         let uniform = d.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: None,
@@ -163,14 +230,25 @@ impl Renderer {
                     binding: 2,
                     resource: out.as_entire_binding(),
                 },
+                wgpu::BindGroupEntry {
+                    binding: 3,
+                    resource: rays.rays.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 4,
+                    resource: rays.tile_caps.as_entire_binding(),
+                },
             ],
         });
         let mut enc = d.create_command_encoder(&Default::default());
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
-            pass.set_pipeline(&self.pipeline);
             pass.set_bind_group(0, &bind, &[]);
-            pass.dispatch_workgroups(w.div_ceil(8), h.div_ceil(8), 1);
+            pass.set_pipeline(&self.cull);
+            let tiles = w.div_ceil(crate::TILE) * h.div_ceil(crate::TILE);
+            pass.dispatch_workgroups(tiles.div_ceil(64), 1, 1);
+            pass.set_pipeline(&self.pipeline);
+            pass.dispatch_workgroups(w.div_ceil(crate::TILE), h.div_ceil(crate::TILE), 1);
         }
         enc.copy_buffer_to_buffer(&out, 0, &readback, 0, size);
         self.queue.submit([enc.finish()]);

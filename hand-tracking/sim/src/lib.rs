@@ -302,31 +302,91 @@ fn hash(x: u32) -> u32 {
     (h >> 22) ^ h
 }
 
-/// The shader's algorithm on the CPU (slow; the reference for tests).
-pub fn render_cpu(scene: &Scene, camera: &Camera) -> GrayImage {
-    let (p, caps) = camera_space(scene, camera);
-    let (w, h) = (camera.width, camera.height);
-    let distort = |n: Vec2| {
-        let r2 = n.length_squared();
-        let radial = 1.0 + r2 * (p.dist[0] + r2 * (p.dist[1] + r2 * p.misc[0]));
-        Vec2::new(
-            n.x * radial + 2.0 * p.dist[2] * n.x * n.y + p.dist[3] * (r2 + 2.0 * n.x * n.x),
-            n.y * radial + p.dist[2] * (r2 + 2.0 * n.y * n.y) + 2.0 * p.dist[3] * n.x * n.y,
-        )
-    };
-    let light = Vec3::from_slice(&p.light[..3]);
-    let mut pixels = vec![0u8; (w * h) as usize];
-    for y in 0..h {
-        for x in 0..w {
+/// Pixels per side of the shader's workgroup tiles.
+pub(crate) const TILE: u32 = 8;
+/// Words per tile in the shader's per-tile capsule lists (a count, then up
+/// to 63 indices).
+pub(crate) const TILE_STRIDE: usize = 64;
+
+/// A camera's pixel rays, worked out once per camera (the lens does not
+/// change between frames): each pixel's direction (the distortion model
+/// inverted by fixed-point iteration, camera frame, looking down -Z), and
+/// for each 8×8 tile the cone holding its pixels' rays (unit axis, and the
+/// largest angle from it in radians, padded for rounding). The shader culls
+/// capsules per tile with the cone and marches along the pixel's ray; the
+/// CPU reference uses the same directions.
+#[derive(Clone, Debug)]
+pub(crate) struct Rays {
+    pub(crate) dirs: Vec<[f32; 4]>,
+    pub(crate) tiles: Vec<[f32; 4]>,
+}
+
+impl Rays {
+    pub(crate) fn new(camera: &Camera) -> Self {
+        let k = &camera.intrinsics;
+        let dist = &k.distortion;
+        let distort = |n: Vec2| {
+            let r2 = n.length_squared();
+            let radial = 1.0 + r2 * (dist[0] + r2 * (dist[1] + r2 * dist[4]));
+            Vec2::new(
+                n.x * radial + 2.0 * dist[2] * n.x * n.y + dist[3] * (r2 + 2.0 * n.x * n.x),
+                n.y * radial + dist[2] * (r2 + 2.0 * n.y * n.y) + 2.0 * dist[3] * n.x * n.y,
+            )
+        };
+        let (w, h) = (camera.width, camera.height);
+        let dir = |x: u32, y: u32| {
             let d = Vec2::new(
-                (x as f32 + 0.5 - p.k[2]) / p.k[0],
-                (y as f32 + 0.5 - p.k[3]) / p.k[1],
+                (x as f32 + 0.5 - k.cx) / k.fx,
+                (y as f32 + 0.5 - k.cy) / k.fy,
             );
             let mut n = d;
             for _ in 0..20 {
                 n -= distort(n) - d;
             }
-            let dir = Vec3::new(n.x, -n.y, -1.0).normalize();
+            Vec3::new(n.x, -n.y, -1.0).normalize()
+        };
+        let mut dirs = Vec::with_capacity((w * h) as usize);
+        for y in 0..h {
+            for x in 0..w {
+                dirs.push(dir(x, y).extend(0.0).to_array());
+            }
+        }
+        let (tw, th) = (w.div_ceil(TILE), h.div_ceil(TILE));
+        let mut tiles = Vec::with_capacity((tw * th) as usize);
+        for ty in 0..th {
+            for tx in 0..tw {
+                let pixels = || {
+                    (ty * TILE..((ty + 1) * TILE).min(h)).flat_map(move |y| {
+                        (tx * TILE..((tx + 1) * TILE).min(w)).map(move |x| (x, y))
+                    })
+                };
+                let axis = pixels()
+                    .map(|(x, y)| Vec3::from_slice(&dirs[(y * w + x) as usize][..3]))
+                    .sum::<Vec3>()
+                    .normalize();
+                let angle = pixels()
+                    .map(|(x, y)| {
+                        let d = Vec3::from_slice(&dirs[(y * w + x) as usize][..3]);
+                        axis.angle_between(d)
+                    })
+                    .fold(0.0f32, f32::max);
+                tiles.push(axis.extend(angle * 1.01 + 1e-4).to_array());
+            }
+        }
+        Self { dirs, tiles }
+    }
+}
+
+/// The shader's algorithm on the CPU (slow; the reference for tests).
+pub fn render_cpu(scene: &Scene, camera: &Camera) -> GrayImage {
+    let (p, caps) = camera_space(scene, camera);
+    let (w, h) = (camera.width, camera.height);
+    let rays = Rays::new(camera);
+    let light = Vec3::from_slice(&p.light[..3]);
+    let mut pixels = vec![0u8; (w * h) as usize];
+    for y in 0..h {
+        for x in 0..w {
+            let dir = Vec3::from_slice(&rays.dirs[(y * w + x) as usize][..3]);
             let c = Vec3::from_slice(&p.bounds[..3]);
             let b = (-c).dot(dir);
             let disc = b * b - (c.length_squared() - p.bounds[3] * p.bounds[3]);
