@@ -16,16 +16,21 @@
 //! - `no_stop`: vibrations cannot be stopped (stop returns an error);
 //! - `face_out_of_range`: the face stream reports jawOpen at 1.5.
 //! - `gaze_out_of_range`: the eye-gaze stream reports the left eye 1.5 open.
+//! - `body_non_unit`: the body stream's chest orientation has length 2.
+//! - `abi_1_0`: the driver says it was built against ABI 1.0 and hands over
+//!   a 1.0-sized vtable (no `get_body_joints`), as an older driver would.
 
 use parallax_driver_simulated::{MotionKind, SimulatedBuilder};
 use parallax_sdk::types::{
-    Battery, DisplayInfo, EyeGaze, FaceExpressions, Hand, HandJoints, Time, TrackedPose,
+    Battery, BodyJoints, DisplayInfo, EyeGaze, FaceExpressions, Hand, HandJoints, Time, TrackedPose,
 };
 use parallax_sdk::{
     Builder, Device, DeviceDescription, DriverError, Estimate, Hmd, InputValue, SystemDevices,
     Vibration,
 };
-use parallax_sdk_abi::ffi::{PxDriverInfo, PxDriverVtable, PxHostInfo, PxResultCode};
+use parallax_sdk_abi::ffi::{
+    PxDriverInfo, PxDriverVtable, PxHostInfo, PxResultCode, PX_DRIVER_VTABLE_SIZE_1_0,
+};
 use std::collections::HashSet;
 use std::ffi::CStr;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -42,6 +47,8 @@ pub const FAULTS: &[&str] = &[
     "no_stop",
     "face_out_of_range",
     "gaze_out_of_range",
+    "body_non_unit",
+    "abi_1_0",
 ];
 
 type Faults = Arc<HashSet<String>>;
@@ -142,6 +149,14 @@ impl Device for BrokenHmd {
             g.openness[0] = 1.5; // the left eye more than fully open
         }
         Ok(g)
+    }
+
+    fn body_joints(&self, at: Time) -> Result<BodyJoints, DriverError> {
+        let mut b = self.inner.body_joints(at)?;
+        if self.faults.contains("body_non_unit") {
+            b.joints[5].pose.orientation *= 2.0; // the chest
+        }
+        Ok(b)
     }
 
     fn pose(&self, component: &str, at: Time) -> Result<TrackedPose, DriverError> {
@@ -269,9 +284,19 @@ pub unsafe extern "C" fn parallax_driver_negotiate(
             CStr::from_ptr(h.config_json).to_string_lossy().into_owned()
         }
     };
-    if faults_from(&config).is_ok_and(|f| f.contains("wrong_vtable_size")) {
+    let faults = faults_from(&config).unwrap_or_default();
+    let size = if faults.contains("wrong_vtable_size") {
+        Some(24)
+    } else if faults.contains("abi_1_0") {
+        // SAFETY: `info` was filled by `negotiate` above.
+        unsafe { (*info).abi_version = 1 << 16 };
+        Some(PX_DRIVER_VTABLE_SIZE_1_0)
+    } else {
+        None
+    };
+    if let Some(size) = size {
         let mut vt: PxDriverVtable = parallax_sdk_abi::guest::GUEST_VTABLE;
-        vt.struct_size = 24;
+        vt.struct_size = size;
         // SAFETY: `info` was filled by `negotiate` above; the leaked table
         // lives for the rest of the process, longer than any use.
         unsafe { (*info).vtable = Box::leak(Box::new(vt)) };

@@ -11,9 +11,9 @@
 
 use glam::{EulerRot, Quat, Vec3};
 use parallax_sdk::types::{
-    Battery, CameraFrame, CameraInfo, CameraIntrinsics, DesktopControls, DesktopInput, DisplayInfo,
-    Duration, EyeGaze, EyeInfo, FaceExpressions, Fov, Hand, HandJoints, LensModel, PixelFormat,
-    PlayArea, Pose, Time, TrackedPose, Velocity,
+    Battery, BodyJoints, CameraFrame, CameraInfo, CameraIntrinsics, DesktopControls, DesktopInput,
+    DisplayInfo, Duration, EyeGaze, EyeInfo, FaceExpressions, Fov, Hand, HandJoints, LensModel,
+    PixelFormat, PlayArea, Pose, Time, TrackedPose, Velocity,
 };
 use parallax_sdk::{
     Builder, Capabilities, Device, DeviceDescription, DeviceRole, DriverError, Estimate, Hmd,
@@ -579,6 +579,22 @@ impl Device for SimHmd {
         Ok(face::gaze(&self.motion, at))
     }
 
+    /// The wearer's upper body: the torso under the head, the arms reaching
+    /// the wrists of the hands (holding the controllers or bare), by
+    /// [`parallax_sdk::body::upper_body`]: exact, since the head and wrists
+    /// are the scripted ones.
+    fn body_joints(&self, at: Time) -> Result<BodyJoints, DriverError> {
+        if !self.is_connected() {
+            return Err(DriverError::Disconnected);
+        }
+        let head = self.rig.head(self.motion.head(at).0);
+        let wrists = [0, 1].map(|hand| {
+            let grip = self.rig.hand(self.motion.hand(hand, at).0);
+            Some(grip.mul(&grip_from_wrist()).position)
+        });
+        Ok(parallax_sdk::body::upper_body(at, &head, true, &wrists))
+    }
+
     /// Without controllers the headset tracks both bare hands itself (as a
     /// headset with hand tracking in its driver does).
     fn hand_joints(&self, hand: Hand, at: Time) -> Result<HandJoints, DriverError> {
@@ -723,6 +739,7 @@ impl Builder for SimulatedBuilder {
                     hand_tracking: !self.controllers,
                     face_expressions: true,
                     eye_gaze: true,
+                    body_tracking: true,
                     ..Default::default()
                 },
                 cameras: camera_infos(),

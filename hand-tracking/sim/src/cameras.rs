@@ -9,8 +9,8 @@ use crate::{hand_capsules, Background, GrayImage, Scene};
 use glam::Vec3;
 use parallax_hand_tracking::stereo::Camera;
 use parallax_sdk::types::{
-    CameraFrame, DisplayInfo, Hand, HandJoints, PixelFormat, Pose, Time, TrackedPose,
-    HAND_JOINT_COUNT,
+    Battery, BodyJoints, CameraFrame, DisplayInfo, EyeGaze, FaceExpressions, Hand, HandJoints,
+    PixelFormat, Pose, Time, TrackedPose, HAND_JOINT_COUNT,
 };
 use parallax_sdk::{
     Device, DeviceDescription, DeviceRole, DriverError, Hmd, InputValue, SystemDevices, Vibration,
@@ -147,6 +147,28 @@ impl Device for RenderedCameras {
 
     fn is_connected(&self) -> bool {
         self.inner.is_connected()
+    }
+
+    // The description (capabilities included) is the wrapped headset's, so
+    // its optional streams pass through.
+    fn hand_joints(&self, hand: Hand, at: Time) -> Result<HandJoints, DriverError> {
+        self.inner.hand_joints(hand, at)
+    }
+
+    fn eye_gaze(&self, at: Time) -> Result<EyeGaze, DriverError> {
+        self.inner.eye_gaze(at)
+    }
+
+    fn face_expressions(&self, at: Time) -> Result<FaceExpressions, DriverError> {
+        self.inner.face_expressions(at)
+    }
+
+    fn body_joints(&self, at: Time) -> Result<BodyJoints, DriverError> {
+        self.inner.body_joints(at)
+    }
+
+    fn battery(&self) -> Result<Battery, DriverError> {
+        self.inner.battery()
     }
 
     /// The newest frame set's image for this camera (rendering takes time,

@@ -37,7 +37,8 @@ int32_t parallax_driver_negotiate(const struct PxHostInfo *host, struct PxDriver
 #define PX_ABI_VERSION_MAJOR 1
 
 // ABI minor version: bumped when fields or functions are appended.
-#define PX_ABI_VERSION_MINOR 0
+// 1.1 appended `get_body_joints` to the vtable.
+#define PX_ABI_VERSION_MINOR 1
 
 // `(major << 16) | minor` of this header.
 #define PX_ABI_VERSION ((PX_ABI_VERSION_MAJOR << 16) | PX_ABI_VERSION_MINOR)
@@ -59,6 +60,11 @@ int32_t parallax_driver_negotiate(const struct PxHostInfo *host, struct PxDriver
 #define PX_HAND_JOINT_COUNT 26
 
 #define PX_FACE_EXPRESSION_COUNT 52
+
+// Upper-body joints (`get_body_joints`), in `XrBodyJointFB` order: root,
+// hips, spine lower/middle/upper, chest, neck, head, then per arm (left,
+// right) shoulder, scapula, upper arm, lower arm, wrist twist.
+#define PX_BODY_JOINT_COUNT 18
 
 // Device roles (`PxDeviceInfo::role`).
 #define PX_ROLE_HEAD 0
@@ -98,6 +104,9 @@ int32_t parallax_driver_negotiate(const struct PxHostInfo *host, struct PxDriver
 
 #define PX_CAP_BATTERY 8
 
+// ABI 1.1: `get_body_joints` works for this device.
+#define PX_CAP_BODY_TRACKING 16
+
 // Hands (`get_hand_joints`).
 #define PX_HAND_LEFT 0
 
@@ -122,6 +131,10 @@ int32_t parallax_driver_negotiate(const struct PxHostInfo *host, struct PxDriver
 // `struct_size` of a 1.0 vtable: everything up to and including
 // `set_refresh_rate`. A smaller vtable is rejected.
 #define PX_DRIVER_VTABLE_MIN_SIZE 120
+
+// `struct_size` of a complete 1.0 vtable (through `get_camera_frame`):
+// what a driver built against the 1.0 header passes.
+#define PX_DRIVER_VTABLE_SIZE_1_0 168
 
 // The result of every driver function.
 enum PxResult
@@ -361,6 +374,23 @@ typedef struct PxCameraFrame {
   uint32_t format;
 } PxCameraFrame;
 
+typedef struct PxBodyJoint {
+  // In the tracking origin. +Y runs along the bone towards the joint's
+  // child, -Z as close to the body's forward as that allows.
+  struct PxPose pose;
+  // `PX_POSE_*` bits (velocity bits are ignored).
+  uint32_t flags;
+} PxBodyJoint;
+
+// The upper body (ABI 1.1).
+typedef struct PxBodyJoints {
+  int64_t sample_time_ns;
+  uint32_t active;
+  // 0..=1.
+  float confidence;
+  struct PxBodyJoint joints[PX_BODY_JOINT_COUNT];
+} PxBodyJoints;
+
 // The driver's functions. Those up to `set_refresh_rate` are required;
 // the optional ones after it may be NULL (the feature is then absent).
 // Device indices run from 0 (the headset) to `device_count - 1`.
@@ -427,6 +457,12 @@ typedef struct PxDriverVtable {
                                    uint32_t device,
                                    uint32_t index,
                                    struct PxCameraFrame *frame);
+  // ABI 1.1: the upper body predicted to `at_ns` (devices with
+  // `PX_CAP_BODY_TRACKING`).
+  PxResultCode (*get_body_joints)(void *context,
+                                  uint32_t device,
+                                  int64_t at_ns,
+                                  struct PxBodyJoints *out);
 } PxDriverVtable;
 
 // How the driver logs through the host (may be NULL).

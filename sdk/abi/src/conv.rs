@@ -5,8 +5,9 @@
 use crate::ffi::*;
 use glam::{Quat, Vec3};
 use parallax_sdk::types::{
-    CameraInfo, CameraIntrinsics, DisplayInfo, EyeInfo, Fov, HandJoint, HandJoints, LensModel,
-    PixelFormat, Pose, Time, TrackedPose, Velocity, HAND_JOINT_COUNT,
+    BodyJoint, BodyJoints, CameraInfo, CameraIntrinsics, DisplayInfo, EyeInfo, Fov, HandJoint,
+    HandJoints, LensModel, PixelFormat, Pose, Time, TrackedPose, Velocity, BODY_JOINT_COUNT,
+    HAND_JOINT_COUNT,
 };
 use parallax_sdk::{DeviceRole, DriverError, InputKind, InputValue, Vibration};
 use std::ffi::c_char;
@@ -171,6 +172,52 @@ pub fn hand_joints_from(h: &PxHandJoints) -> HandJoints {
             pose_valid: j.flags & PX_POSE_POSITION_VALID != 0,
             pose_tracked: j.flags & PX_POSE_POSITION_TRACKED != 0,
             velocity_valid: j.flags & PX_POSE_VELOCITY_VALID != 0,
+        };
+    }
+    out
+}
+
+pub fn body_joints_to(b: &BodyJoints) -> PxBodyJoints {
+    let mut out = PxBodyJoints {
+        sample_time_ns: b.time.0,
+        active: b.active as u32,
+        confidence: b.confidence,
+        joints: [PxBodyJoint::default(); PX_BODY_JOINT_COUNT],
+    };
+    for (o, j) in out.joints.iter_mut().zip(b.joints.iter()) {
+        *o = PxBodyJoint {
+            pose: pose_to(j.pose),
+            flags: flags_to(
+                j.pose_valid,
+                j.pose_valid,
+                j.pose_tracked,
+                j.pose_tracked,
+                false,
+            ),
+        };
+    }
+    out
+}
+
+pub fn body_joints_from(b: &PxBodyJoints) -> BodyJoints {
+    let mut out = BodyJoints {
+        time: Time(b.sample_time_ns),
+        active: b.active != 0,
+        confidence: b.confidence,
+        ..Default::default()
+    };
+    for (o, j) in out
+        .joints
+        .iter_mut()
+        .zip(b.joints.iter())
+        .take(BODY_JOINT_COUNT)
+    {
+        let valid = PX_POSE_POSITION_VALID | PX_POSE_ORIENTATION_VALID;
+        let tracked = PX_POSE_POSITION_TRACKED | PX_POSE_ORIENTATION_TRACKED;
+        *o = BodyJoint {
+            pose: pose_from(j.pose),
+            pose_valid: j.flags & valid == valid,
+            pose_tracked: j.flags & tracked == tracked,
         };
     }
     out

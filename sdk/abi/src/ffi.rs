@@ -25,7 +25,8 @@ use std::ffi::{c_char, c_void};
 /// ABI major version: bumped only for incompatible changes (never so far).
 pub const PX_ABI_VERSION_MAJOR: u32 = 1;
 /// ABI minor version: bumped when fields or functions are appended.
-pub const PX_ABI_VERSION_MINOR: u32 = 0;
+/// 1.1 appended `get_body_joints` to the vtable.
+pub const PX_ABI_VERSION_MINOR: u32 = 1;
 /// `(major << 16) | minor` of this header.
 pub const PX_ABI_VERSION: u32 = (PX_ABI_VERSION_MAJOR << 16) | PX_ABI_VERSION_MINOR;
 
@@ -40,6 +41,10 @@ pub const PX_MAX_PATH: usize = 256;
 pub const PX_MAX_REFRESH_RATES: usize = 16;
 pub const PX_HAND_JOINT_COUNT: usize = 26;
 pub const PX_FACE_EXPRESSION_COUNT: usize = 52;
+/// Upper-body joints (`get_body_joints`), in `XrBodyJointFB` order: root,
+/// hips, spine lower/middle/upper, chest, neck, head, then per arm (left,
+/// right) shoulder, scapula, upper arm, lower arm, wrist twist.
+pub const PX_BODY_JOINT_COUNT: usize = 18;
 
 /// The result of every driver function.
 #[repr(i32)]
@@ -113,6 +118,8 @@ pub const PX_CAP_HAND_TRACKING: u32 = 1;
 pub const PX_CAP_EYE_GAZE: u32 = 2;
 pub const PX_CAP_FACE_EXPRESSIONS: u32 = 4;
 pub const PX_CAP_BATTERY: u32 = 8;
+/// ABI 1.1: `get_body_joints` works for this device.
+pub const PX_CAP_BODY_TRACKING: u32 = 16;
 
 /// Hands (`get_hand_joints`).
 pub const PX_HAND_LEFT: u32 = 0;
@@ -307,6 +314,27 @@ pub struct PxHandJoints {
     pub sample_time_ns: i64,
     pub active: u32,
     pub joints: [PxHandJoint; PX_HAND_JOINT_COUNT],
+}
+
+#[repr(C)]
+#[derive(Copy, Clone, Debug, Default, PartialEq)]
+pub struct PxBodyJoint {
+    /// In the tracking origin. +Y runs along the bone towards the joint's
+    /// child, -Z as close to the body's forward as that allows.
+    pub pose: PxPose,
+    /// `PX_POSE_*` bits (velocity bits are ignored).
+    pub flags: u32,
+}
+
+/// The upper body (ABI 1.1).
+#[repr(C)]
+#[derive(Copy, Clone, Debug)]
+pub struct PxBodyJoints {
+    pub sample_time_ns: i64,
+    pub active: u32,
+    /// 0..=1.
+    pub confidence: f32,
+    pub joints: [PxBodyJoint; PX_BODY_JOINT_COUNT],
 }
 
 #[repr(C)]
@@ -545,11 +573,25 @@ pub struct PxDriverVtable {
             frame: *mut PxCameraFrame,
         ) -> PxResultCode,
     >,
+    /// ABI 1.1: the upper body predicted to `at_ns` (devices with
+    /// `PX_CAP_BODY_TRACKING`).
+    pub get_body_joints: Option<
+        unsafe extern "C" fn(
+            context: *mut c_void,
+            device: u32,
+            at_ns: i64,
+            out: *mut PxBodyJoints,
+        ) -> PxResultCode,
+    >,
 }
 
 /// `struct_size` of a 1.0 vtable: everything up to and including
 /// `set_refresh_rate`. A smaller vtable is rejected.
 pub const PX_DRIVER_VTABLE_MIN_SIZE: u32 = 120;
+
+/// `struct_size` of a complete 1.0 vtable (through `get_camera_frame`):
+/// what a driver built against the 1.0 header passes.
+pub const PX_DRIVER_VTABLE_SIZE_1_0: u32 = 168;
 
 /// The one symbol a driver library exports.
 pub const PX_NEGOTIATE_SYMBOL: &str = "parallax_driver_negotiate";
@@ -567,6 +609,14 @@ mod tests {
         assert_eq!(
             PX_DRIVER_VTABLE_MIN_SIZE as usize,
             std::mem::offset_of!(PxDriverVtable, get_hand_joints)
+        );
+    }
+
+    #[test]
+    fn the_1_0_vtable_ends_where_1_1_appended() {
+        assert_eq!(
+            PX_DRIVER_VTABLE_SIZE_1_0 as usize,
+            std::mem::offset_of!(PxDriverVtable, get_body_joints)
         );
     }
 

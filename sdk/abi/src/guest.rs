@@ -197,6 +197,7 @@ unsafe extern "C" fn get_device(
                         | (c.eye_gaze as u32 * PX_CAP_EYE_GAZE)
                         | (c.face_expressions as u32 * PX_CAP_FACE_EXPRESSIONS)
                         | (c.battery as u32 * PX_CAP_BATTERY)
+                        | (c.body_tracking as u32 * PX_CAP_BODY_TRACKING)
                 },
                 camera_count: desc.cameras.len() as u32,
             };
@@ -424,6 +425,20 @@ unsafe extern "C" fn get_face_expressions(
     })
 }
 
+unsafe extern "C" fn get_body_joints(
+    ctx: *mut c_void,
+    device: u32,
+    at_ns: i64,
+    out: *mut PxBodyJoints,
+) -> PxResultCode {
+    entry(ctx, "get_body_joints", |g| {
+        g.with_device(device, |_, d| {
+            let b = d.body_joints(Time(at_ns))?;
+            put(out, body_joints_to(&b))
+        })
+    })
+}
+
 unsafe extern "C" fn get_battery(
     ctx: *mut c_void,
     device: u32,
@@ -543,6 +558,7 @@ pub static GUEST_VTABLE: PxDriverVtable = PxDriverVtable {
     get_battery: Some(get_battery),
     get_camera: Some(get_camera),
     get_camera_frame: Some(get_camera_frame),
+    get_body_joints: Some(get_body_joints),
 };
 
 /// The body of `parallax_driver_negotiate` for a Rust driver; see

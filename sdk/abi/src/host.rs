@@ -10,8 +10,8 @@
 use crate::conv::*;
 use crate::ffi::*;
 use parallax_sdk::types::{
-    Battery, CameraFrame, DisplayInfo, EyeGaze, FaceExpressions, Hand, HandJoints, PlayArea, Time,
-    TrackedPose,
+    Battery, BodyJoints, CameraFrame, DisplayInfo, EyeGaze, FaceExpressions, Hand, HandJoints,
+    PlayArea, Time, TrackedPose,
 };
 use parallax_sdk::{
     Builder, Capabilities, Device, DeviceDescription, DriverError, Estimate, Hmd, InputComponent,
@@ -342,6 +342,7 @@ impl AbiBuilder {
                 face_expressions: caps & PX_CAP_FACE_EXPRESSIONS != 0
                     && lib.vt.get_face_expressions.is_some(),
                 battery: caps & PX_CAP_BATTERY != 0 && lib.vt.get_battery.is_some(),
+                body_tracking: caps & PX_CAP_BODY_TRACKING != 0 && lib.vt.get_body_joints.is_some(),
             },
             cameras,
         })
@@ -618,6 +619,20 @@ impl Device for AbiDevice {
         })
     }
 
+    fn body_joints(&self, at: Time) -> Result<BodyJoints, DriverError> {
+        let mut out = std::mem::MaybeUninit::<PxBodyJoints>::zeroed();
+        call!(
+            self.lib(),
+            get_body_joints,
+            "get_body_joints",
+            self.index,
+            at.0,
+            out.as_mut_ptr()
+        )?;
+        // SAFETY: zeroed then written by the driver; any bit pattern is valid.
+        Ok(body_joints_from(&unsafe { out.assume_init() }))
+    }
+
     fn battery(&self) -> Result<Battery, DriverError> {
         let mut b = PxBattery::default();
         call!(self.lib(), get_battery, "get_battery", self.index, &mut b)?;
@@ -700,6 +715,9 @@ impl Device for AbiHmd {
     }
     fn eye_gaze(&self, at: Time) -> Result<EyeGaze, DriverError> {
         self.dev.eye_gaze(at)
+    }
+    fn body_joints(&self, at: Time) -> Result<BodyJoints, DriverError> {
+        self.dev.body_joints(at)
     }
     fn face_expressions(&self, at: Time) -> Result<FaceExpressions, DriverError> {
         self.dev.face_expressions(at)

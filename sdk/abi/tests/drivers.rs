@@ -29,7 +29,7 @@ fn simulated_library_matches_the_built_in_driver() {
     )
     .unwrap();
     assert_eq!(abi.name(), "simulated-abi");
-    assert_eq!(abi.abi_version(), "1.0");
+    assert_eq!(abi.abi_version(), "1.1");
     let native = SimulatedBuilder::new(MotionKind::Static);
     assert_eq!(abi.estimate(), native.estimate());
     let a = abi.open().unwrap();
@@ -50,6 +50,9 @@ fn simulated_library_matches_the_built_in_driver() {
         n.hmd.pose("head", t).unwrap(),
     );
     assert_eq!((pa.pose, pa.velocity), (pn.pose, pn.velocity));
+    // The 1.1 body stream, joint for joint.
+    assert!(a.hmd.description().capabilities.body_tracking);
+    assert_eq!(a.hmd.body_joints(t).unwrap(), n.hmd.body_joints(t).unwrap());
     for (da, dn) in a.devices.iter().zip(&n.devices) {
         assert_eq!(da.description(), dn.description());
         let ga = da.pose("input/aim/pose", t).unwrap();
@@ -66,6 +69,10 @@ fn simulated_library_matches_the_built_in_driver() {
             DriverError::NoSuchComponent("get_pose".into())
         );
     }
+    assert_eq!(
+        a.hmd.face_expressions(t).unwrap(),
+        n.hmd.face_expressions(t).unwrap()
+    );
     // Refresh rates go through to the library.
     assert_eq!(a.hmd.refresh_rate(), 90.0);
     a.hmd.set_refresh_rate(120.0).unwrap();
@@ -191,6 +198,33 @@ fn broken_driver_faults_are_refused_or_contained() {
     drop(sys);
     let b = broken(r#""refresh_rate_lie""#).unwrap();
     assert_eq!(b.open().unwrap().hmd.refresh_rate(), 90.0);
+    // A body joint with a garbage quaternion passes the ABI but not the
+    // sanitiser.
+    let b = broken(r#""body_non_unit""#).unwrap();
+    let body = b.open().unwrap().hmd.body_joints(Time::now()).unwrap();
+    assert!(parallax_sdk::sanitize::body_joints(body).is_err());
+}
+
+#[test]
+fn a_driver_built_against_abi_1_0_still_works() {
+    // The broken driver passing for a 1.0 driver: its vtable ends before
+    // get_body_joints, so the host sees no body stream even though the
+    // device's capability bit says so, and everything else works.
+    let b = broken(r#""abi_1_0""#).unwrap();
+    assert_eq!(b.abi_version(), "1.0");
+    assert_eq!(
+        b.vtable_size(),
+        parallax_sdk_abi::ffi::PX_DRIVER_VTABLE_SIZE_1_0
+    );
+    let sys = b.open().unwrap();
+    let caps = sys.hmd.description().capabilities;
+    assert!(!caps.body_tracking && caps.face_expressions && caps.eye_gaze);
+    assert_eq!(
+        sys.hmd.body_joints(Time::now()),
+        Err(DriverError::Unsupported)
+    );
+    assert!(sys.hmd.face_expressions(Time::now()).is_ok());
+    assert!(sys.hmd.pose("head", Time::now()).is_ok());
 }
 
 #[test]

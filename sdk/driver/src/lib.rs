@@ -15,12 +15,13 @@
 //!   profiles.
 #![forbid(unsafe_code)]
 
+pub mod body;
 pub mod sanitize;
 
 pub use parallax_sdk_types as types;
 use parallax_sdk_types::{
-    Battery, CameraFrame, CameraInfo, DisplayInfo, Duration, EyeGaze, FaceExpressions, Hand,
-    HandJoints, PlayArea, Time, TrackedPose,
+    Battery, BodyJoints, CameraFrame, CameraInfo, DisplayInfo, Duration, EyeGaze, FaceExpressions,
+    Hand, HandJoints, PlayArea, Time, TrackedPose,
 };
 use std::sync::Arc;
 
@@ -131,6 +132,8 @@ pub struct Capabilities {
     pub face_expressions: bool,
     /// [`Device::battery`] works.
     pub battery: bool,
+    /// [`Device::body_joints`] works.
+    pub body_tracking: bool,
 }
 
 /// What a device is.
@@ -183,6 +186,12 @@ pub trait Device: Send + Sync {
 
     /// Face expression weights (devices with `capabilities.face_expressions`).
     fn face_expressions(&self, _at: Time) -> Result<FaceExpressions, DriverError> {
+        Err(DriverError::Unsupported)
+    }
+
+    /// The upper body predicted to `at` (devices with
+    /// `capabilities.body_tracking`).
+    fn body_joints(&self, _at: Time) -> Result<BodyJoints, DriverError> {
         Err(DriverError::Unsupported)
     }
 

@@ -4,7 +4,7 @@
 //! [`Cause`], so callers can log once per cause rather than once per frame.
 
 use crate::{DriverError, InputValue};
-use parallax_sdk_types::{FaceExpressions, HandJoints, Pose, Time, TrackedPose};
+use parallax_sdk_types::{BodyJoints, FaceExpressions, HandJoints, Pose, Time, TrackedPose};
 
 /// Tolerance on `|q| - 1` above which a quaternion is renormalised (and
 /// beyond `MAX_QUAT_NORM_ERROR` rejected as garbage).
@@ -121,6 +121,27 @@ pub fn hand_joints(mut h: HandJoints) -> Result<HandJoints, Rejected> {
     Ok(h)
 }
 
+/// Checks an upper body: an active body needs a confidence in 0..=1 and
+/// every valid joint's pose finite with a (renormalised) unit quaternion;
+/// one bad joint rejects the whole body. An inactive body passes as it is.
+pub fn body_joints(mut b: BodyJoints) -> Result<BodyJoints, Rejected> {
+    if !b.active {
+        return Ok(b);
+    }
+    if !b.confidence.is_finite() || !(0.0..=1.0).contains(&b.confidence) {
+        return Err(reject(
+            Cause::OutOfRange,
+            format!("body confidence {} is outside 0..=1", b.confidence),
+        ));
+    }
+    for (i, j) in b.joints.iter_mut().enumerate() {
+        if j.pose_valid {
+            j.pose = pose(j.pose).map_err(|r| reject(r.cause, format!("body joint {i}: {r}")))?;
+        }
+    }
+    Ok(b)
+}
+
 /// Checks face expression weights (0..=1 each): rounding slack is clamped;
 /// a non-finite weight or one further out rejects the whole face (a face
 /// with one garbage weight is not the wearer's). Invalid faces pass as
@@ -214,6 +235,31 @@ mod tests {
                 .cause,
             Cause::NonFinite
         );
+    }
+
+    #[test]
+    fn bodies_with_a_garbage_joint_or_confidence_are_refused() {
+        let mut b = crate::body::upper_body(
+            Time(1),
+            &Pose::from_position(glam::Vec3::new(0.0, 1.6, 0.0)),
+            true,
+            &[None, None],
+        );
+        assert_eq!(body_joints(b), Ok(b));
+        b.joints[3].pose.orientation *= 1.00005;
+        assert!((body_joints(b).unwrap().joints[3].pose.orientation.length() - 1.0).abs() < 1e-4);
+        b.joints[3].pose.orientation *= 2.0;
+        assert_eq!(body_joints(b).unwrap_err().cause, Cause::NonUnitQuaternion);
+        b.joints[3].pose.orientation = glam::Quat::IDENTITY;
+        b.joints[9].pose.position.y = f32::INFINITY;
+        assert_eq!(body_joints(b).unwrap_err().cause, Cause::NonFinite);
+        // An invalid joint is not looked at; neither is an inactive body.
+        b.joints[9].pose_valid = false;
+        assert!(body_joints(b).is_ok());
+        b.confidence = 1.5;
+        assert_eq!(body_joints(b).unwrap_err().cause, Cause::OutOfRange);
+        b.active = false;
+        assert!(body_joints(b).is_ok());
     }
 
     #[test]

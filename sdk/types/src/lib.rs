@@ -460,6 +460,91 @@ pub struct EyeGaze {
     pub openness: [f32; 2],
 }
 
+/// Upper-body joints, in the order of `XrBodyJointFB` (the first 18 of
+/// `XR_BODY_JOINT_SET_DEFAULT_FB`; its hands are the hand-tracking joints):
+/// [`BODY_JOINT_NAMES`]. Legs are not part of this set.
+pub const BODY_JOINT_COUNT: usize = 18;
+
+/// The body joints' names, in their order.
+pub const BODY_JOINT_NAMES: [&str; BODY_JOINT_COUNT] = [
+    "root",
+    "hips",
+    "spine_lower",
+    "spine_middle",
+    "spine_upper",
+    "chest",
+    "neck",
+    "head",
+    "left_shoulder",
+    "left_scapula",
+    "left_arm_upper",
+    "left_arm_lower",
+    "left_hand_wrist_twist",
+    "right_shoulder",
+    "right_scapula",
+    "right_arm_upper",
+    "right_arm_lower",
+    "right_hand_wrist_twist",
+];
+
+/// Each body joint's parent (`None` for the root), in the same order.
+pub const BODY_JOINT_PARENTS: [Option<usize>; BODY_JOINT_COUNT] = [
+    None,
+    Some(0),
+    Some(1),
+    Some(2),
+    Some(3),
+    Some(4),
+    Some(5),
+    Some(6),
+    Some(5),
+    Some(8),
+    Some(9),
+    Some(10),
+    Some(11),
+    Some(5),
+    Some(13),
+    Some(14),
+    Some(15),
+    Some(16),
+];
+
+/// One body joint in the stage. Its frame: +Y runs along the bone towards
+/// the joint's child (up the spine, out along the arms), -Z is as close to
+/// the body's forward as that allows (the root: on the floor under the
+/// hips, +Y up, -Z forward; the head: the head's pose, as the headset's).
+#[derive(Copy, Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct BodyJoint {
+    pub pose: Pose,
+    pub pose_valid: bool,
+    pub pose_tracked: bool,
+}
+
+/// The upper body at a time.
+#[derive(Copy, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct BodyJoints {
+    pub time: Time,
+    /// Whether the body is tracked at all; when false the joints are
+    /// meaningless.
+    pub active: bool,
+    /// 0 (no confidence) ..= 1.
+    pub confidence: f32,
+    pub joints: [BodyJoint; BODY_JOINT_COUNT],
+}
+
+impl Default for BodyJoints {
+    fn default() -> Self {
+        Self {
+            time: Time::default(),
+            active: false,
+            confidence: 0.0,
+            joints: [BodyJoint::default(); BODY_JOINT_COUNT],
+        }
+    }
+}
+
 /// Battery state of a device.
 #[derive(Copy, Clone, Debug, Default, PartialEq)]
 pub struct Battery {
