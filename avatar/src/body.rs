@@ -4,18 +4,21 @@
 //! that follows the participant's real head and hands already says who is
 //! talking to whom and who points where.
 //!
-//! The torso hangs below the head, turned with the head's yaw only (a head
-//! tilt does not tilt the chest); the arms reach the hands with two-bone
-//! inverse kinematics (upper arm 0.30 m, forearm 0.28 m), elbows bending
-//! down and out; an untracked hand hangs at the side. Vertices are in the
-//! stage (the figure's pose is the identity), normals analytic.
+//! The joints are the SDK's upper-body estimate from head and hands (the
+//! body the simulated headset reports to apps): the torso hangs below the
+//! head, turned with the head's yaw only (a head tilt does not tilt the
+//! chest); the arms reach the hands with two-bone inverse kinematics
+//! (upper arm 0.30 m, forearm 0.28 m), elbows bending down and out; an
+//! untracked hand hangs at the side. Vertices are in the stage (the
+//! figure's pose is the identity), normals analytic.
 
 use crate::packet::Pose;
 use crate::shading::ShadedVertex;
-use glam::{Quat, Vec3};
-
-const UPPER_ARM: f32 = 0.30;
-const FOREARM: f32 = 0.28;
+#[cfg(test)]
+use glam::Quat;
+use glam::Vec3;
+#[cfg(test)]
+use parallax_sdk::body::{FOREARM, UPPER_ARM};
 /// Segments around each capsule and rings per hemisphere.
 const AROUND: usize = 12;
 const CAP_RINGS: usize = 3;
@@ -48,57 +51,37 @@ pub struct Skeleton {
 }
 
 /// Where the body's joints are for a head (`stage_from_head`, OpenXR's
-/// convention: looking down -Z) and hand grip poses.
+/// convention: looking down -Z) and hand grip poses: the SDK's upper-body
+/// estimate ([`parallax_sdk::body::upper_body`], the body the simulated
+/// headset reports for its wearer), with each wrist 6 cm behind its grip
+/// and the hand's tip 5 cm ahead of it (hanging 11 cm below an untracked
+/// wrist).
 pub fn skeleton(head: &Pose, hands: &[Option<Pose>; 2]) -> Skeleton {
-    let (yaw, _, _) = head.orientation.to_euler(glam::EulerRot::YXZ);
-    let body = Quat::from_rotation_y(yaw);
-    let right = body * Vec3::X;
-    let back = body * Vec3::Z;
-    let neck = head.position + Vec3::new(0.0, -0.13, 0.0) + back * 0.03;
-    let chest = neck + Vec3::new(0.0, -0.12, 0.0);
-    let hips = neck + Vec3::new(0.0, -0.55, 0.0);
-    let mut s = Skeleton {
-        neck,
-        chest,
-        hips,
-        shoulders: [Vec3::ZERO; 2],
-        elbows: [Vec3::ZERO; 2],
-        wrists: [Vec3::ZERO; 2],
-        hand_tips: [Vec3::ZERO; 2],
-    };
-    for (i, side) in [-1.0f32, 1.0].into_iter().enumerate() {
-        let shoulder = neck + right * (0.19 * side) + Vec3::new(0.0, -0.06, 0.0);
-        // The grip is in the fist; the wrist a little behind it.
-        let (wrist, tip) = match hands[i] {
-            Some(h) if h.position.is_finite() && h.orientation.is_finite() => {
-                let q = h.orientation.normalize();
-                (
-                    h.position + q * Vec3::new(0.0, 0.0, 0.06),
-                    h.position + q * Vec3::new(0.0, 0.0, -0.05),
-                )
-            }
-            _ => {
-                let w = shoulder
-                    + Vec3::new(0.0, -(UPPER_ARM + FOREARM) * 0.97, 0.0)
-                    + right * (0.03 * side);
-                (w, w + Vec3::new(0.0, -0.11, 0.0))
-            }
-        };
-        // Two-bone IK: the elbow on the circle of reach, towards the pole.
-        let to = wrist - shoulder;
-        let d = to.length().clamp(0.05, (UPPER_ARM + FOREARM) * 0.999);
-        let u = to.normalize_or(-Vec3::Y);
-        let wrist = shoulder + u * d;
-        let a = (UPPER_ARM * UPPER_ARM - FOREARM * FOREARM + d * d) / (2.0 * d);
-        let b = (UPPER_ARM * UPPER_ARM - a * a).max(0.0).sqrt();
-        let pole = (Vec3::new(0.0, -1.0, 0.0) + right * (0.5 * side) + back * 0.3).normalize();
-        let p = (pole - u * pole.dot(u)).normalize_or(right * side);
-        s.shoulders[i] = shoulder;
-        s.elbows[i] = shoulder + u * a + p * b;
-        s.wrists[i] = wrist;
-        s.hand_tips[i] = tip;
+    use parallax_sdk::body::{joint, upper_body};
+    let hands = hands.map(|h| h.filter(|h| h.position.is_finite() && h.orientation.is_finite()));
+    let wrists = hands
+        .map(|h| h.map(|h| h.position + h.orientation.normalize() * Vec3::new(0.0, 0.0, 0.06)));
+    let body = upper_body(
+        parallax_sdk::types::Time(0),
+        &parallax_sdk::types::Pose::new(head.orientation, head.position),
+        true,
+        &wrists,
+    );
+    let at = |j: usize| body.joints[j].pose.position;
+    let arm = |k: usize| [0, 1].map(|i| at(joint::ARM[i] + k));
+    let wrist = arm(joint::WRIST_TWIST);
+    Skeleton {
+        neck: at(joint::NECK),
+        chest: at(joint::CHEST),
+        hips: at(joint::HIPS),
+        shoulders: arm(joint::ARM_UPPER),
+        elbows: arm(joint::ARM_LOWER),
+        wrists: wrist,
+        hand_tips: [0, 1].map(|i| match hands[i] {
+            Some(h) => h.position + h.orientation.normalize() * Vec3::new(0.0, 0.0, -0.05),
+            None => wrist[i] + Vec3::new(0.0, -0.11, 0.0),
+        }),
     }
-    s
 }
 
 /// The figure's fixed triangles and its vertices for a pose.

@@ -161,6 +161,7 @@ fn run_checks(path: &Path, config: Option<&str>, name: &mut Option<String>) -> V
     check_hand_joints(&mut r, &sys);
     check_face_expressions(&mut r, &sys);
     check_eye_gaze(&mut r, &sys);
+    check_body_joints(&mut r, &sys);
     check_haptics(&mut r, &builder, &sys);
     check_refresh(&mut r, &builder, &sys);
     check_disconnect(&mut r, &builder, &sys);
@@ -772,6 +773,112 @@ fn check_eye_gaze(r: &mut Report, sys: &SystemDevices) {
         } else {
             Outcome::Pass(format!(
                 "{eyes} eye trackers, {valid} valid samples: unit gaze near the head, openness in [0, 1], timed"
+            ))
+        },
+    );
+}
+
+/// Devices that claim body tracking: 100 samples over a second, each
+/// active one with a confidence in [0, 1], its time set, every valid joint
+/// finite with a unit quaternion, the bones (parent to child) keeping their
+/// lengths within 1 cm, and the head joint within 30 cm of the headset.
+fn check_body_joints(r: &mut Report, sys: &SystemDevices) {
+    use parallax_sdk::types::{BODY_JOINT_COUNT, BODY_JOINT_NAMES, BODY_JOINT_PARENTS};
+    let mut problems = Vec::new();
+    let (mut bodies, mut active) = (0, 0);
+    let mut worst_drift = 0.0f32;
+    let base = Time::now();
+    for (i, d) in devices(sys) {
+        if !d.description().capabilities.body_tracking {
+            continue;
+        }
+        bodies += 1;
+        let mut bones: Option<[f32; BODY_JOINT_COUNT]> = None;
+        for k in 0..100 {
+            let at = base + Duration(k * 10_000_000);
+            let b = match d.body_joints(at) {
+                Ok(b) => b,
+                Err(DriverError::Disconnected) => break,
+                Err(e) => {
+                    r.note(&e);
+                    problems.push(format!("device {i} body: {e}"));
+                    break;
+                }
+            };
+            if !b.active {
+                continue;
+            }
+            active += 1;
+            let bad_joint = b.joints.iter().enumerate().find_map(|(j, joint)| {
+                let (q, p) = (joint.pose.orientation, joint.pose.position);
+                if !joint.pose_valid {
+                    None
+                } else if !(q.is_finite() && p.is_finite()) {
+                    Some(format!("{} has a non-finite pose", BODY_JOINT_NAMES[j]))
+                } else if (q.length() - 1.0).abs() > 1e-3 {
+                    Some(format!(
+                        "{} has a quaternion of length {}",
+                        BODY_JOINT_NAMES[j],
+                        q.length()
+                    ))
+                } else {
+                    None
+                }
+            });
+            let head = sys.hmd.pose("head", at).ok().map(|p| p.pose.position);
+            let head_joint = &b.joints[parallax_sdk::body::joint::HEAD];
+            let bad = if !(0.0..=1.0).contains(&b.confidence) {
+                Some(format!("confidence {} (not in [0, 1])", b.confidence))
+            } else if b.time.0 <= 0 {
+                Some("no time".into())
+            } else if bad_joint.is_some() {
+                bad_joint
+            } else if let (Some(h), true) = (head, head_joint.pose_valid) {
+                let off = (head_joint.pose.position - h).length();
+                (off > 0.3).then(|| format!("the head joint is {off:.2} m from the headset"))
+            } else {
+                None
+            };
+            if let Some(bad) = bad {
+                problems.push(format!("device {i} body, sample {k}: {bad}"));
+                break;
+            }
+            let mut lengths = [0.0; BODY_JOINT_COUNT];
+            for (j, parent) in BODY_JOINT_PARENTS.iter().enumerate() {
+                if let Some(p) = parent {
+                    if b.joints[j].pose_valid && b.joints[*p].pose_valid && *p != 0 {
+                        lengths[j] =
+                            (b.joints[j].pose.position - b.joints[*p].pose.position).length();
+                    }
+                }
+            }
+            match &bones {
+                None => bones = Some(lengths),
+                Some(first) => {
+                    for (a, b) in first.iter().zip(&lengths) {
+                        worst_drift = worst_drift.max((a - b).abs());
+                    }
+                }
+            }
+        }
+    }
+    r.add(
+        "body-joints",
+        if !problems.is_empty() {
+            Outcome::Fail(problems.join("; "))
+        } else if bodies == 0 {
+            Outcome::Skip("no device claims body tracking".into())
+        } else if active == 0 {
+            Outcome::Warn(format!("{bodies} bodies, but no active sample over a second"))
+        } else if worst_drift > 0.01 {
+            Outcome::Fail(format!(
+                "bone lengths change by up to {:.1} mm over a second",
+                worst_drift * 1e3
+            ))
+        } else {
+            Outcome::Pass(format!(
+                "{bodies} bodies, {active} active samples: finite, unit quaternions, head joint at the headset, bones within {:.2} mm",
+                worst_drift * 1e3
             ))
         },
     );

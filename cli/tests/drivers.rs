@@ -69,15 +69,15 @@ fn driver_check_passes_real_drivers() {
         };
         assert!(ok, "{name}:\n{out}");
         assert!(out.contains(" 0 failed, "), "{name}:\n{out}");
-        // Only hand joints, face expressions and eye gaze may be skipped,
-        // and only by drivers without them: the simulated headset has all
-        // three, a replay of it its face and gaze (recorded) but no hand
-        // joints, the C sample none.
+        // Only hand joints, face expressions, eye gaze and body joints may
+        // be skipped, and only by drivers without them: the simulated
+        // headset has all four, a replay of it its face, gaze and body
+        // (recorded) but no hand joints, the C sample none.
         let skipped: Vec<&str> = out.lines().filter(|l| l.contains("SKIP")).collect();
         let want: &[&str] = match name {
             "simulated" => &[],
             "replay" => &["hand-joints"],
-            _ => &["hand-joints", "face-expressions", "eye-gaze"],
+            _ => &["hand-joints", "face-expressions", "eye-gaze", "body-joints"],
         };
         assert!(
             skipped.len() == want.len()
@@ -101,6 +101,7 @@ fn driver_check_names_every_planted_fault() {
         ("no_stop", "haptics"),
         ("face_out_of_range", "face-expressions"),
         ("gaze_out_of_range", "eye-gaze"),
+        ("body_non_unit", "body-joints"),
     ];
     for (fault, check) in expect {
         let cfg = format!(r#"{{"faults":["{fault}"]}}"#);

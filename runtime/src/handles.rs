@@ -24,6 +24,7 @@ pub enum Kind {
     HandTracker = 8,
     FaceTracker2 = 9,
     FacialTrackerHtc = 10,
+    BodyTracker = 11,
 }
 
 /// A raw handle value as apps see it.

@@ -547,6 +547,47 @@ impl DeviceHub {
         }
     }
 
+    /// The first device (the headset first) that tracks the body.
+    fn body_tracker(&self) -> Option<DeviceIndex> {
+        self.first_with(|c| c.body_tracking)
+    }
+
+    /// Whether a device reports the upper body (`XR_FB_body_tracking`).
+    pub fn supports_body_tracking(&self) -> bool {
+        self.body_tracker().is_some()
+    }
+
+    /// The upper body (stage) predicted to `at`, checked; `None` when no
+    /// device tracks the body, it is not active, or it failed or sent a
+    /// garbage joint (logged once per cause).
+    pub fn body_joints(&self, at: Time) -> Option<parallax_sdk::types::BodyJoints> {
+        let index = self.body_tracker()?;
+        let dev = self.device(index)?;
+        if !self.is_active(index) {
+            return None;
+        }
+        let b = match dev.body_joints(at) {
+            Ok(b) => b,
+            Err(DriverError::Unsupported) => return None,
+            Err(e) => {
+                self.driver_failed(index, "body joints", &e);
+                return None;
+            }
+        };
+        match sanitize::body_joints(b) {
+            Ok(b) => Some(b),
+            Err(r) => {
+                self.warn_once(
+                    index,
+                    "body joints",
+                    format!("{:?}", r.cause),
+                    format!("{} body joints: rejected: {r}", dev.description().name),
+                );
+                None
+            }
+        }
+    }
+
     /// Whether a device reports eye gaze (`XR_EXT_eye_gaze_interaction`).
     pub fn supports_eye_gaze(&self) -> bool {
         self.eye_tracker().is_some()

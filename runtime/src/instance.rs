@@ -53,6 +53,7 @@ pub const EXTENSIONS: &[(&str, u32)] = &[
     ("XR_EXT_user_presence", 1),
     ("XR_FB_face_tracking2", 1),
     ("XR_HTC_facial_tracking", 3),
+    ("XR_FB_body_tracking", 1),
 ];
 
 /// Extensions that need another one enabled with them (the registry's

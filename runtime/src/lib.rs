@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod action;
+pub mod body;
 pub mod camera_hands;
 pub mod config;
 pub mod dpad;

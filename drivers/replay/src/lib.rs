@@ -23,10 +23,15 @@
 //!   `{"t":4000000,"d":0,"fx":[52 ARKit-order weights],"ok":true}`;
 //! - eye gaze of a device whose header says `"gaze":true`:
 //!   `{"t":4000000,"d":0,"g":[qx,qy,qz,qw,x,y,z],"o":[left,right],"ok":true}`
-//!   (`head_from_gaze` and each eye's openness).
+//!   (`head_from_gaze` and each eye's openness);
+//! - the upper body of a device whose header says `"body":true`:
+//!   `{"t":4000000,"d":0,"b":[18 × qx,qy,qz,qw,x,y,z],"bf":[18 flags],"cf":1.0,"ok":true}`
+//!   (joints in `BODY_JOINT_NAMES` order; flags as for poses; `cf` the
+//!   confidence, `ok` whether the body is active).
 //!
-//! Face and gaze lines were added within version 1: readers that predate
-//! them skip them, as every unknown line, and ignore the header fields.
+//! Face, gaze and body lines were added within version 1: readers that
+//! predate them skip them, as every unknown line, and ignore the header
+//! fields.
 //!
 //! Floats are written in the shortest form that reads back to the same
 //! `f32`, so a replay reproduces the recorded numbers exactly. Samples are
@@ -43,8 +48,8 @@
 
 use glam::{Quat, Vec2, Vec3};
 use parallax_sdk::types::{
-    DisplayInfo, Duration, EyeGaze, FaceExpressions, Pose, Time, TrackedPose, Velocity,
-    FACE_EXPRESSION_COUNT,
+    BodyJoint, BodyJoints, DisplayInfo, Duration, EyeGaze, FaceExpressions, Pose, Time,
+    TrackedPose, Velocity, BODY_JOINT_COUNT, FACE_EXPRESSION_COUNT,
 };
 use parallax_sdk::{
     Builder, Capabilities, Device, DeviceDescription, DeviceRole, DriverError, Estimate, Hmd,
@@ -98,6 +103,9 @@ pub struct DeviceHeader {
     /// Eye gaze is recorded for it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub gaze: bool,
+    /// The upper body is recorded for it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub body: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -127,6 +135,16 @@ struct FaceLine {
     t: i64,
     d: usize,
     fx: Vec<f32>,
+    ok: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct BodyLine {
+    t: i64,
+    d: usize,
+    b: Vec<f32>,
+    bf: Vec<u32>,
+    cf: f32,
     ok: bool,
 }
 
@@ -248,6 +266,7 @@ impl<W: Write> Recorder<W> {
                 poses: p.clone(),
                 face: desc.capabilities.face_expressions,
                 gaze: desc.capabilities.eye_gaze,
+                body: desc.capabilities.body_tracking,
             });
             poses.push(p);
         }
@@ -337,6 +356,33 @@ impl<W: Write> Recorder<W> {
                     }
                 }
             }
+            if desc.capabilities.body_tracking {
+                if let Ok(b) = dev
+                    .body_joints(at)
+                    .and_then(|b| parallax_sdk::sanitize::body_joints(b).map_err(Into::into))
+                {
+                    let line = BodyLine {
+                        t,
+                        d,
+                        b: b.joints
+                            .iter()
+                            .flat_map(|j| {
+                                let (q, x) = (j.pose.orientation, j.pose.position);
+                                [q.x, q.y, q.z, q.w, x.x, x.y, x.z]
+                            })
+                            .collect(),
+                        bf: b
+                            .joints
+                            .iter()
+                            .map(|j| (j.pose_valid as u32) * 3 + (j.pose_tracked as u32) * 12)
+                            .collect(),
+                        cf: b.confidence,
+                        ok: b.active,
+                    };
+                    serde_json::to_writer(&mut self.out, &line).map_err(std::io::Error::from)?;
+                    self.out.write_all(b"\n")?;
+                }
+            }
             if desc.inputs.iter().any(|c| c.kind != InputKind::Pose) {
                 self.values.clear();
                 self.values.resize(desc.inputs.len(), None);
@@ -392,6 +438,8 @@ pub struct Recording {
     pub faces: Vec<Vec<(i64, FaceExpressions)>>,
     /// Per device: eye gaze by time.
     pub gazes: Vec<Vec<(i64, EyeGaze)>>,
+    /// Per device: the upper body by time.
+    pub bodies: Vec<Vec<(i64, BodyJoints)>>,
     /// Time of the last sample.
     pub end: i64,
 }
@@ -441,6 +489,7 @@ impl Recording {
             vec![Vec::new(); header.devices.len()];
         let mut faces: Vec<Vec<(i64, FaceExpressions)>> = vec![Vec::new(); header.devices.len()];
         let mut gazes: Vec<Vec<(i64, EyeGaze)>> = vec![Vec::new(); header.devices.len()];
+        let mut bodies: Vec<Vec<(i64, BodyJoints)>> = vec![Vec::new(); header.devices.len()];
         let mut end = 0i64;
         let mut last_t = i64::MIN;
         for (n, line) in lines {
@@ -556,6 +605,49 @@ impl Recording {
                         openness: l.o,
                     },
                 ));
+            } else if v.get("b").is_some() {
+                let l: BodyLine = serde_json::from_value(v).map_err(|e| err(n, e.to_string()))?;
+                if !header.devices.get(l.d).is_some_and(|d| d.body) {
+                    return Err(err(n, format!("device {} records no body", l.d)));
+                }
+                if l.b.len() != 7 * BODY_JOINT_COUNT || l.bf.len() != BODY_JOINT_COUNT {
+                    return Err(err(
+                        n,
+                        format!(
+                            "{} body numbers and {} flags (a body has {BODY_JOINT_COUNT} joints)",
+                            l.b.len(),
+                            l.bf.len()
+                        ),
+                    ));
+                }
+                let mut body = BodyJoints {
+                    time: Time(0),
+                    active: l.ok,
+                    confidence: l.cf,
+                    joints: [BodyJoint::default(); BODY_JOINT_COUNT],
+                };
+                for (j, (out, (p, f))) in body
+                    .joints
+                    .iter_mut()
+                    .zip(l.b.chunks_exact(7).zip(&l.bf))
+                    .enumerate()
+                {
+                    if *f & !15 != 0 {
+                        return Err(err(n, format!("body joint {j}: flags {f}")));
+                    }
+                    *out = BodyJoint {
+                        pose: Pose::new(
+                            Quat::from_xyzw(p[0], p[1], p[2], p[3]),
+                            Vec3::new(p[4], p[5], p[6]),
+                        ),
+                        pose_valid: f & 3 == 3,
+                        pose_tracked: f & 12 == 12,
+                    };
+                }
+                // Recorded already checked; checked again, read back
+                // exactly (a second renormalisation could move the last bit).
+                parallax_sdk::sanitize::body_joints(body).map_err(|r| err(n, r.to_string()))?;
+                bodies[l.d].push((l.t, body));
             }
             // Other lines: a later version's samples; skipped.
         }
@@ -565,6 +657,7 @@ impl Recording {
             inputs,
             faces,
             gazes,
+            bodies,
             end,
         })
     }
@@ -752,6 +845,7 @@ impl ReplayDevice {
             capabilities: Capabilities {
                 face_expressions: h.face,
                 eye_gaze: h.gaze,
+                body_tracking: h.body,
                 ..Capabilities::default()
             },
             cameras: vec![],
@@ -835,6 +929,31 @@ impl Device for ReplayDevice {
         })
     }
 
+    fn body_joints(&self, at: Time) -> Result<BodyJoints, DriverError> {
+        let track = &self.player.rec.bodies[self.index];
+        if !self.desc.capabilities.body_tracking {
+            return Err(DriverError::Unsupported);
+        }
+        let (_, t) = self.player.map(at);
+        let (a, b, f) = bracket(track, t).ok_or(DriverError::Disconnected)?;
+        let mut out = a;
+        // At a recorded instant the sample itself (slerp would move bits).
+        if f != 0.0 {
+            for (o, j) in out.joints.iter_mut().zip(&b.joints) {
+                o.pose = Pose::new(
+                    o.pose.orientation.slerp(j.pose.orientation, f),
+                    o.pose.position.lerp(j.pose.position, f),
+                );
+                o.pose_valid &= j.pose_valid;
+                o.pose_tracked &= j.pose_tracked;
+            }
+            out.confidence += (b.confidence - a.confidence) * f;
+        }
+        out.active = a.active && b.active;
+        out.time = at;
+        Ok(out)
+    }
+
     fn read_inputs(&self, values: &mut [Option<InputValue>]) -> Result<(), DriverError> {
         let snaps = &self.player.rec.inputs[self.index];
         let (_, now) = self.player.map(Time::now());
@@ -879,6 +998,9 @@ impl Device for ReplayHmd {
     }
     fn eye_gaze(&self, at: Time) -> Result<EyeGaze, DriverError> {
         self.dev.eye_gaze(at)
+    }
+    fn body_joints(&self, at: Time) -> Result<BodyJoints, DriverError> {
+        self.dev.body_joints(at)
     }
 }
 
@@ -991,7 +1113,7 @@ mod tests {
         let start = Time(9_000_000_000_000);
         let replay = play(recording, start, false);
         let caps = replay.hmd.description().capabilities;
-        assert!(caps.face_expressions && caps.eye_gaze);
+        assert!(caps.face_expressions && caps.eye_gaze && caps.body_tracking);
         let mut moved = 0.0f32;
         for k in 0..100 {
             let (at, again) = (t0 + Duration(k * period.0), start + Duration(k * period.0));
@@ -1003,6 +1125,15 @@ mod tests {
             let h = replay.hmd.eye_gaze(again).unwrap();
             let g_pose = parallax_sdk::sanitize::pose(g.gaze).unwrap();
             assert_eq!((g_pose, g.openness, g.valid), (h.gaze, h.openness, h.valid));
+            // The body as recorded (checked once).
+            let lb =
+                parallax_sdk::sanitize::body_joints(live.hmd.body_joints(at).unwrap()).unwrap();
+            let rb = replay.hmd.body_joints(again).unwrap();
+            assert_eq!(
+                (lb.joints, lb.active, lb.confidence),
+                (rb.joints, rb.active, rb.confidence),
+                "sample {k}"
+            );
             moved = moved.max(a.weights.iter().sum());
         }
         assert!(moved > 0.1, "a neutral face throughout");
@@ -1017,6 +1148,14 @@ mod tests {
         };
         let mid = w(5_000_000);
         assert!((mid - (w(0) + w(10_000_000)) / 2.0).abs() < 1e-6);
+        // Between samples the body moves between the two.
+        let wrist = |t: i64| {
+            replay.hmd.body_joints(start + Duration(t)).unwrap().joints[17]
+                .pose
+                .position
+        };
+        let mid = wrist(5_000_000);
+        assert!((mid - (wrist(0) + wrist(10_000_000)) / 2.0).length() < 1e-6);
         // A recorded device without a face has none to replay.
         assert!(matches!(
             replay.devices[0].face_expressions(start),
@@ -1033,6 +1172,17 @@ mod tests {
             matches!(&e, RecordingError::Format { line: l, .. } if *l == line + 1),
             "{e}"
         );
+        // So are body lines missing a joint, or with a garbage quaternion.
+        let line = text.lines().position(|l| l.contains("\"b\":[")).unwrap();
+        let mut lines: Vec<String> = text.lines().map(String::from).collect();
+        lines[line] = lines[line].replacen("\"bf\":[15,", "\"bf\":[", 1);
+        let e = Recording::from_reader(lines.join("\n").as_bytes()).unwrap_err();
+        assert!(e.to_string().contains("18 joints"), "{e}");
+        let mut lines: Vec<String> = text.lines().map(String::from).collect();
+        lines[line] = lines[line].replacen("\"b\":[", "\"b\":[9.0,", 1);
+        lines[line] = lines[line].replacen(",\"bf\"", "\"bf\"", 1);
+        let e = Recording::from_reader(lines.join("\n").as_bytes());
+        assert!(e.is_err());
     }
 
     #[test]

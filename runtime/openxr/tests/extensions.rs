@@ -647,3 +647,245 @@ fn htc_facial_expressions_are_the_simulated_wearers() {
         );
     });
 }
+
+/// `XR_FB_body_tracking` through the loader: the system says it tracks the
+/// body, trackers and their calls return the spec's codes, and at every
+/// predicted display time the 70 joints in the stage are the simulated
+/// wearer's (the driver's upper body, then the hands the controllers hold),
+/// with a skeleton whose bones have the located body's lengths.
+#[test]
+fn body_joints_are_the_simulated_wearers() {
+    on_loader_thread(|| {
+        let _g = serial();
+        let mut x = exts();
+        x.fb_body_tracking = true;
+        let i = scripted_instance(&x);
+        let mut props = sys::SystemBodyTrackingPropertiesFB {
+            ty: sys::SystemBodyTrackingPropertiesFB::TYPE,
+            next: null_mut(),
+            supports_body_tracking: sys::FALSE,
+        };
+        assert_eq!(
+            system_properties(&i, &mut props as *mut _ as *mut _),
+            sys::Result::SUCCESS
+        );
+        assert_eq!(props.supports_body_tracking, sys::TRUE);
+        // The same headset in this process: the ground truth.
+        let truth = parallax_runtime::hub::DeviceHub::from_system(
+            parallax_sdk::Builder::open(&parallax_driver_simulated::SimulatedBuilder::new(
+                parallax_driver_simulated::MotionKind::Scripted { seed: 1 },
+            ))
+            .unwrap(),
+            "simulated",
+        );
+
+        let fp = i.exts().fb_body_tracking.unwrap();
+        let mut h = headless_session(i.clone());
+        let stage = h
+            .session
+            .create_reference_space(xr::ReferenceSpaceType::STAGE, xr::Posef::IDENTITY)
+            .unwrap();
+        let s = h.session.as_raw();
+        let create = |set: sys::BodyJointSetFB| {
+            let info = sys::BodyTrackerCreateInfoFB {
+                ty: sys::BodyTrackerCreateInfoFB::TYPE,
+                next: null(),
+                body_joint_set: set,
+            };
+            let mut t = sys::BodyTrackerFB::NULL;
+            // SAFETY: valid locals.
+            let r = unsafe { (fp.create_body_tracker)(s, &info, &mut t) };
+            (r, t)
+        };
+        assert_eq!(
+            create(sys::BodyJointSetFB::from_raw(1000274000)).0,
+            sys::Result::ERROR_VALIDATION_FAILURE,
+            "the full-body set needs XR_META_body_tracking_full_body"
+        );
+        let mut t = sys::BodyTrackerFB::NULL;
+        assert_eq!(
+            // SAFETY: a null create info is what is being tested.
+            unsafe { (fp.create_body_tracker)(s, null(), &mut t) },
+            sys::Result::ERROR_VALIDATION_FAILURE
+        );
+        let (r, tracker) = create(sys::BodyJointSetFB::DEFAULT);
+        assert_eq!(r, sys::Result::SUCCESS);
+
+        let mut joints = [sys::BodyJointLocationFB {
+            location_flags: sys::SpaceLocationFlags::EMPTY,
+            pose: xr::Posef::IDENTITY,
+        }; 70];
+        let locate = |tracker: sys::BodyTrackerFB,
+                      t: sys::Time,
+                      joints: &mut [sys::BodyJointLocationFB]|
+         -> (sys::Result, sys::BodyJointLocationsFB) {
+            let info = sys::BodyJointsLocateInfoFB {
+                ty: sys::BodyJointsLocateInfoFB::TYPE,
+                next: null(),
+                base_space: stage.as_raw(),
+                time: t,
+            };
+            let mut out = sys::BodyJointLocationsFB {
+                ty: sys::BodyJointLocationsFB::TYPE,
+                next: null_mut(),
+                is_active: sys::FALSE,
+                confidence: -1.0,
+                joint_count: joints.len() as u32,
+                joint_locations: joints.as_mut_ptr(),
+                skeleton_changed_count: 99,
+                time: sys::Time::from_nanos(0),
+            };
+            // SAFETY: valid locals; the count matches the buffer.
+            let r = unsafe { (fp.locate_body_joints)(tracker, &info, &mut out) };
+            (r, out)
+        };
+        let now = sys::Time::from_nanos(1_000_000_000);
+        let mut short = joints[..69].to_vec();
+        assert_eq!(
+            locate(tracker, now, &mut short).0,
+            sys::Result::ERROR_VALIDATION_FAILURE
+        );
+        assert_eq!(
+            locate(tracker, sys::Time::from_nanos(0), &mut joints).0,
+            sys::Result::ERROR_TIME_INVALID
+        );
+        assert_eq!(
+            locate(sys::BodyTrackerFB::NULL, now, &mut joints).0,
+            sys::Result::ERROR_HANDLE_INVALID
+        );
+        // Before the session has input focus: inactive, nothing located.
+        let (r, out) = locate(tracker, now, &mut joints);
+        assert_eq!(r, sys::Result::SUCCESS);
+        assert_eq!(out.is_active, sys::FALSE);
+        assert_eq!(out.skeleton_changed_count, 0);
+        assert!(joints
+            .iter()
+            .all(|j| j.location_flags == sys::SpaceLocationFlags::EMPTY));
+
+        run_to_focused(&mut h);
+        let near = |a: &xr::Posef, b: &parallax_sdk::types::Pose, what: String| {
+            let a = pose(a);
+            assert!(
+                (a.position - b.position).length() < 1e-5
+                    && a.orientation.dot(b.orientation).abs() > 0.99999,
+                "{what}: {a:?} is not {b:?}"
+            );
+        };
+        let tracked = sys::SpaceLocationFlags::POSITION_VALID
+            | sys::SpaceLocationFlags::ORIENTATION_VALID
+            | sys::SpaceLocationFlags::POSITION_TRACKED
+            | sys::SpaceLocationFlags::ORIENTATION_TRACKED;
+        let (mut active, mut moved) = (0, 0f32);
+        let mut first_wrist = None;
+        let mut count = 0;
+        for _ in 0..20 {
+            let st = empty_frame(&mut h);
+            let t = st.predicted_display_time;
+            let (r, out) = locate(tracker, t, &mut joints);
+            assert_eq!(r, sys::Result::SUCCESS);
+            assert_eq!(out.is_active, sys::TRUE);
+            active += 1;
+            assert_eq!(out.time, t);
+            assert_eq!(out.confidence, 1.0);
+            // One skeleton: the wearer's proportions do not change.
+            assert!(out.skeleton_changed_count >= 1);
+            if count == 0 {
+                count = out.skeleton_changed_count;
+            }
+            assert_eq!(out.skeleton_changed_count, count);
+            let at = parallax_sdk::types::Time(t.as_nanos());
+            let body = truth.body_joints(at).unwrap();
+            for (k, j) in body.joints.iter().enumerate() {
+                assert_eq!(joints[k].location_flags, tracked, "joint {k}");
+                near(&joints[k].pose, &j.pose, format!("body joint {k}"));
+            }
+            for (side, hand) in [
+                parallax_sdk::types::Hand::Left,
+                parallax_sdk::types::Hand::Right,
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let hj = truth.hand_joints(hand, at).unwrap().joints;
+                for (k, j) in hj.joints.iter().enumerate() {
+                    let f = 18 + 26 * side + k;
+                    assert!(joints[f].location_flags.contains(
+                        sys::SpaceLocationFlags::POSITION_VALID
+                            | sys::SpaceLocationFlags::ORIENTATION_VALID
+                    ));
+                    near(&joints[f].pose, &j.pose, format!("hand joint {f}"));
+                }
+                // The hand's wrist is where the arm's wrist twist ends.
+                let twist = pose(&joints[[12, 17][side]].pose).position;
+                let wrist = pose(&joints[18 + 26 * side + 1].pose).position;
+                assert!((twist - wrist).length() < 1e-4, "side {side}");
+            }
+            let w =
+                pose(&joints[sys::BodyJointFB::RIGHT_HAND_WRIST_TWIST.into_raw() as usize].pose)
+                    .position;
+            moved = moved.max((w - *first_wrist.get_or_insert(w)).length());
+        }
+        assert!(active >= 15);
+        assert!(moved > 0.01, "the right arm stood still ({moved} m)");
+
+        // The skeleton: the FB hierarchy, in T-pose, with the located
+        // body's bone lengths.
+        let mut skel = [sys::BodySkeletonJointFB {
+            joint: -7,
+            parent_joint: -7,
+            pose: xr::Posef::IDENTITY,
+        }; 70];
+        let get = |tracker: sys::BodyTrackerFB, joints: &mut [sys::BodySkeletonJointFB]| {
+            let mut out = sys::BodySkeletonFB {
+                ty: sys::BodySkeletonFB::TYPE,
+                next: null_mut(),
+                joint_count: joints.len() as u32,
+                joints: joints.as_mut_ptr(),
+            };
+            // SAFETY: valid locals; the count matches the buffer.
+            unsafe { (fp.get_body_skeleton)(tracker, &mut out) }
+        };
+        assert_eq!(
+            get(tracker, &mut skel[..3].to_vec()),
+            sys::Result::ERROR_VALIDATION_FAILURE
+        );
+        assert_eq!(get(tracker, &mut skel), sys::Result::SUCCESS);
+        let body = truth.body_joints(parallax_sdk::types::Time::now()).unwrap();
+        for (k, j) in skel.iter().enumerate() {
+            assert_eq!(j.joint, k as i32);
+            if k == 0 {
+                assert_eq!(j.parent_joint, sys::BodyJointFB::NONE.into_raw());
+                continue;
+            }
+            // Parents come first but for the palms (the wrist after them).
+            let palm = k == 18 || k == 44;
+            assert!(
+                (0..70).contains(&j.parent_joint) && (palm || j.parent_joint < k as i32),
+                "joint {k}"
+            );
+            // The hips' height is a posture (the wearer's head bobs): the
+            // skeleton keeps the first located; every other bone is fixed.
+            if (2..18).contains(&k) {
+                let p = j.parent_joint as usize;
+                let bone = (body.joints[k].pose.position - body.joints[p].pose.position).length();
+                let got = (pose(&j.pose).position - pose(&skel[p].pose).position).length();
+                assert!((bone - got).abs() < 1e-4, "bone {p}-{k}: {got} vs {bone}");
+            }
+        }
+        let hips = pose(&skel[1].pose).position;
+        assert!(
+            (hips.y - body.joints[1].pose.position.y).abs() < 0.05 && hips.x == 0.0,
+            "hips at {hips}"
+        );
+        let (lw, rw) = (pose(&skel[12].pose).position, pose(&skel[17].pose).position);
+        assert!(lw.x < -0.5 && rw.x > 0.5, "arms out to the sides");
+
+        // SAFETY: a live tracker.
+        let destroyed = unsafe { (fp.destroy_body_tracker)(tracker) };
+        assert_eq!(destroyed, sys::Result::SUCCESS);
+        assert_eq!(
+            locate(tracker, now, &mut joints).0,
+            sys::Result::ERROR_HANDLE_INVALID
+        );
+    });
+}

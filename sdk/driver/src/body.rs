@@ -172,8 +172,7 @@ mod tests {
         let wrist = [Vec3::new(-0.1, 1.2, -0.4), Vec3::new(0.45, 1.3, -0.3)];
         let b = upper_body(Time(5), &h, true, &[Some(wrist[0]), Some(wrist[1])]);
         assert!(b.active && b.confidence == 1.0 && b.time == Time(5));
-        for i in 0..2 {
-            let a = joint::ARM[i];
+        for (i, a) in joint::ARM.into_iter().enumerate() {
             let s = b.joints[a + joint::ARM_UPPER].pose.position;
             let e = b.joints[a + joint::ARM_LOWER].pose.position;
             let w = b.joints[a + joint::WRIST_TWIST].pose.position;

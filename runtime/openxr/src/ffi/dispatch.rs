@@ -3,8 +3,8 @@
 //! an extension the app must enable).
 
 use super::{
-    action as a, debug as d, face as f, guard, hand as h, instance as i, opengl as gl, out_ptr,
-    session as s, space as sp, vulkan as v,
+    action as a, body as b, debug as d, face as f, guard, hand as h, instance as i, opengl as gl,
+    out_ptr, session as s, space as sp, vulkan as v,
 };
 use openxr_sys as xr;
 use parallax_runtime::handles::{self, Kind};
@@ -58,6 +58,7 @@ const HANDS: Gate = Extension("XR_EXT_hand_tracking");
 const GL: Gate = Extension("XR_KHR_opengl_enable");
 const FACE2: Gate = Extension("XR_FB_face_tracking2");
 const HTC_FACE: Gate = Extension("XR_HTC_facial_tracking");
+const BODY: Gate = Extension("XR_FB_body_tracking");
 
 table! {
     xrGetInstanceProcAddr: GetInstanceProcAddr = xrGetInstanceProcAddr, Core10;
@@ -149,6 +150,10 @@ table! {
     xrCreateFacialTrackerHTC: CreateFacialTrackerHTC = f::xrCreateFacialTrackerHTC, HTC_FACE;
     xrDestroyFacialTrackerHTC: DestroyFacialTrackerHTC = f::xrDestroyFacialTrackerHTC, HTC_FACE;
     xrGetFacialExpressionsHTC: GetFacialExpressionsHTC = f::xrGetFacialExpressionsHTC, HTC_FACE;
+    xrCreateBodyTrackerFB: CreateBodyTrackerFB = b::xrCreateBodyTrackerFB, BODY;
+    xrDestroyBodyTrackerFB: DestroyBodyTrackerFB = b::xrDestroyBodyTrackerFB, BODY;
+    xrLocateBodyJointsFB: LocateBodyJointsFB = b::xrLocateBodyJointsFB, BODY;
+    xrGetBodySkeletonFB: GetBodySkeletonFB = b::xrGetBodySkeletonFB, BODY;
     xrGetVisibilityMaskKHR: GetVisibilityMaskKHR = sp::xrGetVisibilityMaskKHR, Extension("XR_KHR_visibility_mask");
 }
 

@@ -437,6 +437,12 @@ pub unsafe extern "system" fn xrGetSystemProperties(
                 let face = hub.supports_face_tracking();
                 f.support_eye_facial_tracking = face.into();
                 f.support_lip_facial_tracking = face.into();
+            } else if base.ty == xr::SystemBodyTrackingPropertiesFB::TYPE
+                && i.has_extension("XR_FB_body_tracking")
+            {
+                // SAFETY: the type says it is an XrSystemBodyTrackingPropertiesFB.
+                let b = unsafe { &mut *(next as *mut xr::SystemBodyTrackingPropertiesFB) };
+                b.supports_body_tracking = hub.supports_body_tracking().into();
             } else if base.ty == xr::SystemUserPresencePropertiesEXT::TYPE
                 && i.has_extension("XR_EXT_user_presence")
             {

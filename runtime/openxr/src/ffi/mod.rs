@@ -10,6 +10,7 @@
 #![allow(clippy::missing_safety_doc)]
 
 pub mod action;
+pub mod body;
 pub mod debug;
 pub mod dispatch;
 pub mod face;
