@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Fetches MediaPipe's hand models (Apache-2.0) from the pinned PyPI wheel
-# mediapipe==0.10.14, checks their SHA-256, converts them to safetensors +
+# Fetches MediaPipe's hand models and its face landmark model (Apache-2.0)
+# from the pinned PyPI wheel mediapipe==0.10.14, checks their SHA-256,
+# converts them to safetensors +
 # graph JSON for parallax-hand-tracking, and records the TFLite runtime's
 # outputs on fixed inputs (the reference the Rust port is tested against).
 # Everything lands in hand-tracking/models/ (not committed). Nothing is
@@ -15,6 +16,7 @@ declare -A sha=(
   [hand_landmark_lite]=048edd3645c9bf7397d19a9f6e3a42957d6e414c9bea6598030a2e9b624156e6
   [palm_detection_full]=1b14e9422c6ad006cde6581a46c8b90dd573c07ab7f3934b5589e7cea3f89a54
   [palm_detection_lite]=e9a4aaddf90dda56a87235303cf00e4c2d3fb28725f68fd88772997dac905c18
+  [face_landmark]=1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814
 )
 
 complete=1
@@ -48,7 +50,8 @@ import sys, zipfile, os
 wheel, out = sys.argv[1], sys.argv[2]
 with zipfile.ZipFile(wheel) as z:
     for n in z.namelist():
-        if n.startswith(("mediapipe/modules/hand_landmark/", "mediapipe/modules/palm_detection/")) and n.endswith(".tflite"):
+        if (n.startswith(("mediapipe/modules/hand_landmark/", "mediapipe/modules/palm_detection/")) and n.endswith(".tflite")) \
+                or n == "mediapipe/modules/face_landmark/face_landmark.tflite":
             with open(os.path.join(out, os.path.basename(n)), "wb") as f:
                 f.write(z.read(n))
 PY

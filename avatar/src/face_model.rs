@@ -109,6 +109,20 @@ impl ArkitMap {
             out[i] = arkit[k];
         }
     }
+
+    /// The ARKit-order weights for the model's shape weights: each the
+    /// weight of the shape it drives, or the mean of the two it drives
+    /// (`browInnerUp`, `cheekPuff`); 0 for one that drives none
+    /// (`tongueOut`).
+    pub fn arkit_from(&self, weights: &[f32]) -> [f32; parallax_sdk_types::FACE_EXPRESSION_COUNT] {
+        let mut sum = [0.0f32; parallax_sdk_types::FACE_EXPRESSION_COUNT];
+        let mut n = [0u8; parallax_sdk_types::FACE_EXPRESSION_COUNT];
+        for &(k, i) in &self.pairs {
+            sum[k] += weights.get(i).copied().unwrap_or(0.0);
+            n[k] += 1;
+        }
+        std::array::from_fn(|k| if n[k] > 0 { sum[k] / n[k] as f32 } else { 0.0 })
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -4,8 +4,9 @@
 //! map). It is for pictures of the codec's output, not for the headset:
 //! the compositor draws avatars on the GPU.
 
+use crate::face_camera::rasterize;
 use crate::face_model::FaceModel;
-use glam::{Vec2, Vec3};
+use glam::Vec3;
 
 /// An RGB image, row-major.
 #[derive(Clone, Debug)]
@@ -73,7 +74,6 @@ pub fn render_face(
     size: usize,
 ) -> Image {
     let mut img = Image::new(size, size, [24, 24, 28]);
-    let mut depth = vec![f32::NEG_INFINITY; size * size];
     // The face's frame: centre and extent of the neutral face part.
     let face = model
         .part("face")
@@ -86,22 +86,24 @@ pub fn render_face(
     }
     let centre = (lo + hi) / 2.0;
     let scale = size as f32 * 0.92 / (hi - lo).truncate().max_element().max(1e-6);
-    let to_px = |v: Vec3| {
-        Vec2::new(
-            (v.x - centre.x) * scale + size as f32 / 2.0,
-            size as f32 / 2.0 - (v.y - centre.y) * scale,
-        )
-    };
+    // Orthographic from the front; nearer is larger z, as in the model.
+    let screen: Vec<Vec3> = vertices
+        .iter()
+        .map(|v| {
+            Vec3::new(
+                (v.x - centre.x) * scale + size as f32 / 2.0,
+                size as f32 / 2.0 - (v.y - centre.y) * scale,
+                v.z,
+            )
+        })
+        .collect();
     let light = Vec3::new(0.3, 0.4, 1.0).normalize();
+    let mut triangles = Vec::new();
+    let mut base = Vec::new();
     for part in model.parts.iter().filter(|p| shown(&p.name)) {
         for t in &model.triangles[part.triangles.start as usize..part.triangles.end as usize] {
-            let [a, b, c] = t.map(|i| vertices[i as usize]);
-            let n = (b - a).cross(c - a).normalize_or_zero();
-            if n.z <= 0.0 {
-                continue; // facing away
-            }
-            let shade = 0.25 + 0.75 * n.dot(light).max(0.0);
-            let base = match values {
+            triangles.push(*t);
+            base.push(match values {
                 Some(v) => {
                     let m = t.iter().map(|&i| v[i as usize]).sum::<f32>() / 3.0;
                     heat(m).map(f32::from)
@@ -110,34 +112,17 @@ pub fn render_face(
                 None if part.name == "teeth" => [240.0, 236.0, 220.0],
                 None if part.name.starts_with("eyelashes") => [40.0, 30.0, 25.0],
                 None => [214.0, 170.0, 150.0],
-            };
-            let colour = base.map(|c| (c * shade).min(255.0) as u8);
-            let (pa, pb, pc) = (to_px(a), to_px(b), to_px(c));
-            let area = (pb - pa).perp_dot(pc - pa);
-            if area.abs() < 1e-12 {
-                continue;
-            }
-            let min = pa.min(pb).min(pc).max(Vec2::ZERO);
-            let max = pa.max(pb).max(pc).min(Vec2::splat(size as f32 - 1.0));
-            for y in min.y.ceil() as usize..=max.y.floor().max(0.0) as usize {
-                for x in min.x.ceil() as usize..=max.x.floor().max(0.0) as usize {
-                    let p = Vec2::new(x as f32, y as f32);
-                    let w0 = (pc - pb).perp_dot(p - pb) / area;
-                    let w1 = (pa - pc).perp_dot(p - pc) / area;
-                    let w2 = 1.0 - w0 - w1;
-                    if w0 < 0.0 || w1 < 0.0 || w2 < 0.0 {
-                        continue;
-                    }
-                    let z = w0 * a.z + w1 * b.z + w2 * c.z;
-                    let k = y * size + x;
-                    if z > depth[k] {
-                        depth[k] = z;
-                        img.rgb[k * 3..k * 3 + 3].copy_from_slice(&colour);
-                    }
-                }
-            }
+            });
         }
     }
+    let mut depth = Vec::new();
+    rasterize(size, size, &screen, &triangles, &mut depth, |k, ti, _| {
+        let [a, b, c] = triangles[ti].map(|i| vertices[i as usize]);
+        let n = (b - a).cross(c - a).normalize_or_zero();
+        let shade = 0.25 + 0.75 * n.dot(light).max(0.0);
+        let colour = base[ti].map(|c| (c * shade).min(255.0) as u8);
+        img.rgb[k * 3..k * 3 + 3].copy_from_slice(&colour);
+    });
     img
 }
 

@@ -290,3 +290,311 @@ pub fn eval(codec_path: Option<&Path>, frames: usize, out: &Path) -> Result<(), 
     );
     Ok(())
 }
+
+/// `parallax avatar map-landmarks`: where each face-mesh landmark lies on
+/// the face model, found by the landmark model on the simulated face
+/// camera's neutral face, written for `avatar/data/`.
+pub fn map_landmarks(out: &Path) -> Result<(), String> {
+    use parallax_avatar::face_camera::FaceCamera;
+    use parallax_avatar::face_fit::{calibrate, LandmarkMap};
+    use parallax_hand_tracking::face::FaceLandmarker;
+    let model = FaceModel::ict_facekit();
+    let dir = parallax_hand_tracking::models_dir();
+    let landmarker = FaceLandmarker::load(&dir, &candle_core::Device::Cpu).map_err(|e| {
+        format!(
+            "face landmark model not loaded from {}: {e} (run scripts/fetch-hand-models.sh)",
+            dir.display()
+        )
+    })?;
+    let camera = FaceCamera::default();
+    let map = calibrate(&model, &camera, |img: &sheet::Image| {
+        let image = parallax_hand_tracking::landmark::Image::bytes(
+            img.width,
+            img.height,
+            &img.rgb,
+            3,
+            img.width * 3,
+        )
+        .ok_or("the rendered image is short")?;
+        // Found as the tracker finds a face, then once more in the region
+        // those landmarks give.
+        let found =
+            parallax_avatar::face_tracker::find(&landmarker, &image).map_err(|e| e.to_string())?;
+        let l = landmarker
+            .landmarks(&image, &found.next_roi(img.width, img.height))
+            .map_err(|e| e.to_string())?;
+        if l.presence < 0.5 {
+            return Err(format!(
+                "no face found in the render (presence {:.2})",
+                l.presence
+            ));
+        }
+        Ok::<_, String>(l.points)
+    })
+    .map_err(|e| e.to_string())?;
+    let text = map.write(&model);
+    LandmarkMap::read(&text, &model).map_err(|e| format!("the map does not read back: {e}"))?;
+    std::fs::write(out, text).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    println!(
+        "{}: {} landmarks on the face model",
+        out.display(),
+        map.points.len()
+    );
+    Ok(())
+}
+
+/// `parallax avatar track`: the camera path on the simulated face camera
+/// (error against the wearer's exact face) or on a folder of PNG images.
+pub fn track(images: Option<&Path>, fov_deg: f32, frames: usize, out: &Path) -> Result<(), String> {
+    use parallax_avatar::face_camera::FaceCamera;
+    use parallax_avatar::face_fit::Intrinsics;
+    use parallax_avatar::face_tracker::FaceTracker;
+    let model = FaceModel::ict_facekit();
+    let tracker = |camera: Intrinsics| {
+        FaceTracker::new(&parallax_hand_tracking::models_dir(), &model, camera)
+            .map_err(|e| format!("{e} (run scripts/fetch-hand-models.sh)"))
+    };
+    if let Some(dir) = images {
+        return track_images(dir, fov_deg.to_radians(), tracker);
+    }
+    std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    let mut tracker = tracker(FaceCamera::default().intrinsics())?;
+    // The scripted cycle is 12 s: spread the frames over it.
+    let step = (360 / frames.max(1)).max(1);
+    let cam =
+        parallax_avatar::face_camera::scripted_wearer(&model, &FaceCamera::default(), frames, step);
+    let mut times = Vec::new();
+    let mut estimates = Vec::new();
+    let mut misses = 0;
+    let mut drawn = Vec::new();
+    for f in &cam {
+        let img = parallax_hand_tracking::landmark::Image::bytes(
+            f.image.width,
+            f.image.height,
+            &f.image.rgb,
+            3,
+            f.image.width * 3,
+        )
+        .ok_or("the rendered image is short")?;
+        let t = Instant::now();
+        let r = tracker.track(&img).map_err(|e| e.to_string())?;
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+        match r.fit {
+            Some(fit) => estimates.push(fit.arkit),
+            None => {
+                misses += 1;
+                estimates.push([0.0; parallax_sdk::types::FACE_EXPRESSION_COUNT]);
+            }
+        }
+        if drawn.len() < 6 && estimates.len() % (frames / 6).max(1) == 1 {
+            let mut img = f.image.clone();
+            for p in &r.landmarks.points {
+                let (x, y) = (p.x as usize, p.y as usize);
+                if x < img.width && y < img.height {
+                    img.rgb[(y * img.width + x) * 3..(y * img.width + x) * 3 + 3]
+                        .copy_from_slice(&[60, 255, 60]);
+                }
+            }
+            drawn.push(img);
+        }
+    }
+    let truths: Vec<Weights> = cam.iter().map(|f| f.truth).collect();
+    let codec = Codec::shipped();
+    let mut targets = Targets::new(&model, &codec.shapes);
+    // The tracked face (its weights as the codec's input), the tracked face
+    // through the codec and the wire, and a neutral face, against the truth.
+    let mut next = estimates.iter();
+    let tracked = mesh_error_of(&model, &codec.shapes, &truths, |_, got| {
+        targets.of(next.next().expect("one estimate per frame"), got)
+    });
+    let mut scratch = Scratch::default();
+    let mut code = vec![0.0f32; codec.code_len()];
+    let mut next = estimates.iter();
+    let through = mesh_error_of(&model, &codec.shapes, &truths, |_, got| {
+        codec.encode(
+            next.next().expect("one estimate per frame"),
+            &mut scratch,
+            &mut code,
+        );
+        quantise(&mut code);
+        codec.decode(&code, &mut scratch, got);
+    });
+    let neutral = mesh_error_of(&model, &codec.shapes, &truths, |_, got| got.fill(0.0));
+    println!(
+        "camera path on the simulated face camera: {} frames of the scripted wearer (320×320, head turning ±14°), {misses} without a face",
+        cam.len()
+    );
+    println!();
+    println!(
+        "mesh error against the wearer's face (mm, over the {} vertices expressions move)",
+        tracked.vertices
+    );
+    println!("{:<44} {:>8} {:>8} {:>8}", "", "mean", "p99", "max");
+    for (name, r) in [
+        ("tracked (fitted weights)", &tracked),
+        ("tracked, through the codec and the packet", &through),
+        ("anchor: a neutral face (nothing tracked)", &neutral),
+    ] {
+        println!(
+            "{name:<44} {:>8.2} {:>8.2} {:>8.2}",
+            r.mean_mm, r.p99_mm, r.max_mm
+        );
+    }
+    println!();
+    println!(
+        "{:<20} {:>10} {:>12} {:>10}",
+        "weight", "mean |err|", "correlation", "truth max"
+    );
+    for name in [
+        "jawOpen",
+        "mouthSmileLeft",
+        "mouthSmileRight",
+        "mouthFunnel",
+        "eyeBlinkLeft",
+        "eyeBlinkRight",
+        "browInnerUp",
+    ] {
+        let k = parallax_sdk::types::face_expression(name).expect("an ARKit name");
+        let t: Vec<f64> = truths.iter().map(|w| w[k] as f64).collect();
+        let e: Vec<f64> = estimates.iter().map(|w| w[k] as f64).collect();
+        let mae = t.iter().zip(&e).map(|(a, b)| (a - b).abs()).sum::<f64>() / t.len() as f64;
+        println!(
+            "{name:<20} {mae:>10.3} {:>12} {:>10.2}",
+            correlation(&t, &e).map_or("-".into(), |c| format!("{c:.2}")),
+            t.iter().cloned().fold(0.0, f64::max)
+        );
+    }
+    let (med, p99) = median_p99(times);
+    println!();
+    println!("landmarks + fit per frame on one thread of this machine: median {med:.1} ms, p99 {p99:.1} ms");
+    // A strip of frames with their landmarks.
+    let mut strip = sheet::Image::new(320 * drawn.len().max(1), 320, [0, 0, 0]);
+    for (i, img) in drawn.iter().enumerate() {
+        strip.blit(img, i * 320, 0);
+    }
+    let path = out.join("frames.png");
+    std::fs::write(&path, sheet::png(&strip))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let json = serde_json::json!({
+        "frames": cam.len(),
+        "misses": misses,
+        "tracked_mean_mm": tracked.mean_mm,
+        "tracked_p99_mm": tracked.p99_mm,
+        "through_codec_mean_mm": through.mean_mm,
+        "neutral_mean_mm": neutral.mean_mm,
+        "median_ms": med,
+    });
+    let path = out.join("track.json");
+    std::fs::write(&path, json.to_string())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    println!("wrote {} and frames.png", path.display());
+    Ok(())
+}
+
+/// Pearson's correlation, `None` when either side is constant.
+fn correlation(a: &[f64], b: &[f64]) -> Option<f64> {
+    let n = a.len() as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+    for (x, y) in a.iter().zip(b) {
+        sab += (x - ma) * (y - mb);
+        saa += (x - ma) * (x - ma);
+        sbb += (y - mb) * (y - mb);
+    }
+    (saa > 1e-12 && sbb > 1e-12).then(|| sab / (saa * sbb).sqrt())
+}
+
+/// The camera path on every PNG of `dir` (in name order), taken by a
+/// camera with a horizontal field of view of `fov` radians: each frame's
+/// strongest weights.
+fn track_images(
+    dir: &Path,
+    fov: f32,
+    tracker: impl Fn(
+        parallax_avatar::face_fit::Intrinsics,
+    ) -> Result<parallax_avatar::face_tracker::FaceTracker, String>,
+) -> Result<(), String> {
+    let mut current: Option<((usize, usize), parallax_avatar::face_tracker::FaceTracker)> = None;
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("png")))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(format!("no PNG images in {}", dir.display()));
+    }
+    for f in files {
+        let (w, h, rgb) = read_png_rgb(&f)?;
+        let img = parallax_hand_tracking::landmark::Image::bytes(w, h, &rgb, 3, w * 3)
+            .ok_or("short image")?;
+        if current.as_ref().is_none_or(|(size, _)| *size != (w, h)) {
+            let camera = parallax_avatar::face_fit::Intrinsics::from_fov(w, h, fov);
+            current = Some(((w, h), tracker(camera)?));
+        }
+        let Some((_, tracker)) = current.as_mut() else {
+            unreachable!("made just above")
+        };
+        let r = tracker.track(&img).map_err(|e| e.to_string())?;
+        let name = f
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        match r.fit {
+            None => println!("{name}: no face (presence {:.2})", r.landmarks.presence),
+            Some(fit) => {
+                let mut top: Vec<(usize, f32)> = fit.arkit.iter().copied().enumerate().collect();
+                top.sort_by(|a, b| b.1.total_cmp(&a.1));
+                let top: Vec<String> = top
+                    .iter()
+                    .take(4)
+                    .filter(|(_, v)| *v > 0.05)
+                    .map(|(k, v)| {
+                        format!("{} {v:.2}", parallax_sdk::types::FACE_EXPRESSION_NAMES[*k])
+                    })
+                    .collect();
+                println!(
+                    "{name}: face {:.2}, fit {:.1} px rms, {:.2} m away; {}",
+                    r.landmarks.presence,
+                    fit.rms_px,
+                    fit.translation.z,
+                    if top.is_empty() {
+                        "neutral".into()
+                    } else {
+                        top.join(", ")
+                    }
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An 8-bit PNG as RGB bytes (grey, RGB and RGBA accepted).
+fn read_png_rgb(path: &Path) -> Result<(usize, usize, Vec<u8>), String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut dec = png::Decoder::new(std::io::BufReader::new(file));
+    dec.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
+    let mut reader = dec
+        .read_info()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader
+        .next_frame(&mut buf)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let (w, h) = (info.width as usize, info.height as usize);
+    let px = w * h;
+    let rgb = match info.color_type {
+        png::ColorType::Rgb => buf[..px * 3].to_vec(),
+        png::ColorType::Rgba => buf[..px * 4]
+            .chunks_exact(4)
+            .flat_map(|p| [p[0], p[1], p[2]])
+            .collect(),
+        png::ColorType::Grayscale => buf[..px].iter().flat_map(|&g| [g, g, g]).collect(),
+        png::ColorType::GrayscaleAlpha => buf[..px * 2]
+            .chunks_exact(2)
+            .flat_map(|p| [p[0], p[0], p[0]])
+            .collect(),
+        other => return Err(format!("{}: {other:?} images are not read", path.display())),
+    };
+    Ok((w, h, rgb))
+}

@@ -130,6 +130,30 @@ enum AvatarAction {
         #[arg(long)]
         headless: bool,
     },
+    /// The camera path (face landmarks, then the face model fitted to
+    /// them): on the simulated face camera, the error against the scripted
+    /// wearer's face; with --images, each PNG's strongest expressions.
+    Track {
+        /// A folder of PNG images (a webcam's or a face camera's frames,
+        /// in name order) instead of the simulated face camera.
+        #[arg(long)]
+        images: Option<PathBuf>,
+        /// The images' horizontal field of view, degrees.
+        #[arg(long, default_value_t = 60.0)]
+        fov: f32,
+        /// Frames of the simulated face camera, spread over its 12 s cycle.
+        #[arg(long, default_value_t = 120)]
+        frames: usize,
+        /// Folder for frames.png and track.json.
+        #[arg(long, default_value = "parallax-avatar-track")]
+        out: PathBuf,
+    },
+    /// Remake the map of the face-mesh landmarks on the face model
+    /// (`avatar/data/face-landmarks.json`) with the landmark model.
+    MapLandmarks {
+        #[arg(long, short, default_value = "avatar/data/face-landmarks.json")]
+        out: PathBuf,
+    },
     /// Print the codec's reconstruction error (mm), bitrate and encode and
     /// decode times, and write a sheet of truth, decoded and error faces.
     Eval {
@@ -391,6 +415,13 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 AvatarAction::Eval { codec, frames, out } => {
                     avatar::eval(codec.as_deref(), frames.max(1), &out)?
                 }
+                AvatarAction::Track {
+                    images,
+                    fov,
+                    frames,
+                    out,
+                } => avatar::track(images.as_deref(), fov, frames.max(1), &out)?,
+                AvatarAction::MapLandmarks { out } => avatar::map_landmarks(&out)?,
                 AvatarAction::Preview {
                     participants,
                     out,

@@ -64,13 +64,19 @@ impl<'a> Image<'a> {
         )
     }
 
-    fn bytes(
+    /// 8-bit pixels of `bpp` bytes (1 grey, 3 RGB, 4 RGBA: alpha unused),
+    /// rows `stride` bytes apart; `None` when `bpp` is none of those or the
+    /// data is shorter than the rows.
+    pub fn bytes(
         width: usize,
         height: usize,
         data: &'a [u8],
         bpp: usize,
         stride: usize,
     ) -> Option<Image<'a>> {
+        if !matches!(bpp, 1 | 3 | 4) {
+            return None;
+        }
         // Every row's pixels inside the data (the last row needs no
         // padding after them).
         let row = width.checked_mul(bpp)?;

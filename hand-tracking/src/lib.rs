@@ -27,6 +27,7 @@
 //! `tests/tracker.rs`) and feeds the runtime's `XR_EXT_hand_tracking`.
 
 mod cpu;
+pub mod face;
 pub mod filter;
 pub mod graph;
 mod kernels;
@@ -40,12 +41,14 @@ pub use graph::{Graph, GraphError, OpProfile};
 
 use std::path::PathBuf;
 
-/// The four models the wheel ships.
-pub const MODELS: [&str; 4] = [
+/// The models taken from the wheel: the hand models, and the face
+/// landmark model ([`face`]).
+pub const MODELS: [&str; 5] = [
     "palm_detection_lite",
     "palm_detection_full",
     "hand_landmark_lite",
     "hand_landmark_full",
+    "face_landmark",
 ];
 
 /// Where the converted models are: `PARALLAX_HAND_MODELS`, else
