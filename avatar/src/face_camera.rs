@@ -98,9 +98,9 @@ impl Default for FaceCamera {
     }
 }
 
-/// The centre of the model's face part (the point the head turns about
-/// and the camera looks at).
-pub fn face_centre(model: &FaceModel) -> Vec3 {
+/// The box around the model's neutral face part (its lowest and highest
+/// corner).
+pub fn face_bounds(model: &FaceModel) -> (Vec3, Vec3) {
     let face = model
         .part("face")
         .map(|p| p.vertices.clone())
@@ -110,6 +110,13 @@ pub fn face_centre(model: &FaceModel) -> Vec3 {
         lo = lo.min(*v);
         hi = hi.max(*v);
     }
+    (lo, hi)
+}
+
+/// The centre of the model's face part (the point the head turns about
+/// and the camera looks at).
+pub fn face_centre(model: &FaceModel) -> Vec3 {
+    let (lo, hi) = face_bounds(model);
     (lo + hi) / 2.0
 }
 

@@ -4,7 +4,7 @@
 //! map). It is for pictures of the codec's output, not for the headset:
 //! the compositor draws avatars on the GPU.
 
-use crate::face_camera::rasterize;
+use crate::face_camera::{face_bounds, rasterize};
 use crate::face_model::FaceModel;
 use glam::Vec3;
 
@@ -75,15 +75,7 @@ pub fn render_face(
 ) -> Image {
     let mut img = Image::new(size, size, [24, 24, 28]);
     // The face's frame: centre and extent of the neutral face part.
-    let face = model
-        .part("face")
-        .map(|p| p.vertices.clone())
-        .unwrap_or(0..0);
-    let (mut lo, mut hi) = (Vec3::splat(f32::MAX), Vec3::splat(f32::MIN));
-    for v in &model.neutral[face.start as usize..face.end as usize] {
-        lo = lo.min(*v);
-        hi = hi.max(*v);
-    }
+    let (lo, hi) = face_bounds(model);
     let centre = (lo + hi) / 2.0;
     let scale = size as f32 * 0.92 / (hi - lo).truncate().max_element().max(1e-6);
     // Orthographic from the front; nearer is larger z, as in the model.

@@ -571,19 +571,10 @@ fn track_images(
 
 /// An 8-bit PNG as RGB bytes (grey, RGB and RGBA accepted).
 fn read_png_rgb(path: &Path) -> Result<(usize, usize, Vec<u8>), String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut dec = png::Decoder::new(std::io::BufReader::new(file));
-    dec.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
-    let mut reader = dec
-        .read_info()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut buf = vec![0; reader.output_buffer_size()];
-    let info = reader
-        .next_frame(&mut buf)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    let (w, h) = (info.width as usize, info.height as usize);
+    let (w, h, color, buf) = crate::hands::read_png(path)?;
+    let (w, h) = (w as usize, h as usize);
     let px = w * h;
-    let rgb = match info.color_type {
+    let rgb = match color {
         png::ColorType::Rgb => buf[..px * 3].to_vec(),
         png::ColorType::Rgba => buf[..px * 4]
             .chunks_exact(4)

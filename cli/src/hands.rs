@@ -269,20 +269,29 @@ fn write_png(
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
-fn read_gray_png(path: &Path) -> Result<(u32, u32, Vec<u8>), String> {
+/// A PNG's 8-bit pixels (palettes expanded, 16-bit samples cut to 8):
+/// width, height, colour type and the rows.
+pub fn read_png(path: &Path) -> Result<(u32, u32, png::ColorType, Vec<u8>), String> {
     let f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut reader = png::Decoder::new(std::io::BufReader::new(f))
+    let mut dec = png::Decoder::new(std::io::BufReader::new(f));
+    dec.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
+    let mut reader = dec
         .read_info()
         .map_err(|e| format!("{}: {e}", path.display()))?;
     let mut buf = vec![0; reader.output_buffer_size()];
     let info = reader
         .next_frame(&mut buf)
         .map_err(|e| format!("{}: {e}", path.display()))?;
-    if info.color_type != png::ColorType::Grayscale || info.bit_depth != png::BitDepth::Eight {
+    buf.truncate(info.buffer_size());
+    Ok((info.width, info.height, info.color_type, buf))
+}
+
+fn read_gray_png(path: &Path) -> Result<(u32, u32, Vec<u8>), String> {
+    let (w, h, color, buf) = read_png(path)?;
+    if color != png::ColorType::Grayscale {
         return Err(format!("{}: not an 8-bit grey PNG", path.display()));
     }
-    buf.truncate(info.buffer_size());
-    Ok((info.width, info.height, buf))
+    Ok((w, h, buf))
 }
 
 /// `parallax hands record`: renders a simulated sequence to a stream folder
