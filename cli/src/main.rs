@@ -3,6 +3,7 @@
 //! offers and which devices it finds.
 #![forbid(unsafe_code)]
 
+mod assistant;
 mod avatar;
 mod demo;
 mod driver_check;
@@ -90,6 +91,74 @@ enum Command {
     Avatar {
         #[command(subcommand)]
         action: AvatarAction,
+    },
+    /// Creator assistants: agents built from a creator's own content,
+    /// running on the device.
+    Assistant {
+        #[command(subcommand)]
+        action: AssistantAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum AssistantAction {
+    /// Make an agent file and a content folder beside it.
+    New {
+        /// The agent file to write (TOML).
+        agent: PathBuf,
+        #[arg(long, default_value = "Assistant")]
+        name: String,
+    },
+    /// Read the agent's content folder into its store (new and changed
+    /// files only).
+    Ingest { agent: PathBuf },
+    /// Talk with the agent in the terminal.
+    Chat {
+        agent: PathBuf,
+        /// Who is talking (memories are per user).
+        #[arg(long, default_value = "me")]
+        user: String,
+        /// A llama-family GGUF model instead of SmolLM2-135M.
+        #[arg(long)]
+        model: Option<PathBuf>,
+    },
+    /// Ask the agent one question.
+    Ask {
+        agent: PathBuf,
+        question: String,
+        #[arg(long, default_value = "me")]
+        user: String,
+        #[arg(long)]
+        model: Option<PathBuf>,
+    },
+    /// Time the generation model (ours, candle's quantised llama and, with
+    /// --llama-cpp, llama.cpp, on the same GGUF and prompt) and the
+    /// embedder.
+    Bench {
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Prompt length in tokens.
+        #[arg(long, default_value_t = 300)]
+        prompt: usize,
+        /// Tokens to generate.
+        #[arg(long, default_value_t = 64)]
+        generate: usize,
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// A Python with llama-cpp-python installed, to time llama.cpp too.
+        #[arg(long)]
+        llama_cpp: Option<PathBuf>,
+    },
+    /// Measure an agent on a question set (default: the sample agent and
+    /// its questions): retrieval, answers, refusals, speed.
+    Eval {
+        #[arg(long)]
+        agent: Option<PathBuf>,
+        /// Default: questions.toml beside the agent file.
+        #[arg(long)]
+        questions: Option<PathBuf>,
+        #[arg(long)]
+        model: Option<PathBuf>,
     },
 }
 
@@ -391,6 +460,54 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 } => hands::run(stream.as_deref(), hands::variant(&variant)?, seconds)?,
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Assistant { action } => {
+            let ok = match action {
+                AssistantAction::New { agent, name } => {
+                    assistant::new(&agent, &name)?;
+                    true
+                }
+                AssistantAction::Ingest { agent } => assistant::ingest(&agent)?,
+                AssistantAction::Chat { agent, user, model } => {
+                    assistant::chat(&agent, model.as_deref(), &user)?;
+                    true
+                }
+                AssistantAction::Ask {
+                    agent,
+                    question,
+                    user,
+                    model,
+                } => {
+                    assistant::ask(&agent, model.as_deref(), &user, &question)?;
+                    true
+                }
+                AssistantAction::Eval {
+                    agent,
+                    questions,
+                    model,
+                } => assistant::eval(agent.as_deref(), questions.as_deref(), model.as_deref())?,
+                AssistantAction::Bench {
+                    model,
+                    prompt,
+                    generate,
+                    runs,
+                    llama_cpp,
+                } => {
+                    assistant::bench(
+                        model.as_deref(),
+                        prompt,
+                        generate.max(2),
+                        runs,
+                        llama_cpp.as_deref(),
+                    )?;
+                    true
+                }
+            };
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Avatar { action } => {
             match action {
