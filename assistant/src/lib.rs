@@ -30,6 +30,7 @@ pub mod content;
 pub mod embed;
 pub mod eval;
 pub mod guard;
+mod kernels;
 pub mod llama;
 pub mod llm;
 pub mod store;

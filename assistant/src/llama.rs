@@ -7,27 +7,69 @@
 //! reason: how each weight is multiplied. candle's quantised matrix
 //! product on the CPU dots every row of the input with every row of the
 //! weight in the quantised format, so reading a prompt costs as much per
-//! token as generating (measured: 41 prompt tokens/s for SmolLM2-135M on
-//! the 2-core machine). Small models are kept as f32 instead (135M
-//! parameters: 540 MB), multiplied by candle's GEMM: a prompt of 35
-//! tokens reads 10 times faster and generation is no slower. Models
-//! whose f32 weights would pass [`F32_BUDGET`] stay quantised.
+//! token as generating (measured: 40 prompt tokens/s for SmolLM2-135M on
+//! the 2-core machine), and generating reads the blocks slowly (32
+//! tokens/s). Here a product of one row (generation) runs our kernels on
+//! the GGUF's own Q4_1 / Q8_0 blocks ([`crate::kernels`]); a product of
+//! several (a prompt) runs candle's GEMM on an f32 copy, kept when the
+//! model's f32 matrices fit [`F32_BUDGET`] (135M parameters: 540 MB).
 
+use crate::kernels::{Format, QMatrix};
 use candle_core::quantized::gguf_file::Content;
-use candle_core::quantized::QMatMul;
+use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Device, IndexOp, Module, Tensor};
 use std::io::{Read, Seek};
 
 /// The largest f32 copy of a model's matrices that is made (bytes).
 pub const F32_BUDGET: usize = 2 << 30;
 
-/// One weight matrix, `[out, in]`.
+/// One weight matrix, `[out, in]`, kept as what serves each product
+/// best: our kernels' blocks for one row at a time (generation), f32 for
+/// several (prompts), candle's quantised product otherwise.
 #[derive(Debug)]
-struct Linear(QMatMul);
+struct Linear {
+    blocks: Option<QMatrix>,
+    matmul: QMatMul,
+}
 
 impl Linear {
+    /// From a GGUF tensor; `dense` keeps an f32 copy for prompts.
+    fn new(q: QTensor, dense: bool, device: &Device) -> candle_core::Result<Linear> {
+        let blocks = match q.dtype() {
+            GgmlDType::Q4_1 | GgmlDType::Q8_0 if device.is_cpu() => {
+                let (rows, cols) = q.shape().dims2()?;
+                let format = if q.dtype() == GgmlDType::Q4_1 {
+                    Format::Q4_1
+                } else {
+                    Format::Q8_0
+                };
+                Some(
+                    QMatrix::from_ggml(format, rows, cols, &q.data()?)
+                        .map_err(|e| candle_core::Error::Msg(e.to_string()))?,
+                )
+            }
+            _ => None,
+        };
+        let matmul = if dense {
+            QMatMul::Tensor(q.dequantize(device)?)
+        } else {
+            QMatMul::from_qtensor(q)?
+        };
+        Ok(Linear { blocks, matmul })
+    }
+
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        self.0.forward(x)
+        match &self.blocks {
+            Some(b) if x.dims().iter().rev().skip(1).product::<usize>() == 1 => {
+                let v = x.flatten_all()?.to_vec1::<f32>()?;
+                let mut out = vec![0.0f32; b.rows];
+                b.matvec(&v, &mut out);
+                let mut shape = x.dims().to_vec();
+                *shape.last_mut().expect("a vector has a dimension") = b.rows;
+                Tensor::from_vec(out, shape, x.device())
+            }
+            _ => self.matmul.forward(x),
+        }
     }
 }
 
@@ -42,8 +84,10 @@ struct Block {
     gate: Linear,
     up: Linear,
     down: Linear,
-    /// The cached keys and values, `[1, kv_heads, positions, head_dim]`.
-    cache: Option<(Tensor, Tensor)>,
+    /// The cached keys and values, `[1, kv_heads, positions, head_dim]`,
+    /// in storage that grows by blocks (no copy of the whole cache per
+    /// token).
+    cache: candle_nn::kv_cache::KvCache,
 }
 
 /// The model.
@@ -102,12 +146,7 @@ impl Llama {
         let params: usize = c.tensor_infos.values().map(|t| t.shape.elem_count()).sum();
         let f32_weights = params * 4 <= F32_BUDGET;
         let mut linear = |name: &str| -> candle_core::Result<Linear> {
-            let q = c.tensor(r, name, device)?;
-            Ok(Linear(if f32_weights {
-                QMatMul::Tensor(q.dequantize(device)?)
-            } else {
-                QMatMul::from_qtensor(q)?
-            }))
+            Linear::new(c.tensor(r, name, device)?, f32_weights, device)
         };
         let mut blocks = Vec::with_capacity(layers);
         for i in 0..layers {
@@ -122,7 +161,7 @@ impl Llama {
                 down: linear(&p("ffn_down"))?,
                 attn_norm: Tensor::zeros(1, DType::F32, device)?,
                 ffn_norm: Tensor::zeros(1, DType::F32, device)?,
-                cache: None,
+                cache: candle_nn::kv_cache::KvCache::new(2, 512),
             });
         }
         let vector = |r: &mut R, name: &str| -> candle_core::Result<Tensor> {
@@ -134,16 +173,12 @@ impl Llama {
         }
         let embedding = vector(r, "token_embd.weight")?;
         let norm = vector(r, "output_norm.weight")?;
-        // Models with tied embeddings have no output matrix.
+        // Models with tied embeddings have no output matrix. The output
+        // only ever multiplies one row (the last token's).
         let output = if c.tensor_infos.contains_key("output.weight") {
-            let q = c.tensor(r, "output.weight", device)?;
-            Linear(if f32_weights {
-                QMatMul::Tensor(q.dequantize(device)?)
-            } else {
-                QMatMul::from_qtensor(q)?
-            })
+            Linear::new(c.tensor(r, "output.weight", device)?, false, device)?
         } else {
-            Linear(QMatMul::Tensor(embedding.clone()))
+            Linear::new(c.tensor(r, "token_embd.weight", device)?, false, device)?
         };
         // Rotary angles for every position.
         let inv: Vec<f32> = (0..head_dim / 2)
@@ -175,7 +210,8 @@ impl Llama {
     }
 
     /// The logits of the token after `tokens` (`[vocab]`), those tokens
-    /// standing at positions `start..`: `start` 0 forgets the cache.
+    /// standing at positions `start..`: `start` 0 forgets the cache, any
+    /// other must follow the tokens already read.
     pub fn forward(&mut self, tokens: &[u32], start: usize) -> candle_core::Result<Tensor> {
         let n = tokens.len();
         if n == 0 || start + n > self.context() {
@@ -220,14 +256,15 @@ impl Llama {
             let v = split(b.v.forward(&h)?, kv_heads)?;
             let q = candle_nn::rotary_emb::rope_i(&q, &cos, &sin)?;
             let k = candle_nn::rotary_emb::rope_i(&k, &cos, &sin)?;
-            let (k, v) = match (&b.cache, start) {
-                (Some((ck, cv)), s) if s > 0 => (
-                    Tensor::cat(&[&ck.narrow(2, 0, s)?, &k], 2)?,
-                    Tensor::cat(&[&cv.narrow(2, 0, s)?, &v], 2)?,
-                ),
-                _ => (k, v),
-            };
-            b.cache = Some((k.clone(), v.clone()));
+            if start == 0 {
+                b.cache.reset();
+            } else if b.cache.current_seq_len() != start {
+                candle_core::bail!(
+                    "position {start} does not follow the {} cached",
+                    b.cache.current_seq_len()
+                );
+            }
+            let (k, v) = b.cache.append(&k, &v)?;
             // Grouped-query attention: each key/value head serves
             // `heads / kv_heads` query heads.
             let group = heads / kv_heads;

@@ -269,7 +269,7 @@ pub fn bench(
         tokens.len()
     );
     let mut rows = vec![(
-        "parallax (f32 matrices, candle GEMM)".to_string(),
+        "parallax (own Q4_1/Q8_0 kernels)".to_string(),
         bench::ours(&mut llm, &tokens, generate, runs).map_err(|e| e.to_string())?,
     )];
     drop(llm);
