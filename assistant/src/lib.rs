@@ -18,6 +18,7 @@
 //!   topics), on retrieved content (injected instructions) and after it
 //!   (things never to say).
 //! - [`assistant`]: the answer: retrieve, guard, prompt, generate, cite.
+//! - [`server`]: the agent behind a local OpenAI-compatible HTTP API.
 //!
 //! Models are fetched by `scripts/fetch-assistant-models.sh` into
 //! `assistant/models/` (or `PARALLAX_ASSISTANT_MODELS`); nothing is
@@ -33,6 +34,7 @@ pub mod guard;
 mod kernels;
 pub mod llama;
 pub mod llm;
+pub mod server;
 pub mod store;
 mod tokenizer;
 

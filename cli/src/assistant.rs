@@ -344,3 +344,27 @@ pub fn bench(
     println!("embedding (all-MiniLM-L6-v2): {rate:.0} chunks/s");
     Ok(())
 }
+
+pub fn serve(agent: &Path, model: Option<&Path>, listen: &str) -> Result<(), String> {
+    let mut a = open(agent, model)?;
+    let report = a.ingest(|_| {}).map_err(|e| e.to_string())?;
+    for e in &report.errors {
+        eprintln!("  refused: {e}");
+    }
+    let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+        println!(
+            "{} on http://{}/v1 (OpenAI chat completions; Ctrl-C stops)",
+            a.agent.name,
+            listener.local_addr().map_err(|e| e.to_string())?
+        );
+        parallax_assistant::server::serve(a, listener, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|e| e.to_string())
+    })
+}

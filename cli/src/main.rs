@@ -131,6 +131,15 @@ enum AssistantAction {
         #[arg(long)]
         model: Option<PathBuf>,
     },
+    /// Serve the agent on a local OpenAI-compatible HTTP API
+    /// (`/v1/chat/completions`, streaming, `/v1/models`) until Ctrl-C.
+    Serve {
+        agent: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:8088")]
+        listen: String,
+        #[arg(long)]
+        model: Option<PathBuf>,
+    },
     /// Time the generation model (ours, candle's quantised llama and, with
     /// --llama-cpp, llama.cpp, on the same GGUF and prompt) and the
     /// embedder.
@@ -486,6 +495,14 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     questions,
                     model,
                 } => assistant::eval(agent.as_deref(), questions.as_deref(), model.as_deref())?,
+                AssistantAction::Serve {
+                    agent,
+                    listen,
+                    model,
+                } => {
+                    assistant::serve(&agent, model.as_deref(), &listen)?;
+                    true
+                }
                 AssistantAction::Bench {
                     model,
                     prompt,
