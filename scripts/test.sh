@@ -72,6 +72,20 @@ echo "== the creator assistant: the sample agent on its question set"
 # declined, injected content obeyed) or sources go uncited.
 target/debug/parallax assistant eval
 
+echo "== meetings: a room server, two simulated participants, a load run"
+meet=$(mktemp -d)
+target/debug/parallax meeting serve --state "$meet" --listen 127.0.0.1:14433 > "$meet/serve.log" 2>&1 &
+meet_pid=$!
+sleep 1
+t1=$(target/debug/parallax meeting token --state "$meet" --room demo --name ada)
+t2=$(target/debug/parallax meeting token --state "$meet" --room demo --name bo --host)
+timeout 60 target/debug/parallax meeting join --server 127.0.0.1:14433 --cert "$meet/cert.der" \
+  --room demo --token "$t1" --token "$t2" --seconds 2 | tee "$meet/join.txt"
+kill -INT $meet_pid; wait $meet_pid || true
+grep -q "participant 0: sent .* received [1-9][0-9]* ([1-9][0-9]* decoded)" "$meet/join.txt"
+timeout 120 target/debug/parallax meeting load --participants 10 --seconds 2 | tee "$meet/load.txt"
+grep -q "loss" "$meet/load.txt"
+
 echo "== the Bevy example (its own workspace and target directory)"
 cargo build --locked --manifest-path examples/bevy-app/Cargo.toml
 cargo test -q -p parallax-openxr --test bevy_app -- --ignored --nocapture

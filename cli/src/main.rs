@@ -8,6 +8,7 @@ mod avatar;
 mod demo;
 mod driver_check;
 mod hands;
+mod meeting;
 
 use clap::{Parser, Subcommand};
 use parallax_runtime::config::{Config, OPTIONS};
@@ -92,11 +93,72 @@ enum Command {
         #[command(subcommand)]
         action: AvatarAction,
     },
+    /// Holographic meetings: the room server, join tokens, simulated
+    /// participants, a load test.
+    Meeting {
+        #[command(subcommand)]
+        action: MeetingAction,
+    },
     /// Creator assistants: agents built from a creator's own content,
     /// running on the device.
     Assistant {
         #[command(subcommand)]
         action: AssistantAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum MeetingAction {
+    /// Run a room server (QUIC) until Ctrl-C.
+    Serve {
+        /// State folder (identity, token secret, rooms); default
+        /// $XDG_STATE_HOME/parallax/meeting.
+        #[arg(long)]
+        state: Option<PathBuf>,
+        #[arg(long, default_value = "0.0.0.0:4433")]
+        listen: String,
+    },
+    /// Issue a join token for a room (signed with the server's secret).
+    Token {
+        #[arg(long)]
+        state: Option<PathBuf>,
+        #[arg(long)]
+        room: String,
+        #[arg(long)]
+        name: String,
+        /// May kick and mute.
+        #[arg(long)]
+        host: bool,
+        /// Seconds it stays valid.
+        #[arg(long, default_value_t = 3600)]
+        ttl: u64,
+    },
+    /// Join a room as simulated participants (the simulated headset's
+    /// scripted wearer through the codec), one per --token.
+    Join {
+        /// The server's address (host:port).
+        #[arg(long)]
+        server: String,
+        /// The server's certificate (cert.der in its state folder).
+        #[arg(long)]
+        cert: PathBuf,
+        #[arg(long)]
+        room: String,
+        #[arg(long = "token", required = true)]
+        tokens: Vec<String>,
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+    },
+    /// Load-test a server on loopback: forwarded packets/s, latency, loss,
+    /// CPU per participant.
+    Load {
+        #[arg(long, default_value_t = 20)]
+        participants: usize,
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Avatar packets per second per participant.
+        #[arg(long, default_value_t = 30.0)]
+        rate: f64,
     },
 }
 
@@ -467,6 +529,33 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     variant,
                     seconds,
                 } => hands::run(stream.as_deref(), hands::variant(&variant)?, seconds)?,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Meeting { action } => {
+            match action {
+                MeetingAction::Serve { state, listen } => {
+                    meeting::serve(state.as_deref(), &listen)?
+                }
+                MeetingAction::Token {
+                    state,
+                    room,
+                    name,
+                    host,
+                    ttl,
+                } => meeting::token(state.as_deref(), &room, &name, host, ttl)?,
+                MeetingAction::Join {
+                    server,
+                    cert,
+                    room,
+                    tokens,
+                    seconds,
+                } => meeting::join(&server, &cert, &room, &tokens, seconds)?,
+                MeetingAction::Load {
+                    participants,
+                    seconds,
+                    rate,
+                } => meeting::load(participants, seconds, rate)?,
             }
             Ok(ExitCode::SUCCESS)
         }
