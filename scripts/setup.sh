@@ -4,8 +4,10 @@
 # and test.sh; PARALLAX_PACKAGES adds more, PARALLAX_PACKAGES_BARE more
 # still, installed without their recommendations (Xorg's would bring logind).
 set -euo pipefail
+# cmake builds libopus (meeting voice); pkg-config and libasound2-dev the
+# ALSA audio output.
 pkgs=(libvulkan1 mesa-vulkan-drivers vulkan-tools libopenxr-loader1 libopenxr-dev
-      libopenxr-utils fonts-dejavu-core ${PARALLAX_PACKAGES:-})
+      libopenxr-utils fonts-dejavu-core cmake pkg-config libasound2-dev ${PARALLAX_PACKAGES:-})
 bare=(${PARALLAX_PACKAGES_BARE:-})
 missing=()
 missing_bare=()

@@ -5,10 +5,12 @@ use parallax_avatar::codec::Scratch;
 use parallax_avatar::packet::{self, AvatarFrame, Gaze};
 use parallax_avatar::Codec;
 use parallax_driver_simulated::{face, Motion, MotionKind};
-use parallax_meeting::protocol::{ServerMsg, AVATAR};
+use parallax_meeting::e2ee::E2eeError;
+use parallax_meeting::protocol::AVATAR;
+use parallax_meeting::secure::SendError;
 use parallax_meeting::server::default_state_dir;
 use parallax_meeting::token::{self, Role};
-use parallax_meeting::{Client, Server};
+use parallax_meeting::{Client, Event, SecureClient, Server};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -141,8 +143,14 @@ pub fn join(
     rt.block_on(async {
         let mut clients = Vec::new();
         for (k, t) in tokens.iter().enumerate() {
-            let c = Client::join(addr, &cert, room, t).await.map_err(|e| e.to_string())?;
-            println!("participant {k}: joined {room} as {} ({} there)", c.id, c.peers.len());
+            let c = SecureClient::join(addr, &cert, room, t)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "participant {k}: joined {room} as {} ({} there)",
+                c.id(),
+                c.peers().len()
+            );
             clients.push(c);
         }
         let start = Instant::now();
@@ -151,13 +159,19 @@ pub fn join(
             tasks.push(tokio::spawn(async move {
                 let mut wearer = Wearer::new(3.7 * k as f64);
                 let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / 30.0));
-                let (mut sent, mut received) = (0u64, 0u64);
+                let (mut sent, mut received, mut unsecured) = (0u64, 0u64, 0u64);
                 let mut decoded_ok = 0u64;
                 'run: while start.elapsed().as_secs_f64() < seconds {
                     tokio::select! {
                         _ = tick.tick() => {
                             let p = wearer.packet(start.elapsed().as_secs_f64());
-                            if c.send_media(AVATAR, &p).is_ok() { sent += 1; }
+                            match c.send_media(AVATAR, &p) {
+                                Ok(()) => sent += 1,
+                                // Nothing goes out in the clear before the
+                                // group's keys are here.
+                                Err(SendError::E2ee(E2eeError::NotSecured)) => unsecured += 1,
+                                Err(_) => {}
+                            }
                         }
                         m = c.recv_media() => match m {
                             Some((AVATAR, _, payload)) => {
@@ -170,9 +184,12 @@ pub fn join(
                     }
                     while let Some(e) = c.try_event() {
                         match e {
-                            ServerMsg::Joined { peer } => println!("participant {k}: {} joined", peer.name),
-                            ServerMsg::Left { id } => println!("participant {k}: {id} left"),
-                            ServerMsg::Kicked { reason } => {
+                            Event::Joined(peer) => println!("participant {k}: {} joined", peer.name),
+                            Event::Left(id) => println!("participant {k}: {id} left"),
+                            Event::Epoch { epoch, members } => println!(
+                                "participant {k}: end-to-end keys of epoch {epoch}, members {members:?}"
+                            ),
+                            Event::Kicked(reason) => {
                                 println!("participant {k}: kicked: {reason}");
                                 break 'run;
                             }
@@ -180,7 +197,12 @@ pub fn join(
                         }
                     }
                 }
-                println!("participant {k}: sent {sent} avatar packets, received {received} ({decoded_ok} decoded)");
+                let s = c.stats();
+                println!(
+                    "participant {k}: sent {sent} avatar packets end-to-end encrypted ({unsecured} held back before the keys), \
+                     received {received} ({decoded_ok} decoded; dropped: {} replayed, {} forged, {} of unknown epochs)",
+                    s.replayed, s.forged, s.unknown_epoch
+                );
                 c.leave().await;
             }));
         }

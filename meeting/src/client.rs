@@ -26,7 +26,7 @@ pub struct Client {
     /// Who was there when this participant joined.
     pub peers: Vec<Peer>,
     conn: quinn::Connection,
-    send: quinn::SendStream,
+    send: Arc<tokio::sync::Mutex<quinn::SendStream>>,
     events: mpsc::UnboundedReceiver<ServerMsg>,
     _endpoint: quinn::Endpoint,
 }
@@ -126,7 +126,7 @@ impl Client {
             room: room.to_string(),
             peers,
             conn,
-            send,
+            send: Arc::new(tokio::sync::Mutex::new(send)),
             events,
             _endpoint: endpoint,
         })
@@ -169,23 +169,37 @@ impl Client {
     }
 
     /// Sends a control message (kick, mute, chat).
-    pub async fn control(&mut self, msg: &ClientMsg) -> Result<(), protocol::ProtocolError> {
-        protocol::send(&mut self.send, msg).await
+    pub async fn control(&self, msg: &ClientMsg) -> Result<(), protocol::ProtocolError> {
+        protocol::send(&mut *self.send.lock().await, msg).await
+    }
+
+    /// A handle that sends control messages (for a task beside the
+    /// client's owner).
+    pub(crate) fn control_handle(&self) -> Arc<tokio::sync::Mutex<quinn::SendStream>> {
+        self.send.clone()
+    }
+
+    /// Takes the room events away from [`Client::next_event`] (for a task
+    /// that handles them).
+    pub(crate) fn take_events(&mut self) -> mpsc::UnboundedReceiver<ServerMsg> {
+        std::mem::replace(&mut self.events, mpsc::unbounded_channel().1)
     }
 
     /// Sends `data` as one control message, unchecked (tests of the
     /// server's checks).
-    pub async fn send_control_bytes(&mut self, data: &[u8]) -> Result<(), quinn::WriteError> {
-        self.send
-            .write_all(&(data.len() as u32).to_le_bytes())
-            .await?;
-        self.send.write_all(data).await
+    pub async fn send_control_bytes(&self, data: &[u8]) -> Result<(), quinn::WriteError> {
+        let mut send = self.send.lock().await;
+        send.write_all(&(data.len() as u32).to_le_bytes()).await?;
+        send.write_all(data).await
     }
 
     /// Leaves the room (others are told at once).
-    pub async fn leave(mut self) {
-        let _ = protocol::send(&mut self.send, &ClientMsg::Leave).await;
-        let _ = self.send.finish();
+    pub async fn leave(self) {
+        {
+            let mut send = self.send.lock().await;
+            let _ = protocol::send(&mut send, &ClientMsg::Leave).await;
+            let _ = send.finish();
+        }
         self.conn.close(0u32.into(), b"leaving");
         self._endpoint.wait_idle().await;
     }

@@ -7,26 +7,33 @@
 //! - [`token`]: join tokens (HMAC-SHA256).
 //! - [`protocol`]: the control messages and the media datagrams.
 //! - [`server`]: the room server.
-//! - [`client`]: a participant.
+//! - [`client`]: a participant's connection.
+//! - [`e2ee`]: end-to-end encryption (MLS group keys, sealed media).
+//! - [`secure`]: a participant with end-to-end encryption.
 //! - [`store`]: the server's persistent state (SQLite).
+//! - [`voice`]: Opus voice, the jitter buffer, spatial audio, the mixer.
+//! - [`audio`]: where the mix goes: a WAV file or the sound card.
 //!
-//! Not here yet: end-to-end encryption (MLS), voice (Opus), shared objects,
-//! interest management, relays. The server forwards payloads unread, so
-//! encrypting them changes the clients only.
+//! Not here yet: shared objects, interest management, relays.
 
+pub mod audio;
 pub mod client;
+pub mod e2ee;
 pub mod protocol;
+pub mod secure;
 pub mod server;
 pub mod store;
 pub mod token;
+pub mod voice;
 
 pub use client::Client;
+pub use secure::{Event, SecureClient};
 pub use server::Server;
 
 /// The TLS provider: ring. rustls marks it deprecated because its key
 /// exchange is not post-quantum; the alternative (aws-lc-rs) builds a large
 /// C library. The media it protects in transit is end-to-end encrypted by
-/// the clients as well (MLS, to come), so a harvested recording of the
+/// the clients as well (MLS, [`e2ee`]), so a harvested recording of the
 /// transport alone does not expose a meeting.
 #[allow(deprecated)]
 pub(crate) fn crypto_provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {

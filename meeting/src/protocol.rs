@@ -20,8 +20,11 @@ use serde::{Deserialize, Serialize};
 pub const VERSION: u32 = 1;
 /// QUIC's application protocol name.
 pub const ALPN: &[u8] = b"parallax-meeting/1";
-/// Largest control message, bytes.
-pub const MAX_CONTROL: usize = 64 * 1024;
+/// Largest control message, bytes (an MLS welcome into a room of a few
+/// hundred carries the whole ratchet tree).
+pub const MAX_CONTROL: usize = 1024 * 1024;
+/// Largest chat message (its base64), bytes.
+pub const MAX_CHAT: usize = 16 * 1024;
 /// Largest media payload a client may send (fits one datagram on any
 /// Internet path with the 5-byte forwarding header).
 pub const MAX_MEDIA: usize = 1100;
@@ -62,6 +65,13 @@ pub enum ClientMsg {
     Chat {
         data: String,
     },
+    /// An end-to-end encryption message (base64; opaque to the server)
+    /// for the listed participants, or everyone else when `to` is empty.
+    Mls {
+        #[serde(default)]
+        to: Vec<u32>,
+        data: String,
+    },
 }
 
 /// Server to client.
@@ -90,6 +100,10 @@ pub enum ServerMsg {
         reason: String,
     },
     Chat {
+        from: u32,
+        data: String,
+    },
+    Mls {
         from: u32,
         data: String,
     },

@@ -90,6 +90,17 @@ struct Shared {
     store: Mutex<Store>,
     next_id: AtomicU32,
     stats: Stats,
+    /// Where a copy of every payload the server relays goes, when someone
+    /// audits it ([`Server::observe`]).
+    observer: Mutex<Option<mpsc::UnboundedSender<Vec<u8>>>>,
+}
+
+impl Shared {
+    fn observe(&self, payload: &[u8]) {
+        if let Some(o) = &*self.observer.lock() {
+            let _ = o.send(payload.to_vec());
+        }
+    }
 }
 
 /// A server (a cheap handle: clones share it).
@@ -202,6 +213,7 @@ impl Server {
                 store: Mutex::new(store),
                 next_id: AtomicU32::new(1),
                 stats: Stats::default(),
+                observer: Mutex::new(None),
             }),
             cert_der: cert,
         })
@@ -228,6 +240,16 @@ impl Server {
             malformed: l(&s.malformed),
             undeliverable: l(&s.undeliverable),
         }
+    }
+
+    /// From now on, a copy of every payload the server relays: media
+    /// datagrams (without the kind byte), chat and encryption messages
+    /// (their base64 text). This is everything a compromised server could
+    /// read, for audits and for the test that it reads nothing.
+    pub fn observe(&self) -> mpsc::UnboundedReceiver<Vec<u8>> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        *self.shared.observer.lock() = Some(tx);
+        rx
     }
 
     /// Participants in the room now.
@@ -463,12 +485,13 @@ async fn control(shared: &Shared, room: &str, me: &Member, recv: &mut quinn::Rec
                 }
             },
             ClientMsg::Chat { data } => {
-                if data.len() > 16 * 1024 {
+                if data.len() > protocol::MAX_CHAT {
                     let _ = me.events.send(ServerMsg::Error {
                         reason: "chat message over 16 KiB".into(),
                     });
                     continue;
                 }
+                shared.observe(data.as_bytes());
                 if let Some(r) = shared.rooms.lock().get(room) {
                     broadcast(
                         r,
@@ -478,6 +501,24 @@ async fn control(shared: &Shared, room: &str, me: &Member, recv: &mut quinn::Rec
                             data,
                         },
                     );
+                }
+            }
+            ClientMsg::Mls { to, data } => {
+                shared.observe(data.as_bytes());
+                let msg = ServerMsg::Mls {
+                    from: me.peer.id,
+                    data,
+                };
+                if let Some(r) = shared.rooms.lock().get(room) {
+                    if to.is_empty() {
+                        broadcast(r, me.peer.id, &msg);
+                    } else {
+                        for id in to {
+                            if let Some(m) = r.get(&id).filter(|_| id != me.peer.id) {
+                                let _ = m.events.send(msg.clone());
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -499,6 +540,7 @@ async fn forward_media(shared: Arc<Shared>, room: String, me: Arc<Member>) {
         if kind == Some(VOICE) && me.muted.load(Ordering::Relaxed) {
             continue;
         }
+        shared.observe(&d[1..]);
         let out = bytes::Bytes::from(protocol::forwarded(d[0], me.peer.id, &d[1..]));
         let targets: Vec<Arc<Member>> = match shared.rooms.lock().get(&room) {
             Some(r) => r

@@ -1,0 +1,196 @@
+//! Where a listener's mix goes: the sound card through `cpal` (ALSA,
+//! which reaches PipeWire or PulseAudio through their ALSA plugins), or a
+//! WAV file when there is no device or one is asked for. Both take
+//! interleaved stereo at 48 kHz, 20 ms at a time.
+
+use crate::voice::SAMPLE_RATE;
+use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
+use parking_lot::Mutex;
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AudioError {
+    #[error("no audio output device")]
+    NoDevice,
+    #[error("the audio device: {0}")]
+    Device(String),
+    #[error("{path}: {error}")]
+    Wav { path: PathBuf, error: hound::Error },
+}
+
+/// Somewhere to play a mix.
+pub trait AudioSink: Send {
+    /// Plays interleaved stereo samples in [-1, 1].
+    fn write(&mut self, stereo: &[f32]) -> Result<(), AudioError>;
+    /// Flushes and closes.
+    fn finish(self: Box<Self>) -> Result<(), AudioError>;
+    /// What it is, for the user.
+    fn describe(&self) -> String;
+}
+
+/// A 16-bit stereo WAV file at 48 kHz.
+pub struct WavSink {
+    path: PathBuf,
+    writer: hound::WavWriter<std::io::BufWriter<std::fs::File>>,
+}
+
+impl WavSink {
+    pub fn create(path: &Path) -> Result<WavSink, AudioError> {
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: SAMPLE_RATE,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let writer = hound::WavWriter::create(path, spec).map_err(|error| AudioError::Wav {
+            path: path.to_owned(),
+            error,
+        })?;
+        Ok(WavSink {
+            path: path.to_owned(),
+            writer,
+        })
+    }
+}
+
+impl AudioSink for WavSink {
+    fn write(&mut self, stereo: &[f32]) -> Result<(), AudioError> {
+        for &x in stereo {
+            let s = (x.clamp(-1.0, 1.0) * 32767.0).round() as i16;
+            self.writer
+                .write_sample(s)
+                .map_err(|error| AudioError::Wav {
+                    path: self.path.clone(),
+                    error,
+                })?;
+        }
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>) -> Result<(), AudioError> {
+        let path = self.path.clone();
+        self.writer
+            .finalize()
+            .map_err(|error| AudioError::Wav { path, error })
+    }
+
+    fn describe(&self) -> String {
+        format!("WAV file {}", self.path.display())
+    }
+}
+
+/// The default output device. The stream lives on a thread of its own
+/// (cpal's streams may not move between threads); `write` hands it
+/// samples through a queue that holds at most 200 ms: when the device
+/// stalls, the oldest samples go, never an unbounded backlog.
+pub struct DeviceSink {
+    queue: Arc<Mutex<VecDeque<f32>>>,
+    stop: std::sync::mpsc::Sender<()>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    name: String,
+}
+
+const DEVICE_QUEUE: usize = 2 * SAMPLE_RATE as usize / 5;
+
+impl DeviceSink {
+    pub fn open() -> Result<DeviceSink, AudioError> {
+        let queue: Arc<Mutex<VecDeque<f32>>> = Arc::default();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (stop, stop_rx) = std::sync::mpsc::channel::<()>();
+        let q = queue.clone();
+        let thread = std::thread::Builder::new()
+            .name("parallax-audio-out".into())
+            .spawn(move || {
+                let stream = (|| {
+                    let host = cpal::default_host();
+                    let device = host.default_output_device().ok_or(AudioError::NoDevice)?;
+                    let name = device
+                        .description()
+                        .map(|d| d.name().to_string())
+                        .unwrap_or_else(|_| "default".into());
+                    let config = cpal::StreamConfig {
+                        channels: 2,
+                        sample_rate: SAMPLE_RATE,
+                        buffer_size: cpal::BufferSize::Default,
+                    };
+                    let stream = device
+                        .build_output_stream(
+                            config,
+                            move |data: &mut [f32], _: &cpal::OutputCallbackInfo| {
+                                let mut q = q.lock();
+                                for x in data.iter_mut() {
+                                    *x = q.pop_front().unwrap_or(0.0);
+                                }
+                            },
+                            |e| tracing::warn!("audio output: {e}"),
+                            None,
+                        )
+                        .map_err(|e| AudioError::Device(e.to_string()))?;
+                    stream
+                        .play()
+                        .map_err(|e| AudioError::Device(e.to_string()))?;
+                    Ok::<_, AudioError>((stream, name))
+                })();
+                match stream {
+                    Ok((stream, name)) => {
+                        let _ = ready_tx.send(Ok(name));
+                        let _ = stop_rx.recv();
+                        drop(stream);
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                    }
+                }
+            })
+            .map_err(|e| AudioError::Device(e.to_string()))?;
+        let name = ready_rx
+            .recv()
+            .map_err(|_| AudioError::Device("the audio thread ended".into()))??;
+        Ok(DeviceSink {
+            queue,
+            stop,
+            thread: Some(thread),
+            name,
+        })
+    }
+}
+
+impl AudioSink for DeviceSink {
+    fn write(&mut self, stereo: &[f32]) -> Result<(), AudioError> {
+        let mut q = self.queue.lock();
+        q.extend(stereo.iter().copied());
+        while q.len() > DEVICE_QUEUE {
+            q.pop_front();
+        }
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<(), AudioError> {
+        let _ = self.stop.send(());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        format!("audio device {}", self.name)
+    }
+}
+
+/// The WAV file when one is named, else the sound card, else (no device)
+/// `fallback` as a WAV file.
+pub fn open_output(wav: Option<&Path>, fallback: &Path) -> Result<Box<dyn AudioSink>, AudioError> {
+    if let Some(path) = wav {
+        return Ok(Box::new(WavSink::create(path)?));
+    }
+    match DeviceSink::open() {
+        Ok(d) => Ok(Box::new(d)),
+        Err(e) => {
+            tracing::info!("{e}: writing {}", fallback.display());
+            Ok(Box::new(WavSink::create(fallback)?))
+        }
+    }
+}
