@@ -134,7 +134,8 @@ enum MeetingAction {
         ttl: u64,
     },
     /// Join a room as simulated participants (the simulated headset's
-    /// scripted wearer through the codec), one per --token.
+    /// scripted wearer through the codec, talking), one per --token; the
+    /// first hears the others, spatialised.
     Join {
         /// The server's address (host:port).
         #[arg(long)]
@@ -148,6 +149,12 @@ enum MeetingAction {
         tokens: Vec<String>,
         #[arg(long, default_value_t = 10.0)]
         seconds: f64,
+        /// Write what the first participant hears (the others' voices,
+        /// spatialised, stereo 48 kHz) to this WAV file instead of the
+        /// sound card. Without a sound card it goes to
+        /// meeting-<room>.wav in the current folder.
+        #[arg(long)]
+        wav: Option<PathBuf>,
     },
     /// Load-test a server on loopback: forwarded packets/s, latency, loss,
     /// CPU per participant.
@@ -550,7 +557,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     room,
                     tokens,
                     seconds,
-                } => meeting::join(&server, &cert, &room, &tokens, seconds)?,
+                    wav,
+                } => meeting::join(&server, &cert, &room, &tokens, seconds, wav.as_deref())?,
                 MeetingAction::Load {
                     participants,
                     seconds,

@@ -5,11 +5,13 @@ use parallax_avatar::codec::Scratch;
 use parallax_avatar::packet::{self, AvatarFrame, Gaze};
 use parallax_avatar::Codec;
 use parallax_driver_simulated::{face, Motion, MotionKind};
+use parallax_meeting::audio::{self, AudioSink};
 use parallax_meeting::e2ee::E2eeError;
-use parallax_meeting::protocol::AVATAR;
+use parallax_meeting::protocol::{AVATAR, VOICE};
 use parallax_meeting::secure::SendError;
 use parallax_meeting::server::default_state_dir;
 use parallax_meeting::token::{self, Role};
+use parallax_meeting::voice::{Head, Mixer, Talker, VoiceEncoder};
 use parallax_meeting::{Client, Event, SecureClient, Server};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -64,7 +66,8 @@ pub fn token(
 }
 
 /// The simulated headset's scripted wearer as avatar packets: face through
-/// the codec, head, hands and gaze, `offset` seconds into the script.
+/// the codec, head, hands and gaze, `offset` seconds into the script,
+/// seated around the room's table.
 struct Wearer {
     codec: Codec,
     scratch: Scratch,
@@ -72,10 +75,23 @@ struct Wearer {
     motion: Motion,
     offset: f64,
     sequence: u16,
+    seat: (glam::Vec3, glam::Quat),
+    /// Where the head was at the last packet.
+    head: Head,
+}
+
+/// Seat of participant `id`: one of six places on a circle of 1.3 m,
+/// facing its centre.
+fn seat(id: u32) -> (glam::Vec3, glam::Quat) {
+    let a = id as f32 * std::f32::consts::TAU / 6.0;
+    (
+        1.3 * glam::Vec3::new(a.sin(), 0.0, a.cos()),
+        glam::Quat::from_rotation_y(a),
+    )
 }
 
 impl Wearer {
-    fn new(offset: f64) -> Wearer {
+    fn new(offset: f64, id: u32) -> Wearer {
         let codec = Codec::shipped();
         let code = vec![0.0; codec.code_len()];
         Wearer {
@@ -87,6 +103,15 @@ impl Wearer {
             },
             offset,
             sequence: 0,
+            seat: seat(id),
+            head: Head::default(),
+        }
+    }
+
+    fn place(&self, position: glam::Vec3, orientation: glam::Quat) -> packet::Pose {
+        packet::Pose {
+            position: self.seat.1 * position + self.seat.0,
+            orientation: self.seat.1 * orientation,
         }
     }
 
@@ -97,12 +122,14 @@ impl Wearer {
         self.codec
             .encode(&f.weights, &mut self.scratch, &mut self.code);
         let (head, _) = self.motion.head(t);
+        let head = self.place(head.position, head.orientation);
+        self.head = Head {
+            position: head.position,
+            orientation: head.orientation,
+        };
         let hands = [0, 1].map(|i| {
             let (grip, _) = self.motion.hand(i, t);
-            Some(packet::Pose {
-                position: grip.position,
-                orientation: grip.orientation,
-            })
+            Some(self.place(grip.position, grip.orientation))
         });
         let eye = Gaze {
             direction: g.gaze.orientation * -glam::Vec3::Z,
@@ -113,10 +140,7 @@ impl Wearer {
             sequence: self.sequence,
             timestamp: packet::timestamp((secs * 1e6) as u64),
             code: self.code.clone(),
-            head: packet::Pose {
-                position: head.position,
-                orientation: head.orientation,
-            },
+            head,
             hands,
             gaze: Some([eye, eye]),
         }
@@ -131,6 +155,7 @@ pub fn join(
     room: &str,
     tokens: &[String],
     seconds: f64,
+    wav: Option<&Path>,
 ) -> Result<(), String> {
     let addr: SocketAddr = server
         .parse()
@@ -139,6 +164,13 @@ pub fn join(
     if tokens.is_empty() {
         return Err("give at least one --token (one simulated participant each)".into());
     }
+    let fallback = std::path::PathBuf::from(format!("meeting-{room}.wav"));
+    let sink = audio::open_output(wav, &fallback).map_err(|e| e.to_string())?;
+    println!(
+        "participant 0 hears the room through the {}",
+        sink.describe()
+    );
+    let mut sink = Some(sink);
     let rt = runtime()?;
     rt.block_on(async {
         let mut clients = Vec::new();
@@ -155,62 +187,129 @@ pub fn join(
         }
         let start = Instant::now();
         let mut tasks = Vec::new();
-        for (k, mut c) in clients.into_iter().enumerate() {
-            tasks.push(tokio::spawn(async move {
-                let mut wearer = Wearer::new(3.7 * k as f64);
-                let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / 30.0));
-                let (mut sent, mut received, mut unsecured) = (0u64, 0u64, 0u64);
-                let mut decoded_ok = 0u64;
-                'run: while start.elapsed().as_secs_f64() < seconds {
-                    tokio::select! {
-                        _ = tick.tick() => {
-                            let p = wearer.packet(start.elapsed().as_secs_f64());
-                            match c.send_media(AVATAR, &p) {
-                                Ok(()) => sent += 1,
-                                // Nothing goes out in the clear before the
-                                // group's keys are here.
-                                Err(SendError::E2ee(E2eeError::NotSecured)) => unsecured += 1,
-                                Err(_) => {}
-                            }
-                        }
-                        m = c.recv_media() => match m {
-                            Some((AVATAR, _, payload)) => {
-                                received += 1;
-                                decoded_ok += u64::from(AvatarFrame::decode(&payload).is_ok());
-                            }
-                            Some(_) => received += 1,
-                            None => break,
-                        },
-                    }
-                    while let Some(e) = c.try_event() {
-                        match e {
-                            Event::Joined(peer) => println!("participant {k}: {} joined", peer.name),
-                            Event::Left(id) => println!("participant {k}: {id} left"),
-                            Event::Epoch { epoch, members } => println!(
-                                "participant {k}: end-to-end keys of epoch {epoch}, members {members:?}"
-                            ),
-                            Event::Kicked(reason) => {
-                                println!("participant {k}: kicked: {reason}");
-                                break 'run;
-                            }
-                            other => println!("participant {k}: {other:?}"),
-                        }
-                    }
-                }
-                let s = c.stats();
-                println!(
-                    "participant {k}: sent {sent} avatar packets end-to-end encrypted ({unsecured} held back before the keys), \
-                     received {received} ({decoded_ok} decoded; dropped: {} replayed, {} forged, {} of unknown epochs)",
-                    s.replayed, s.forged, s.unknown_epoch
-                );
-                c.leave().await;
-            }));
+        for (k, c) in clients.into_iter().enumerate() {
+            let sink = if k == 0 { sink.take() } else { None };
+            tasks.push(tokio::spawn(participant(k, c, sink, start, seconds)));
         }
         for t in tasks {
-            let _ = t.await;
+            if let Ok(Some(sink)) = t.await {
+                sink.finish().map_err(|e| e.to_string())?;
+            }
         }
         Ok(())
     })
+}
+
+/// One simulated participant: its avatar at 30 Hz and its voice (a
+/// scripted talker) at 50 frames/s out, the others' avatars and voices in,
+/// their voices spatialised from their heads for its own head, into `sink`.
+async fn participant(
+    k: usize,
+    mut c: SecureClient,
+    mut sink: Option<Box<dyn AudioSink>>,
+    start: Instant,
+    seconds: f64,
+) -> Option<Box<dyn AudioSink>> {
+    let mut wearer = Wearer::new(3.7 * k as f64, c.id());
+    let mut talker = Talker::new(110.0 + 35.0 * (c.id() % 5) as f32);
+    let mut encoder = match VoiceEncoder::new() {
+        Ok(e) => e,
+        Err(e) => {
+            println!("participant {k}: {e}");
+            return sink;
+        }
+    };
+    let mut mixer = Mixer::default();
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / 30.0));
+    let mut voice_tick = tokio::time::interval(Duration::from_millis(20));
+    let (mut sent, mut received, mut unsecured) = (0u64, 0u64, 0u64);
+    let (mut voice_sent, mut voice_bytes) = (0u64, 0usize);
+    let mut decoded_ok = 0u64;
+    'run: while start.elapsed().as_secs_f64() < seconds {
+        tokio::select! {
+            _ = tick.tick() => {
+                let p = wearer.packet(start.elapsed().as_secs_f64());
+                match c.send_media(AVATAR, &p) {
+                    Ok(()) => sent += 1,
+                    // Nothing goes out in the clear before the group's
+                    // keys are here.
+                    Err(SendError::E2ee(E2eeError::NotSecured)) => unsecured += 1,
+                    Err(_) => {}
+                }
+            }
+            _ = voice_tick.tick() => {
+                if let Ok(p) = encoder.encode(&talker.frame()) {
+                    if c.send_media(VOICE, &p).is_ok() {
+                        voice_sent += 1;
+                        voice_bytes += p.len();
+                    }
+                }
+                let heard = mixer.mix(&wearer.head);
+                if let Some(s) = sink.as_mut() {
+                    if let Err(e) = s.write(&heard) {
+                        println!("participant {k}: {e}");
+                        sink = None;
+                    }
+                }
+            }
+            m = c.recv_media() => match m {
+                Some((AVATAR, from, payload)) => {
+                    received += 1;
+                    if let Ok(f) = AvatarFrame::decode(&payload) {
+                        decoded_ok += 1;
+                        mixer.set_head(from, Head {
+                            position: f.head.position,
+                            orientation: f.head.orientation,
+                        });
+                    }
+                }
+                Some((VOICE, from, payload)) => {
+                    received += 1;
+                    let _ = mixer.push(from, &payload, start.elapsed().as_secs_f64());
+                }
+                Some(_) => received += 1,
+                None => break,
+            },
+        }
+        while let Some(e) = c.try_event() {
+            match e {
+                Event::Joined(peer) => println!("participant {k}: {} joined", peer.name),
+                Event::Left(id) => {
+                    mixer.remove(id);
+                    println!("participant {k}: {id} left")
+                }
+                Event::Epoch { epoch, members } => println!(
+                    "participant {k}: end-to-end keys of epoch {epoch}, members {members:?}"
+                ),
+                Event::Kicked(reason) => {
+                    println!("participant {k}: kicked: {reason}");
+                    break 'run;
+                }
+                other => println!("participant {k}: {other:?}"),
+            }
+        }
+    }
+    let s = c.stats();
+    println!(
+        "participant {k}: sent {sent} avatar packets end-to-end encrypted ({unsecured} held back before the keys), \
+         received {received} ({decoded_ok} avatar frames decoded; dropped: {} replayed, {} forged, {} of unknown epochs)",
+        s.replayed, s.forged, s.unknown_epoch
+    );
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "participant {k}: sent {voice_sent} voice frames ({:.1} kbit/s with headers, before sealing)",
+        voice_bytes as f64 * 8.0 / secs / 1000.0
+    );
+    for id in mixer.speakers() {
+        if let Some(v) = mixer.stats(id) {
+            println!(
+                "participant {k}: heard {id}: {} voice frames decoded, {} rebuilt from FEC, {} concealed, {} late, {} underruns",
+                v.decoded, v.recovered, v.concealed, v.late, v.underruns
+            );
+        }
+    }
+    c.leave().await;
+    sink
 }
 
 /// CPU time of this process (user + system), seconds.

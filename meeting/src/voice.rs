@@ -10,10 +10,12 @@
 //!   and play out one per 20 ms tick once `target` frames are buffered. A
 //!   missing frame is rebuilt from the next packet's in-band FEC when that
 //!   is there, otherwise concealed by Opus's packet loss concealment. The
-//!   target follows the measured arrival jitter (RFC 3550's estimator): an
-//!   underrun stretches the playout by one frame, a buffer that stays two
-//!   frames above the target drops one. After 200 ms without packets the
-//!   speaker is idle (silence, no concealment) until packets come again.
+//!   depth adapts: an underrun stretches the playout by one concealed
+//!   frame (one frame more delay); a buffer that has held a frame more
+//!   than the measured arrival jitter needs (RFC 3550's estimator, three
+//!   times it) for 5 s drops one. After 200 ms without packets the speaker
+//!   is idle (silence, no concealment) until packets come again, and
+//!   restarts at the depth the jitter asks for.
 //! - **Spatial audio** ([`Spatializer`]): the speaker's position in the
 //!   listener's head frame gives an interaural time difference (Woodworth's
 //!   spherical head), an interaural level difference (the far ear quieter
@@ -38,6 +40,8 @@ pub const HEADER: usize = 9;
 pub const MAX_OPUS: usize = 1000;
 /// Frames without a packet after which a speaker is idle.
 const IDLE_FRAMES: u32 = 10;
+/// Ticks (5 s) of a buffer deeper than needed before it sheds a frame.
+const CALM_TICKS: u32 = 250;
 /// The jitter buffer's target depth bounds, in frames.
 const MIN_TARGET: usize = 1;
 const MAX_TARGET: usize = 10;
@@ -204,8 +208,8 @@ pub struct VoiceReceiver {
     /// Interarrival jitter in seconds (RFC 3550, section 6.4.1).
     jitter: f64,
     last_transit: Option<f64>,
-    /// Ticks the buffer has stayed above target + 1.
-    high_ticks: u32,
+    /// Ticks the buffer has held a frame more than it needs.
+    calm_ticks: u32,
     stats: VoiceStats,
 }
 
@@ -230,7 +234,7 @@ impl VoiceReceiver {
             target: target.clamp(MIN_TARGET, MAX_TARGET),
             jitter: 0.0,
             last_transit: None,
-            high_ticks: 0,
+            calm_ticks: 0,
             stats: VoiceStats::default(),
         })
     }
@@ -247,6 +251,11 @@ impl VoiceReceiver {
     /// The measured arrival jitter in seconds.
     pub fn jitter(&self) -> f64 {
         self.jitter
+    }
+
+    /// The sequence number the next tick plays, once playing.
+    pub fn next_sequence(&self) -> Option<u32> {
+        self.next
     }
 
     /// Frames waiting.
@@ -312,11 +321,12 @@ impl VoiceReceiver {
         Ok(())
     }
 
-    /// The target depth the measured jitter asks for: the 20 ms frame in
-    /// flight plus three times the jitter, in whole frames.
+    /// The target depth the measured jitter asks for: three times the
+    /// jitter, in whole frames, at least one. (An underrun adds a frame on
+    /// top when arrivals fall just after the playout tick.)
     fn wanted(&self) -> usize {
         let frame = FRAME as f64 / f64::from(SAMPLE_RATE);
-        ((3.0 * self.jitter / frame).ceil() as usize + 1).clamp(MIN_TARGET, MAX_TARGET)
+        ((3.0 * self.jitter / frame).ceil() as usize).clamp(MIN_TARGET, MAX_TARGET)
     }
 
     /// Plays the next 20 ms into `out` (mono, [`FRAME`] samples). Returns
@@ -333,9 +343,6 @@ impl VoiceReceiver {
             return false;
         };
         let wanted = self.wanted();
-        if wanted > self.target {
-            self.target = wanted;
-        }
         if let Some(opus) = self.buffer.remove(&next) {
             self.missing = 0;
             match self.decoder.decode_float(&opus, &mut out[..FRAME], false) {
@@ -387,24 +394,22 @@ impl VoiceReceiver {
             }
         }
         self.next = Some(next.wrapping_add(1));
-        // Shrink when the buffer stays well above what the jitter needs.
-        if self.target > wanted && self.buffer.len() > self.target {
-            self.target -= 1;
-        }
-        if self.buffer.len() > self.target + 1 {
-            self.high_ticks += 1;
-            if self.high_ticks >= 25 {
-                self.high_ticks = 0;
-                if let Some((&seq, _)) = self.buffer.first_key_value() {
-                    if seq == next.wrapping_add(1) {
-                        self.buffer.remove(&seq);
-                        self.next = Some(seq.wrapping_add(1));
-                        self.stats.dropped += 1;
-                    }
+        // Shrink: when for CALM_TICKS the buffer has held at least a whole
+        // frame more than the jitter needs after each tick, drop one frame
+        // (20 ms less delay; at most once per CALM_TICKS).
+        if self.buffer.len() >= wanted {
+            self.calm_ticks += 1;
+            if self.calm_ticks >= CALM_TICKS {
+                self.calm_ticks = 0;
+                let seq = next.wrapping_add(1);
+                if self.buffer.remove(&seq).is_some() {
+                    self.next = Some(seq.wrapping_add(1));
+                    self.stats.dropped += 1;
+                    self.target = self.target.saturating_sub(1).max(MIN_TARGET);
                 }
             }
         } else {
-            self.high_ticks = 0;
+            self.calm_ticks = 0;
         }
         true
     }
@@ -547,7 +552,7 @@ impl Mixer {
         let speaker = match self.speakers.entry(from) {
             std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
             std::collections::btree_map::Entry::Vacant(v) => v.insert(Speaker {
-                receiver: VoiceReceiver::new(2)?,
+                receiver: VoiceReceiver::new(1)?,
                 spatializer: Spatializer::default(),
                 head: Head::default(),
             }),
@@ -565,6 +570,11 @@ impl Mixer {
     /// Forgets a speaker who left.
     pub fn remove(&mut self, from: u32) {
         self.speakers.remove(&from);
+    }
+
+    /// The speakers heard so far (and not removed).
+    pub fn speakers(&self) -> Vec<u32> {
+        self.speakers.keys().copied().collect()
     }
 
     /// A speaker's receiver statistics.

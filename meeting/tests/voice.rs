@@ -232,3 +232,73 @@ fn voices_come_from_where_the_speakers_stand() {
     assert!((ratio - 0.5).abs() < 0.02, "amplitude at 2 m / 1 m {ratio}");
     assert_eq!(SAMPLE_RATE, 48_000);
 }
+
+/// Packet `i` arrives `delay(i)` ms after it was sent (every 20 ms); the
+/// receiver plays at 5 ms past every 20 ms. Returns, per tick, how many
+/// frames behind the sender playout is (None while not playing).
+fn schedule(
+    rx: &mut VoiceReceiver,
+    packets: &[Vec<u8>],
+    delay: impl Fn(usize) -> u64,
+) -> Vec<Option<i64>> {
+    let mut events: Vec<(u64, Option<usize>)> = (0..packets.len())
+        .map(|i| (i as u64 * 20 + delay(i), Some(i)))
+        .chain((0..packets.len()).map(|k| (k as u64 * 20 + 5, None)))
+        .collect();
+    events.sort();
+    let mut f = vec![0.0; FRAME];
+    let mut behind = Vec::new();
+    for (t, e) in events {
+        match e {
+            Some(i) => rx.push(&packets[i], t as f64 / 1000.0).unwrap(),
+            None => {
+                let tick = (t / 20) as i64;
+                behind.push(rx.next_sequence().map(|s| tick - s as i64));
+                rx.pull(&mut f);
+            }
+        }
+    }
+    behind
+}
+
+#[test]
+fn the_buffer_deepens_on_an_underrun_and_sheds_the_frames_when_calm() {
+    let (_, packets) = talk(130.0, 700);
+    // The path gets 25 ms slower at frame 50 and fast again at 100.
+    let mut rx = VoiceReceiver::new(1).unwrap();
+    let behind = schedule(&mut rx, &packets, |i| {
+        if (50..100).contains(&i) {
+            26
+        } else {
+            1
+        }
+    });
+    let s = rx.stats();
+    let at = |k: usize| behind[k].unwrap();
+    // Before: the frame sent 1 ms before a tick plays at that tick.
+    assert_eq!(at(40), 0);
+    // 26 ms late, a frame can only play two ticks after it was sent: the
+    // buffer ran dry (one underrun, two concealed frames) and plays two
+    // frames behind from then on.
+    assert_eq!(s.underruns, 1, "{s:?}");
+    assert_eq!(s.concealed, 2, "{s:?}");
+    assert_eq!(at(80), 2);
+    // Fast again, the two frames are not needed: one is shed after 5 s
+    // of calm, the other 5 s later.
+    assert_eq!(at(120), 2);
+    assert_eq!(at(360), 1);
+    assert_eq!(at(650), 0);
+    assert_eq!((s.dropped, s.late), (2, 0), "{s:?}");
+    assert_eq!(s.decoded, 698, "{s:?}");
+}
+
+#[test]
+fn a_late_spike_is_rebuilt_from_fec() {
+    let (_, packets) = talk(130.0, 120);
+    let mut rx = VoiceReceiver::new(1).unwrap();
+    // Frame 50 alone is 30 ms late: it misses its tick, frame 51's FEC
+    // stands in, and it is counted late when it comes.
+    schedule(&mut rx, &packets, |i| if i == 50 { 30 } else { 1 });
+    let s = rx.stats();
+    assert_eq!((s.underruns, s.recovered, s.late), (1, 1, 1), "{s:?}");
+}
