@@ -80,11 +80,13 @@ sleep 1
 t1=$(target/debug/parallax meeting token --state "$meet" --room demo --name ada)
 t2=$(target/debug/parallax meeting token --state "$meet" --room demo --name bo --host)
 timeout 60 target/debug/parallax meeting join --server 127.0.0.1:14433 --cert "$meet/cert.der" \
-  --room demo --token "$t1" --token "$t2" --seconds 2 --wav "$meet/heard.wav" | tee "$meet/join.txt"
+  --room demo --token "$t1" --token "$t2" --seconds 3 --wav "$meet/heard.wav" | tee "$meet/join.txt"
 kill -INT $meet_pid; wait $meet_pid || true
 grep -q "participant 0: sent [1-9][0-9]* avatar packets end-to-end encrypted .* received [1-9][0-9]* ([1-9][0-9]* avatar frames decoded;" "$meet/join.txt"
 grep -q "participant 1: end-to-end keys of epoch 1, members \[1, 2\]" "$meet/join.txt"
 grep -q "participant 0: heard 2: [1-9][0-9]* voice frames decoded" "$meet/join.txt"
+grep -q "participant 0: threw the ball" "$meet/join.txt"
+grep -q "participant 1: [1-9][0-9]* shared object updates from the server" "$meet/join.txt"
 # What participant 0 heard: a stereo WAV of more than a second.
 test "$(stat -c %s "$meet/heard.wav")" -gt 192000
 timeout 120 target/debug/parallax meeting load --participants 10 --seconds 2 | tee "$meet/load.txt"

@@ -7,7 +7,8 @@ use parallax_avatar::Codec;
 use parallax_driver_simulated::{face, Motion, MotionKind};
 use parallax_meeting::audio::{self, AudioSink};
 use parallax_meeting::e2ee::E2eeError;
-use parallax_meeting::protocol::{AVATAR, VOICE};
+use parallax_meeting::objects::{Replica, TABLE_TOP};
+use parallax_meeting::protocol::{ClientMsg, AVATAR, VOICE};
 use parallax_meeting::secure::SendError;
 use parallax_meeting::server::default_state_dir;
 use parallax_meeting::token::{self, Role};
@@ -200,6 +201,9 @@ pub fn join(
     })
 }
 
+/// The ball among the room's shared objects.
+const BALL: u32 = 4;
+
 /// One simulated participant: its avatar at 30 Hz and its voice (a
 /// scripted talker) at 50 frames/s out, the others' avatars and voices in,
 /// their voices spatialised from their heads for its own head, into `sink`.
@@ -225,10 +229,39 @@ async fn participant(
     let (mut sent, mut received, mut unsecured) = (0u64, 0u64, 0u64);
     let (mut voice_sent, mut voice_bytes) = (0u64, 0usize);
     let mut decoded_ok = 0u64;
+    let mut replica = Replica::default();
+    let (mut object_updates, mut grabbed, mut thrown, mut landed) = (0u64, false, false, false);
     'run: while start.elapsed().as_secs_f64() < seconds {
         tokio::select! {
             _ = tick.tick() => {
-                let p = wearer.packet(start.elapsed().as_secs_f64());
+                let now = start.elapsed().as_secs_f64();
+                // The first participant picks the ball up after a second,
+                // lifts it for half a second and tosses it across the table.
+                if k == 0 && now >= 1.0 && !thrown {
+                    if !grabbed {
+                        grabbed = c.control(&ClientMsg::Grab { object: BALL }).await.is_ok();
+                        if grabbed {
+                            println!("participant {k}: grabbed the ball");
+                        }
+                    } else if now < 1.5 {
+                        let lift = ((now - 1.0) / 0.5) as f32;
+                        let position = [0.0, TABLE_TOP + 0.1 + 0.4 * lift, -0.3];
+                        replica.hold_here(BALL, Some((glam::Vec3::from_array(position), glam::Quat::IDENTITY)));
+                        let _ = c
+                            .control(&ClientMsg::Hold { object: BALL, position, orientation: [0.0, 0.0, 0.0, 1.0] })
+                            .await;
+                    } else {
+                        replica.hold_here(BALL, None);
+                        thrown = c
+                            .control(&ClientMsg::Release { object: BALL, linvel: [0.0, 1.5, 2.0], angvel: [0.0; 3] })
+                            .await
+                            .is_ok();
+                        if thrown {
+                            println!("participant {k}: threw the ball");
+                        }
+                    }
+                }
+                let p = wearer.packet(now);
                 match c.send_media(AVATAR, &p) {
                     Ok(()) => sent += 1,
                     // Nothing goes out in the clear before the group's
@@ -285,6 +318,19 @@ async fn participant(
                     println!("participant {k}: kicked: {reason}");
                     break 'run;
                 }
+                Event::Objects { tick, objects } => {
+                    object_updates += 1;
+                    replica.apply(tick, &objects, start.elapsed().as_secs_f64());
+                    if let Some(ball) = objects.iter().find(|o| o.id == BALL) {
+                        if thrown && !landed && ball.resting && ball.holder.is_none() {
+                            landed = true;
+                            let [x, y, z] = ball.position;
+                            println!(
+                                "participant {k}: the ball came to rest at ({x:.2}, {y:.2}, {z:.2})"
+                            );
+                        }
+                    }
+                }
                 other => println!("participant {k}: {other:?}"),
             }
         }
@@ -300,6 +346,7 @@ async fn participant(
         "participant {k}: sent {voice_sent} voice frames ({:.1} kbit/s with headers, before sealing)",
         voice_bytes as f64 * 8.0 / secs / 1000.0
     );
+    println!("participant {k}: {object_updates} shared object updates from the server");
     for id in mixer.speakers() {
         if let Some(v) = mixer.stats(id) {
             println!(

@@ -19,6 +19,7 @@
 pub mod audio;
 pub mod client;
 pub mod e2ee;
+pub mod objects;
 pub mod protocol;
 pub mod secure;
 pub mod server;

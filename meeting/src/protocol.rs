@@ -72,6 +72,23 @@ pub enum ClientMsg {
         to: Vec<u32>,
         data: String,
     },
+    /// Takes hold of a shared object (refused while someone else holds it).
+    Grab {
+        object: u32,
+    },
+    /// Where the holder's hand has the object now (stage metres; x, y, z,
+    /// w).
+    Hold {
+        object: u32,
+        position: [f32; 3],
+        orientation: [f32; 4],
+    },
+    /// Lets go of the object with the hand's velocity (m/s, rad/s).
+    Release {
+        object: u32,
+        linvel: [f32; 3],
+        angvel: [f32; 3],
+    },
 }
 
 /// Server to client.
@@ -110,6 +127,13 @@ pub enum ServerMsg {
     /// A request that could not be done (the connection stays).
     Error {
         reason: String,
+    },
+    /// The shared objects as the server simulates them, at simulation
+    /// step `tick` (sent on joining, and at 20 Hz while any moves or is
+    /// held).
+    Objects {
+        tick: u64,
+        objects: Vec<crate::objects::ObjectState>,
     },
 }
 

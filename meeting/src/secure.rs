@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 /// What happens in the room, as the application sees it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Event {
     Joined(Peer),
     Left(u32),
@@ -37,6 +37,12 @@ pub enum Event {
     },
     /// A request the server could not do.
     Error(String),
+    /// The shared objects, as the server simulates them (not end-to-end
+    /// encrypted: the server simulates them).
+    Objects {
+        tick: u64,
+        objects: Vec<crate::objects::ObjectState>,
+    },
 }
 
 /// A joined participant whose media and chat are end-to-end encrypted.
@@ -126,6 +132,9 @@ async fn follow(
                 ServerMsg::Muted { id, muted } => (Vec::new(), Some(Event::Muted { id, muted })),
                 ServerMsg::Kicked { reason } => (Vec::new(), Some(Event::Kicked(reason))),
                 ServerMsg::Error { reason } => (Vec::new(), Some(Event::Error(reason))),
+                ServerMsg::Objects { tick, objects } => {
+                    (Vec::new(), Some(Event::Objects { tick, objects }))
+                }
                 other => {
                     tracing::warn!(me, "unexpected from the server: {other:?}");
                     (Vec::new(), None)

@@ -12,10 +12,17 @@
 //! - **Bad input**: a datagram of an unknown kind, empty, or larger than
 //!   [`MAX_MEDIA`] is dropped and counted; a malformed control message ends
 //!   that participant's connection (with the reason) and nobody else's.
+//! - **Shared objects**: each room with participants has its objects
+//!   simulated by a task of its own ([`crate::objects`]); grabs, holds and
+//!   releases come on the control stream, the state goes out on it at
+//!   20 Hz while anything moves. The objects' poses are saved when they
+//!   come to rest, every 2 s while they move, and when the room empties.
 //! - **State**: the server's identity (its TLS key and certificate, and
 //!   the secret that signs tokens) and the rooms' state (used rooms, barred
-//!   names) live in its state folder and survive a restart.
+//!   names, where the objects lie) live in its state folder and survive a
+//!   restart.
 
+use crate::objects::{self, World};
 use crate::protocol::{self, ClientMsg, Peer, ServerMsg, AVATAR, MAX_MEDIA, VOICE};
 use crate::store::Store;
 use crate::token::{self, Role};
@@ -87,6 +94,9 @@ struct Member {
 struct Shared {
     secret: Vec<u8>,
     rooms: Mutex<HashMap<String, HashMap<u32, Arc<Member>>>>,
+    /// The shared objects of each room with participants. Lock order:
+    /// `rooms`, then `worlds`, then a world; never `rooms` under a world.
+    worlds: Mutex<HashMap<String, Arc<Mutex<World>>>>,
     store: Mutex<Store>,
     next_id: AtomicU32,
     stats: Stats,
@@ -210,6 +220,7 @@ impl Server {
             shared: Arc::new(Shared {
                 secret,
                 rooms: Mutex::new(HashMap::new()),
+                worlds: Mutex::new(HashMap::new()),
                 store: Mutex::new(store),
                 next_id: AtomicU32::new(1),
                 stats: Stats::default(),
@@ -379,6 +390,26 @@ async fn participant(shared: Arc<Shared>, conn: quinn::Connection) {
         let others: Vec<Peer> = members.values().map(|m| m.peer.clone()).collect();
         broadcast(members, id, &ServerMsg::Joined { peer: peer.clone() });
         members.insert(id, me.clone());
+        // The room's objects: simulated while anyone is there.
+        let world = shared
+            .worlds
+            .lock()
+            .entry(room.clone())
+            .or_insert_with(|| {
+                let saved = shared.store.lock().objects(&room).unwrap_or_else(|e| {
+                    tracing::warn!("store: {e}");
+                    Vec::new()
+                });
+                let world = Arc::new(Mutex::new(World::new(&saved)));
+                tokio::spawn(simulate(shared.clone(), room.clone(), world.clone()));
+                world
+            })
+            .clone();
+        let w = world.lock();
+        let _ = me.events.send(ServerMsg::Objects {
+            tick: w.tick(),
+            objects: w.states(),
+        });
         others
     };
     shared.stats.joins.fetch_add(1, Ordering::Relaxed);
@@ -401,6 +432,9 @@ async fn participant(shared: Arc<Shared>, conn: quinn::Connection) {
         control(&shared, &room, &me, &mut recv).await;
         media.abort();
         writer.abort();
+    }
+    if let Some(w) = world_of(&shared, &room) {
+        w.lock().release_all(id);
     }
     let mut rooms = shared.rooms.lock();
     if let Some(members) = rooms.get_mut(&room) {
@@ -503,6 +537,9 @@ async fn control(shared: &Shared, room: &str, me: &Member, recv: &mut quinn::Rec
                     );
                 }
             }
+            m @ (ClientMsg::Grab { .. } | ClientMsg::Hold { .. } | ClientMsg::Release { .. }) => {
+                object_request(shared, room, me, m)
+            }
             ClientMsg::Mls { to, data } => {
                 shared.observe(data.as_bytes());
                 let msg = ServerMsg::Mls {
@@ -522,6 +559,96 @@ async fn control(shared: &Shared, room: &str, me: &Member, recv: &mut quinn::Rec
                 }
             }
         }
+    }
+}
+
+fn world_of(shared: &Shared, room: &str) -> Option<Arc<Mutex<World>>> {
+    shared.worlds.lock().get(room).cloned()
+}
+
+fn save(shared: &Shared, room: &str, states: &[objects::ObjectState]) {
+    let poses: Vec<_> = states
+        .iter()
+        .map(|s| (s.id, s.position, s.orientation))
+        .collect();
+    if let Err(e) = shared.store.lock().save_objects(room, &poses) {
+        tracing::warn!("store: saving the objects of {room}: {e}");
+    }
+}
+
+/// Simulates a room's objects while it has participants; sends their
+/// state at 20 Hz while any moves or is held, and saves them.
+async fn simulate(shared: Arc<Shared>, room: String, world: Arc<Mutex<World>>) {
+    let mut tick = tokio::time::interval(Duration::from_secs_f32(1.0 / objects::RATE));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut was_at_rest = true;
+    let mut saved = std::time::Instant::now();
+    loop {
+        tick.tick().await;
+        let (n, states, at_rest) = {
+            let mut w = world.lock();
+            w.step();
+            (w.tick(), w.states(), w.at_rest())
+        };
+        {
+            let rooms = shared.rooms.lock();
+            let Some(members) = rooms.get(&room) else {
+                // Everyone left: keep where things lie, stop simulating.
+                shared.worlds.lock().remove(&room);
+                drop(rooms);
+                save(&shared, &room, &states);
+                return;
+            };
+            // 20 Hz while moving, and once more when it all comes to rest.
+            if n % 3 == 0 && !(at_rest && was_at_rest) {
+                broadcast(
+                    members,
+                    u32::MAX,
+                    &ServerMsg::Objects {
+                        tick: n,
+                        objects: states.clone(),
+                    },
+                );
+            } else if n % 3 != 0 && at_rest && !was_at_rest {
+                // Wait for the next broadcast tick to say it rests.
+                continue;
+            }
+        }
+        if (at_rest && !was_at_rest) || (!at_rest && saved.elapsed() > Duration::from_secs(2)) {
+            save(&shared, &room, &states);
+            saved = std::time::Instant::now();
+        }
+        was_at_rest = at_rest;
+    }
+}
+
+/// A grab, hold or release from `me`.
+fn object_request(shared: &Shared, room: &str, me: &Member, msg: ClientMsg) {
+    let Some(world) = world_of(shared, room) else {
+        return;
+    };
+    let who = me.peer.id;
+    let r = {
+        let mut w = world.lock();
+        match msg {
+            ClientMsg::Grab { object } => w.grab(object, who),
+            ClientMsg::Hold {
+                object,
+                position,
+                orientation,
+            } => w.hold(object, who, position, orientation),
+            ClientMsg::Release {
+                object,
+                linvel,
+                angvel,
+            } => w.release(object, who, linvel, angvel),
+            _ => Ok(()),
+        }
+    };
+    if let Err(e) = r {
+        let _ = me.events.send(ServerMsg::Error {
+            reason: e.to_string(),
+        });
     }
 }
 

@@ -29,11 +29,18 @@ fn start(dir: &Path) -> (Server, std::net::SocketAddr, Vec<u8>, Vec<u8>) {
     (s, addr, cert, secret)
 }
 
+/// The next room event, past the shared objects' updates (their own test
+/// is `objects_room.rs`).
 async fn event(c: &mut Client) -> ServerMsg {
-    tokio::time::timeout(T, c.next_event())
-        .await
-        .expect("an event in time")
-        .expect("the connection is open")
+    loop {
+        let m = tokio::time::timeout(T, c.next_event())
+            .await
+            .expect("an event in time")
+            .expect("the connection is open");
+        if !matches!(m, ServerMsg::Objects { .. }) {
+            return m;
+        }
+    }
 }
 
 fn packet(seq: u16) -> Vec<u8> {
