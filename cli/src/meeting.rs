@@ -8,7 +8,7 @@ use parallax_driver_simulated::{face, Motion, MotionKind};
 use parallax_meeting::audio::{self, AudioSink};
 use parallax_meeting::e2ee::E2eeError;
 use parallax_meeting::objects::{Replica, TABLE_TOP};
-use parallax_meeting::protocol::{ClientMsg, AVATAR, VOICE};
+use parallax_meeting::protocol::{ClientMsg, AVATAR, FAR_DISTANCE, VOICE};
 use parallax_meeting::secure::SendError;
 use parallax_meeting::server::default_state_dir;
 use parallax_meeting::token::{self, Role};
@@ -230,6 +230,8 @@ async fn participant(
     let (mut voice_sent, mut voice_bytes) = (0u64, 0usize);
     let mut decoded_ok = 0u64;
     let mut replica = Replica::default();
+    let mut heads: std::collections::BTreeMap<u32, glam::Vec3> = Default::default();
+    let mut far: Vec<u32> = Vec::new();
     let (mut object_updates, mut grabbed, mut thrown, mut landed) = (0u64, false, false, false);
     'run: while start.elapsed().as_secs_f64() < seconds {
         tokio::select! {
@@ -260,6 +262,18 @@ async fn participant(
                             println!("participant {k}: threw the ball");
                         }
                     }
+                }
+                // Interest management: tell the server who is far, when
+                // that changes (their avatars then come at 10 Hz).
+                let far_now: Vec<u32> = heads
+                    .iter()
+                    .filter(|(_, p)| p.distance(wearer.head.position) > FAR_DISTANCE)
+                    .map(|(&id, _)| id)
+                    .collect();
+                if far_now != far {
+                    far = far_now;
+                    let _ = c.control(&ClientMsg::Interest { far: far.clone() }).await;
+                    println!("participant {k}: far participants now {far:?}");
                 }
                 let p = wearer.packet(now);
                 match c.send_media(AVATAR, &p) {
@@ -294,6 +308,7 @@ async fn participant(
                             position: f.head.position,
                             orientation: f.head.orientation,
                         });
+                        heads.insert(from, f.head.position);
                     }
                 }
                 Some((VOICE, from, payload)) => {
@@ -309,6 +324,7 @@ async fn participant(
                 Event::Joined(peer) => println!("participant {k}: {} joined", peer.name),
                 Event::Left(id) => {
                     mixer.remove(id);
+                    heads.remove(&id);
                     println!("participant {k}: {id} left")
                 }
                 Event::Epoch { epoch, members } => println!(

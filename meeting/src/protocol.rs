@@ -25,6 +25,12 @@ pub const ALPN: &[u8] = b"parallax-meeting/1";
 pub const MAX_CONTROL: usize = 1024 * 1024;
 /// Largest chat message (its base64), bytes.
 pub const MAX_CHAT: usize = 16 * 1024;
+/// Of a far participant's avatar packets, one in this many is forwarded
+/// (interest management: 30 Hz becomes 10 Hz).
+pub const FAR_DIVISOR: u64 = 3;
+/// Beyond this distance (metres) a participant is far (what clients ask
+/// for by default).
+pub const FAR_DISTANCE: f32 = 4.0;
 /// Largest media payload a client may send (fits one datagram on any
 /// Internet path with the 5-byte forwarding header).
 pub const MAX_MEDIA: usize = 1100;
@@ -71,6 +77,13 @@ pub enum ClientMsg {
         #[serde(default)]
         to: Vec<u32>,
         data: String,
+    },
+    /// Interest management: the participants this one sees from afar
+    /// (it knows where they are; the server does not). Their avatar
+    /// packets reach it at a third of their rate; everyone else's, and
+    /// all voice, at the full rate. Replaces the previous list.
+    Interest {
+        far: Vec<u32>,
     },
     /// Takes hold of a shared object (refused while someone else holds it).
     Grab {

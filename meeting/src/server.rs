@@ -12,6 +12,9 @@
 //! - **Bad input**: a datagram of an unknown kind, empty, or larger than
 //!   [`MAX_MEDIA`] is dropped and counted; a malformed control message ends
 //!   that participant's connection (with the reason) and nobody else's.
+//! - **Interest management**: a participant names the others it sees from
+//!   afar (it knows where they are from their avatars; the server cannot
+//!   read those); their avatar packets reach it at a third of the rate.
 //! - **Shared objects**: each room with participants has its objects
 //!   simulated by a task of its own ([`crate::objects`]); grabs, holds and
 //!   releases come on the control stream, the state goes out on it at
@@ -89,6 +92,10 @@ struct Member {
     conn: quinn::Connection,
     events: mpsc::UnboundedSender<ServerMsg>,
     muted: AtomicBool,
+    /// Participants this one sees from afar (interest management).
+    far: Mutex<std::collections::HashSet<u32>>,
+    /// Avatar packets this participant has sent.
+    avatars_sent: AtomicU64,
 }
 
 struct Shared {
@@ -383,6 +390,8 @@ async fn participant(shared: Arc<Shared>, conn: quinn::Connection) {
         conn: conn.clone(),
         events,
         muted: AtomicBool::new(false),
+        far: Mutex::default(),
+        avatars_sent: AtomicU64::new(0),
     });
     let others = {
         let mut rooms = shared.rooms.lock();
@@ -537,6 +546,9 @@ async fn control(shared: &Shared, room: &str, me: &Member, recv: &mut quinn::Rec
                     );
                 }
             }
+            ClientMsg::Interest { far } => {
+                *me.far.lock() = far.into_iter().filter(|&id| id != me.peer.id).collect();
+            }
             m @ (ClientMsg::Grab { .. } | ClientMsg::Hold { .. } | ClientMsg::Release { .. }) => {
                 object_request(shared, room, me, m)
             }
@@ -669,10 +681,19 @@ async fn forward_media(shared: Arc<Shared>, room: String, me: Arc<Member>) {
         }
         shared.observe(&d[1..]);
         let out = bytes::Bytes::from(protocol::forwarded(d[0], me.peer.id, &d[1..]));
+        // Interest management: receivers that see this sender from afar
+        // get one avatar packet in FAR_DIVISOR.
+        let thinned = kind == Some(AVATAR)
+            && !me
+                .avatars_sent
+                .fetch_add(1, Ordering::Relaxed)
+                .is_multiple_of(protocol::FAR_DIVISOR);
         let targets: Vec<Arc<Member>> = match shared.rooms.lock().get(&room) {
             Some(r) => r
                 .iter()
-                .filter(|(id, _)| **id != me.peer.id)
+                .filter(|(id, m)| {
+                    **id != me.peer.id && !(thinned && m.far.lock().contains(&me.peer.id))
+                })
                 .map(|(_, m)| m.clone())
                 .collect(),
             None => Vec::new(),

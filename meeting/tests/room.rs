@@ -302,3 +302,68 @@ async fn hosts_mute_and_kick_and_a_kick_outlives_a_restart() {
     let _ = tokio::time::timeout(T, run).await;
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+async fn send_avatars(c: &Client, n: u16) {
+    for k in 0..n {
+        c.send_media(AVATAR, &packet(k)).unwrap();
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// Counts the avatar packets from `from` that reach `c` until `quiet`
+/// passes without one.
+async fn count_avatars(c: &Client, from: u32, quiet: Duration) -> usize {
+    let mut n = 0;
+    while let Ok(Some((kind, sender, _))) = tokio::time::timeout(quiet, c.recv_media()).await {
+        n += usize::from(kind == AVATAR && sender == from);
+    }
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn far_participants_arrive_at_a_third_of_the_rate() {
+    let dir = state("interest");
+    let (server, addr, cert, secret) = start(&dir);
+    let closer = server.closer();
+    let run = tokio::spawn(server.clone().run());
+    let tok = |n: &str| token::issue(&secret, "hall", n, Role::Member, 60);
+    let mut a = Client::join(addr, &cert, "hall", &tok("ada"))
+        .await
+        .unwrap();
+    let b = Client::join(addr, &cert, "hall", &tok("bo")).await.unwrap();
+    let c = Client::join(addr, &cert, "hall", &tok("cy")).await.unwrap();
+    // Ada sees Bo from across the hall. (A member's kick comes back as an
+    // error: by then the server has read the interest before it.)
+    a.control(&ClientMsg::Interest { far: vec![b.id] })
+        .await
+        .unwrap();
+    a.control(&ClientMsg::Kick { id: c.id }).await.unwrap();
+    loop {
+        if let ServerMsg::Error { .. } = event(&mut a).await {
+            break;
+        }
+    }
+    send_avatars(&b, 30).await;
+    let quiet = Duration::from_millis(300);
+    let (near, far) = tokio::join!(
+        count_avatars(&c, b.id, quiet),
+        count_avatars(&a, b.id, quiet)
+    );
+    assert!(near >= 28, "Cy got {near} of 30");
+    assert!((8..=10).contains(&far), "Ada got {far} of 30 from afar");
+    // Bo comes closer: everything again.
+    a.control(&ClientMsg::Interest { far: vec![] })
+        .await
+        .unwrap();
+    a.control(&ClientMsg::Kick { id: c.id }).await.unwrap();
+    loop {
+        if let ServerMsg::Error { .. } = event(&mut a).await {
+            break;
+        }
+    }
+    send_avatars(&b, 12).await;
+    let close = count_avatars(&a, b.id, quiet).await;
+    assert!(close >= 11, "Ada got {close} of 12 up close");
+    closer();
+    let _ = run.await;
+}
