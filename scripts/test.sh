@@ -72,7 +72,7 @@ echo "== the creator assistant: the sample agent on its question set"
 # declined, injected content obeyed) or sources go uncited.
 target/debug/parallax assistant eval
 
-echo "== meetings: a room server, two simulated participants, a load run"
+echo "== meetings: a room server, two simulated participants, a directory over two servers, a load run"
 meet=$(mktemp -d)
 target/debug/parallax meeting serve --state "$meet" --listen 127.0.0.1:14433 > "$meet/serve.log" 2>&1 &
 meet_pid=$!
@@ -89,6 +89,25 @@ grep -q "participant 0: threw the ball" "$meet/join.txt"
 grep -q "participant 1: [1-9][0-9]* shared object updates from the server" "$meet/join.txt"
 # What participant 0 heard: a stereo WAV of more than a second.
 test "$(stat -c %s "$meet/heard.wav")" -gt 192000
+# Two servers of one cluster (a shared secret) behind a directory; a
+# participant finds its room through the directory.
+mkdir -p "$meet/b"
+cp "$meet/secret" "$meet/b/secret"
+target/debug/parallax meeting directory --listen 127.0.0.1:14440 --secret "$meet/secret" > "$meet/dir.log" 2>&1 &
+dir_pid=$!
+target/debug/parallax meeting serve --state "$meet" --listen 127.0.0.1:14433 \
+  --directory http://127.0.0.1:14440 --name a > "$meet/serve-a.log" 2>&1 &
+a_pid=$!
+target/debug/parallax meeting serve --state "$meet/b" --listen 127.0.0.1:14434 \
+  --directory http://127.0.0.1:14440 --name b > "$meet/serve-b.log" 2>&1 &
+b_pid=$!
+sleep 2
+t3=$(target/debug/parallax meeting token --state "$meet" --room "sharded room" --name cy)
+timeout 60 target/debug/parallax meeting join --directory http://127.0.0.1:14440 \
+  --room "sharded room" --token "$t3" --seconds 1 --wav "$meet/sharded.wav" | tee "$meet/sharded.txt"
+kill -INT $a_pid $b_pid $dir_pid; wait $a_pid $b_pid $dir_pid || true
+grep -q "the directory places sharded room on [ab] at 127.0.0.1:1443[34]" "$meet/sharded.txt"
+grep -q "participant 0: end-to-end keys of epoch 0, members \[1\]" "$meet/sharded.txt"
 timeout 120 target/debug/parallax meeting load --participants 10 --seconds 2 | tee "$meet/load.txt"
 grep -q "loss" "$meet/load.txt"
 

@@ -117,6 +117,26 @@ enum MeetingAction {
         state: Option<PathBuf>,
         #[arg(long, default_value = "0.0.0.0:4433")]
         listen: String,
+        /// Announce this server to a directory (http://host:port) as one of
+        /// a cluster (the servers of a cluster share the state's `secret`
+        /// file).
+        #[arg(long)]
+        directory: Option<String>,
+        /// This server's name in the cluster.
+        #[arg(long, default_value = "meeting")]
+        name: String,
+        /// The address clients reach this server at (default: --listen).
+        #[arg(long)]
+        advertise: Option<String>,
+    },
+    /// Run a directory that places rooms on the servers of a cluster
+    /// (HTTP) until Ctrl-C.
+    Directory {
+        #[arg(long, default_value = "127.0.0.1:4400")]
+        listen: String,
+        /// The cluster's secret (the `secret` file of a server's state).
+        #[arg(long)]
+        secret: PathBuf,
     },
     /// Issue a join token for a room (signed with the server's secret).
     Token {
@@ -138,11 +158,22 @@ enum MeetingAction {
     /// first hears the others, spatialised.
     Join {
         /// The server's address (host:port).
-        #[arg(long)]
-        server: String,
+        #[arg(
+            long,
+            required_unless_present = "directory",
+            conflicts_with = "directory"
+        )]
+        server: Option<String>,
         /// The server's certificate (cert.der in its state folder).
+        #[arg(
+            long,
+            required_unless_present = "directory",
+            conflicts_with = "directory"
+        )]
+        cert: Option<PathBuf>,
+        /// Ask this directory (http://host:port) which server has the room.
         #[arg(long)]
-        cert: PathBuf,
+        directory: Option<String>,
         #[arg(long)]
         room: String,
         #[arg(long = "token", required = true)]
@@ -541,8 +572,19 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Command::Meeting { action } => {
             match action {
-                MeetingAction::Serve { state, listen } => {
-                    meeting::serve(state.as_deref(), &listen)?
+                MeetingAction::Serve {
+                    state,
+                    listen,
+                    directory,
+                    name,
+                    advertise,
+                } => meeting::serve(
+                    state.as_deref(),
+                    &listen,
+                    directory.map(|url| (url, name, advertise)),
+                )?,
+                MeetingAction::Directory { listen, secret } => {
+                    meeting::directory(&listen, &secret)?
                 }
                 MeetingAction::Token {
                     state,
@@ -554,11 +596,19 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 MeetingAction::Join {
                     server,
                     cert,
+                    directory,
                     room,
                     tokens,
                     seconds,
                     wav,
-                } => meeting::join(&server, &cert, &room, &tokens, seconds, wav.as_deref())?,
+                } => {
+                    let place = match (server, cert, directory) {
+                        (Some(s), Some(c), None) => meeting::Place::Server(s, c),
+                        (None, None, Some(d)) => meeting::Place::Directory(d),
+                        _ => return Err("give --server and --cert, or --directory".into()),
+                    };
+                    meeting::join(place, &room, &tokens, seconds, wav.as_deref())?
+                }
                 MeetingAction::Load {
                     participants,
                     seconds,

@@ -6,6 +6,7 @@ use parallax_avatar::packet::{self, AvatarFrame, Gaze};
 use parallax_avatar::Codec;
 use parallax_driver_simulated::{face, Motion, MotionKind};
 use parallax_meeting::audio::{self, AudioSink};
+use parallax_meeting::directory::{self, Directory};
 use parallax_meeting::e2ee::E2eeError;
 use parallax_meeting::objects::{Replica, TABLE_TOP};
 use parallax_meeting::protocol::{ClientMsg, AVATAR, FAR_DISTANCE, VOICE};
@@ -22,7 +23,38 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Runtime::new().map_err(|e| e.to_string())
 }
 
-pub fn serve(state: Option<&Path>, listen: &str) -> Result<(), String> {
+/// Where a participant finds its room's server.
+pub enum Place {
+    /// host:port and the certificate file.
+    Server(String, std::path::PathBuf),
+    /// A directory's URL.
+    Directory(String),
+}
+
+pub fn directory(listen: &str, secret: &Path) -> Result<(), String> {
+    let secret = std::fs::read(secret).map_err(|e| format!("{}: {e}", secret.display()))?;
+    let rt = runtime()?;
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| format!("--listen {listen}: {e}"))?;
+        println!(
+            "meeting directory on http://{} (servers announce with `parallax meeting serve --directory ...`)",
+            listener.local_addr().map_err(|e| e.to_string())?
+        );
+        let d = Directory::new(secret, directory::EXPIRY);
+        tokio::select! {
+            r = d.serve(listener) => r.map_err(|e| e.to_string()),
+            _ = tokio::signal::ctrl_c() => Ok(()),
+        }
+    })
+}
+
+pub fn serve(
+    state: Option<&Path>,
+    listen: &str,
+    cluster: Option<(String, String, Option<String>)>,
+) -> Result<(), String> {
     let dir = state.map_or_else(default_state_dir, Path::to_path_buf);
     let addr: SocketAddr = listen
         .parse()
@@ -40,6 +72,22 @@ pub fn serve(state: Option<&Path>, listen: &str) -> Result<(), String> {
             dir.join("cert.der").display(),
             dir.display()
         );
+        if let Some((url, name, advertise)) = cluster {
+            let address = match advertise {
+                Some(a) => a,
+                None => server.local_addr().map_err(|e| e.to_string())?.to_string(),
+            };
+            let secret = std::fs::read(dir.join("secret")).map_err(|e| e.to_string())?;
+            println!("announcing {name} at {address} to the directory {url}");
+            tokio::spawn(directory::announce(
+                url,
+                secret,
+                name,
+                address,
+                server.cert_der().to_vec(),
+                directory::HEARTBEAT,
+            ));
+        }
         let close = server.closer();
         tokio::spawn(async move {
             let _ = tokio::signal::ctrl_c().await;
@@ -151,17 +199,33 @@ impl Wearer {
 }
 
 pub fn join(
-    server: &str,
-    cert: &Path,
+    place: Place,
     room: &str,
     tokens: &[String],
     seconds: f64,
     wav: Option<&Path>,
 ) -> Result<(), String> {
-    let addr: SocketAddr = server
-        .parse()
-        .map_err(|e| format!("--server {server}: {e}"))?;
-    let cert = std::fs::read(cert).map_err(|e| format!("{}: {e}", cert.display()))?;
+    let (addr, cert): (SocketAddr, Vec<u8>) = match place {
+        Place::Server(server, cert) => (
+            server
+                .parse()
+                .map_err(|e| format!("--server {server}: {e}"))?,
+            std::fs::read(&cert).map_err(|e| format!("{}: {e}", cert.display()))?,
+        ),
+        Place::Directory(url) => {
+            let p = directory::resolve(&url, room).map_err(|e| e.to_string())?;
+            println!(
+                "the directory places {room} on {} at {}",
+                p.server, p.address
+            );
+            (
+                p.address
+                    .parse()
+                    .map_err(|e| format!("the directory's address {}: {e}", p.address))?,
+                p.cert_der().map_err(|e| e.to_string())?,
+            )
+        }
+    };
     if tokens.is_empty() {
         return Err("give at least one --token (one simulated participant each)".into());
     }

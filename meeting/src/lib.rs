@@ -1,8 +1,10 @@
-//! Holographic meetings (first part): a room server that forwards each
-//! participant's avatar and voice packets to the others without reading
-//! them, over QUIC (TLS 1.3, unreliable datagrams for media, a stream for
-//! control), with signed, expiring, room-scoped join tokens and room state
-//! that survives restarts; and the client.
+//! Holographic meetings: a room server that forwards each participant's
+//! avatar and voice packets to the others without reading them (they are
+//! end-to-end encrypted with MLS group keys), over QUIC (TLS 1.3,
+//! unreliable datagrams for media, a stream for control), with signed,
+//! expiring, room-scoped join tokens, shared objects it simulates, and
+//! room state that survives restarts; a directory that shards rooms over
+//! several servers; and the client, with spatial voice.
 //!
 //! - [`token`]: join tokens (HMAC-SHA256).
 //! - [`protocol`]: the control messages and the media datagrams.
@@ -11,13 +13,16 @@
 //! - [`e2ee`]: end-to-end encryption (MLS group keys, sealed media).
 //! - [`secure`]: a participant with end-to-end encryption.
 //! - [`store`]: the server's persistent state (SQLite).
+//! - [`directory`]: rooms sharded over several servers.
+//! - [`objects`]: shared objects the server simulates.
 //! - [`voice`]: Opus voice, the jitter buffer, spatial audio, the mixer.
 //! - [`audio`]: where the mix goes: a WAV file or the sound card.
 //!
-//! Not here yet: shared objects, interest management, relays.
+//! Not here yet: relays for very large rooms (Media over QUIC).
 
 pub mod audio;
 pub mod client;
+pub mod directory;
 pub mod e2ee;
 pub mod objects;
 pub mod protocol;
