@@ -18,7 +18,8 @@
 //! - **Shared objects**: each room with participants has its objects
 //!   simulated by a task of its own ([`crate::objects`]); grabs, holds and
 //!   releases come on the control stream, the state goes out on it at
-//!   20 Hz while anything moves. The objects' poses are saved when they
+//!   20 Hz while anything moves (latest wins: a slow reader skips states,
+//!   nothing queues up). The objects' poses are saved when they
 //!   come to rest, every 2 s while they move, and when the room empties.
 //! - **State**: the server's identity (its TLS key and certificate, and
 //!   the secret that signs tokens) and the rooms' state (used rooms, barred
@@ -103,7 +104,7 @@ struct Shared {
     rooms: Mutex<HashMap<String, HashMap<u32, Arc<Member>>>>,
     /// The shared objects of each room with participants. Lock order:
     /// `rooms`, then `worlds`, then a world; never `rooms` under a world.
-    worlds: Mutex<HashMap<String, Arc<Mutex<World>>>>,
+    worlds: Mutex<HashMap<String, Arc<RoomObjects>>>,
     store: Mutex<Store>,
     next_id: AtomicU32,
     stats: Stats,
@@ -118,6 +119,14 @@ impl Shared {
             let _ = o.send(payload.to_vec());
         }
     }
+}
+
+/// A room's simulated objects and their latest state. Each participant's
+/// writer sends the state when its connection takes it: latest wins, so a
+/// participant that reads slowly skips states instead of queueing them.
+struct RoomObjects {
+    world: Mutex<World>,
+    state: tokio::sync::watch::Sender<(u64, Vec<objects::ObjectState>)>,
 }
 
 /// A server (a cheap handle: clones share it).
@@ -393,14 +402,14 @@ async fn participant(shared: Arc<Shared>, conn: quinn::Connection) {
         far: Mutex::default(),
         avatars_sent: AtomicU64::new(0),
     });
-    let others = {
+    let (others, mut objects) = {
         let mut rooms = shared.rooms.lock();
         let members = rooms.entry(room.clone()).or_default();
         let others: Vec<Peer> = members.values().map(|m| m.peer.clone()).collect();
         broadcast(members, id, &ServerMsg::Joined { peer: peer.clone() });
         members.insert(id, me.clone());
         // The room's objects: simulated while anyone is there.
-        let world = shared
+        let objects = shared
             .worlds
             .lock()
             .entry(room.clone())
@@ -409,18 +418,21 @@ async fn participant(shared: Arc<Shared>, conn: quinn::Connection) {
                     tracing::warn!("store: {e}");
                     Vec::new()
                 });
-                let world = Arc::new(Mutex::new(World::new(&saved)));
-                tokio::spawn(simulate(shared.clone(), room.clone(), world.clone()));
-                world
+                let world = World::new(&saved);
+                let (state, _) = tokio::sync::watch::channel((world.tick(), world.states()));
+                let o = Arc::new(RoomObjects {
+                    world: Mutex::new(world),
+                    state,
+                });
+                tokio::spawn(simulate(shared.clone(), room.clone(), o.clone()));
+                o
             })
-            .clone();
-        let w = world.lock();
-        let _ = me.events.send(ServerMsg::Objects {
-            tick: w.tick(),
-            objects: w.states(),
-        });
-        others
+            .state
+            .subscribe();
+        (others, objects)
     };
+    // The newcomer gets the current state first.
+    objects.mark_changed();
     shared.stats.joins.fetch_add(1, Ordering::Relaxed);
     tracing::info!(room = %room, id, name = %peer.name, "joined");
     let welcome = ServerMsg::Welcome {
@@ -431,7 +443,22 @@ async fn participant(shared: Arc<Shared>, conn: quinn::Connection) {
     if protocol::send(&mut send, &welcome).await.is_ok() {
         // Events to this participant, in order, on the control stream.
         let writer = tokio::spawn(async move {
-            while let Some(m) = outbox.recv().await {
+            let mut objects_open = true;
+            loop {
+                let m = tokio::select! {
+                    m = outbox.recv() => match m {
+                        Some(m) => m,
+                        None => break,
+                    },
+                    r = objects.changed(), if objects_open => {
+                        if r.is_err() {
+                            objects_open = false;
+                            continue;
+                        }
+                        let (tick, objects) = objects.borrow_and_update().clone();
+                        ServerMsg::Objects { tick, objects }
+                    }
+                };
                 if protocol::send(&mut send, &m).await.is_err() {
                     break;
                 }
@@ -442,8 +469,8 @@ async fn participant(shared: Arc<Shared>, conn: quinn::Connection) {
         media.abort();
         writer.abort();
     }
-    if let Some(w) = world_of(&shared, &room) {
-        w.lock().release_all(id);
+    if let Some(o) = objects_of(&shared, &room) {
+        o.world.lock().release_all(id);
     }
     let mut rooms = shared.rooms.lock();
     if let Some(members) = rooms.get_mut(&room) {
@@ -574,7 +601,7 @@ async fn control(shared: &Shared, room: &str, me: &Member, recv: &mut quinn::Rec
     }
 }
 
-fn world_of(shared: &Shared, room: &str) -> Option<Arc<Mutex<World>>> {
+fn objects_of(shared: &Shared, room: &str) -> Option<Arc<RoomObjects>> {
     shared.worlds.lock().get(room).cloned()
 }
 
@@ -590,7 +617,7 @@ fn save(shared: &Shared, room: &str, states: &[objects::ObjectState]) {
 
 /// Simulates a room's objects while it has participants; sends their
 /// state at 20 Hz while any moves or is held, and saves them.
-async fn simulate(shared: Arc<Shared>, room: String, world: Arc<Mutex<World>>) {
+async fn simulate(shared: Arc<Shared>, room: String, objects: Arc<RoomObjects>) {
     let mut tick = tokio::time::interval(Duration::from_secs_f32(1.0 / objects::RATE));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut was_at_rest = true;
@@ -598,29 +625,22 @@ async fn simulate(shared: Arc<Shared>, room: String, world: Arc<Mutex<World>>) {
     loop {
         tick.tick().await;
         let (n, states, at_rest) = {
-            let mut w = world.lock();
+            let mut w = objects.world.lock();
             w.step();
             (w.tick(), w.states(), w.at_rest())
         };
         {
             let rooms = shared.rooms.lock();
-            let Some(members) = rooms.get(&room) else {
+            if !rooms.contains_key(&room) {
                 // Everyone left: keep where things lie, stop simulating.
                 shared.worlds.lock().remove(&room);
                 drop(rooms);
                 save(&shared, &room, &states);
                 return;
-            };
+            }
             // 20 Hz while moving, and once more when it all comes to rest.
             if n % 3 == 0 && !(at_rest && was_at_rest) {
-                broadcast(
-                    members,
-                    u32::MAX,
-                    &ServerMsg::Objects {
-                        tick: n,
-                        objects: states.clone(),
-                    },
-                );
+                objects.state.send_replace((n, states.clone()));
             } else if n % 3 != 0 && at_rest && !was_at_rest {
                 // Wait for the next broadcast tick to say it rests.
                 continue;
@@ -636,12 +656,12 @@ async fn simulate(shared: Arc<Shared>, room: String, world: Arc<Mutex<World>>) {
 
 /// A grab, hold or release from `me`.
 fn object_request(shared: &Shared, room: &str, me: &Member, msg: ClientMsg) {
-    let Some(world) = world_of(shared, room) else {
+    let Some(objects) = objects_of(shared, room) else {
         return;
     };
     let who = me.peer.id;
     let r = {
-        let mut w = world.lock();
+        let mut w = objects.world.lock();
         match msg {
             ClientMsg::Grab { object } => w.grab(object, who),
             ClientMsg::Hold {

@@ -484,7 +484,9 @@ fn ears(listener: &Head, source: Vec3) -> Ears {
 /// Places one speaker's voice for one listener.
 #[derive(Debug)]
 pub struct Spatializer {
-    history: Vec<f32>,
+    /// The delay line: the last HISTORY samples, then (while adding) the
+    /// frame; reused, so no allocation per frame.
+    line: Vec<f32>,
     last: Option<Ears>,
     lowpass: [f32; 2],
 }
@@ -492,7 +494,7 @@ pub struct Spatializer {
 impl Default for Spatializer {
     fn default() -> Spatializer {
         Spatializer {
-            history: vec![0.0; HISTORY],
+            line: vec![0.0; HISTORY],
             last: None,
             lowpass: [0.0; 2],
         }
@@ -507,8 +509,7 @@ impl Spatializer {
         let to = ears(listener, source);
         let from = self.last.unwrap_or(to);
         self.last = Some(to);
-        // The delay line: the last HISTORY samples, then this frame.
-        let mut line = std::mem::take(&mut self.history);
+        let line = &mut self.line;
         line.extend_from_slice(mono);
         let n = mono.len() as f32;
         for (i, frame) in stereo.chunks_exact_mut(2).enumerate() {
@@ -527,7 +528,10 @@ impl Spatializer {
                 *sample += gain * y;
             }
         }
-        self.history = line.split_off(line.len() - HISTORY);
+        // Keep the last HISTORY samples for the next frame.
+        let len = line.len();
+        line.copy_within(len - HISTORY.., 0);
+        line.truncate(HISTORY);
     }
 }
 
