@@ -7,8 +7,10 @@
 use base64::Engine as _;
 use parallax_meeting::protocol::{ClientMsg, AVATAR};
 use parallax_meeting::token::{self, Role};
-use parallax_meeting::{Client, Event, SecureClient, Server};
+use parallax_meeting::{Client, Event, SecureClient};
 use std::time::Duration;
+
+mod common;
 
 const T: Duration = Duration::from_secs(5);
 
@@ -64,11 +66,8 @@ async fn deliver(from: &SecureClient, to: &SecureClient, payload: &[u8]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_relays_only_ciphertext_and_keys_change_on_every_leave() {
-    let dir = std::env::temp_dir().join(format!("px-meeting-e2ee-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let server = Server::open(&dir, "127.0.0.1:0".parse().unwrap()).unwrap();
-    let (addr, cert) = (server.local_addr().unwrap(), server.cert_der().to_vec());
-    let secret = std::fs::read(dir.join("secret")).unwrap();
+    let dir = common::state("e2ee");
+    let (server, addr, cert, secret) = common::start(&dir);
     let mut seen_by_server = server.observe();
     let closer = server.closer();
     let run = tokio::spawn(server.clone().run());

@@ -10,6 +10,8 @@ use parallax_meeting::token::{self, Role};
 use parallax_meeting::{Event, SecureClient, Server};
 use std::time::{Duration, Instant};
 
+mod common;
+
 const T: Duration = Duration::from_secs(10);
 const BALL: u32 = 4;
 
@@ -57,11 +59,8 @@ fn ball(objects: &[ObjectState]) -> &ObjectState {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grab_throw_land_and_survive_a_restart() {
-    let dir = std::env::temp_dir().join(format!("px-meeting-objects-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let server = Server::open(&dir, "127.0.0.1:0".parse().unwrap()).unwrap();
-    let (addr, cert) = (server.local_addr().unwrap(), server.cert_der().to_vec());
-    let secret = std::fs::read(dir.join("secret")).unwrap();
+    let dir = common::state("objects");
+    let (server, addr, cert, secret) = common::start(&dir);
     let closer = server.closer();
     let run = tokio::spawn(server.clone().run());
     let tok = |n: &str| token::issue(&secret, "lounge", n, Role::Member, 60);

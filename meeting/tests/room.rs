@@ -8,26 +8,13 @@
 use parallax_avatar::packet::{AvatarFrame, Pose};
 use parallax_meeting::protocol::{ClientMsg, ServerMsg, AVATAR, VOICE};
 use parallax_meeting::token::{self, Role};
-use parallax_meeting::{Client, Server};
-use std::path::{Path, PathBuf};
+use parallax_meeting::Client;
 use std::time::Duration;
 
+mod common;
+use common::{start, state};
+
 const T: Duration = Duration::from_secs(3);
-
-fn state(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("px-meeting-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
-
-/// A server on a free loopback port, running; its address and certificate.
-fn start(dir: &Path) -> (Server, std::net::SocketAddr, Vec<u8>, Vec<u8>) {
-    let s = Server::open(dir, "127.0.0.1:0".parse().unwrap()).unwrap();
-    let addr = s.local_addr().unwrap();
-    let cert = s.cert_der().to_vec();
-    let secret = std::fs::read(dir.join("secret")).unwrap();
-    (s, addr, cert, secret)
-}
 
 /// The next room event, past the shared objects' updates (their own test
 /// is `objects_room.rs`).

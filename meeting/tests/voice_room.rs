@@ -9,20 +9,19 @@ use parallax_meeting::token::{self, Role};
 use parallax_meeting::voice::{
     correlation, Talker, VoiceEncoder, VoicePacket, VoiceReceiver, FRAME,
 };
-use parallax_meeting::{SecureClient, Server};
+use parallax_meeting::SecureClient;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+mod common;
 
 const FRAMES: usize = 75;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_participants_hear_each_other() {
-    let dir = std::env::temp_dir().join(format!("px-meeting-voice-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let server = Server::open(&dir, "127.0.0.1:0".parse().unwrap()).unwrap();
-    let (addr, cert) = (server.local_addr().unwrap(), server.cert_der().to_vec());
-    let secret = std::fs::read(dir.join("secret")).unwrap();
+    let dir = common::state("voice");
+    let (server, addr, cert, secret) = common::start(&dir);
     let mut seen_by_server = server.observe();
     let closer = server.closer();
     let run = tokio::spawn(server.clone().run());
