@@ -349,7 +349,8 @@ async fn participant(
                 }
             }
             _ = voice_tick.tick() => {
-                if let Ok(p) = encoder.encode(&talker.frame()) {
+                // Pauses are not sent (DTX).
+                if let Ok(Some(p)) = encoder.encode(&talker.frame()) {
                     if c.send_media(VOICE, &p).is_ok() {
                         voice_sent += 1;
                         voice_bytes += p.len();

@@ -2,6 +2,11 @@
 //! concealment per speaker, spatial audio from the speaker's head pose on
 //! the listener's side, and a mixer.
 //!
+//! - **Pauses** are not sent: after two frames quieter than -60 dBFS, the
+//!   frames stop until the voice comes back. (Opus's own DTX does not
+//!   work with its in-band FEC, and FEC matters more.) The sequence
+//!   number goes on, so a receiver sees the gap, conceals its start and
+//!   goes idle.
 //! - **Packet** (the payload of a [`crate::protocol::VOICE`] datagram, then
 //!   sealed end to end): `[version u8 = 1][sequence u32][timestamp u32]`
 //!   (little-endian; the timestamp counts 48 kHz samples), then one Opus
@@ -119,7 +124,17 @@ pub struct VoiceEncoder {
     encoder: opus::Encoder,
     sequence: u32,
     timestamp: u32,
+    /// Whether pauses are left out.
+    gate: bool,
+    /// Consecutive quiet frames.
+    quiet: u32,
 }
+
+/// A frame whose peak is below this is quiet (-60 dBFS).
+const QUIET_PEAK: f32 = 0.001;
+/// Quiet frames still sent before a pause stops sending (the voice's tail
+/// and the FEC of the last loud frame).
+const HANGOVER: u32 = 2;
 
 impl std::fmt::Debug for VoiceEncoder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -131,8 +146,18 @@ impl std::fmt::Debug for VoiceEncoder {
 
 impl VoiceEncoder {
     /// Opus for speech (VoIP mode), 28 kbit/s VBR, in-band FEC tuned for
-    /// 10 % loss.
+    /// 10 % loss; nothing is sent in pauses.
     pub fn new() -> Result<VoiceEncoder, VoiceError> {
+        Self::build(true)
+    }
+
+    /// The same, with a packet for every frame, pauses included (for
+    /// measurements that follow every frame).
+    pub fn continuous() -> Result<VoiceEncoder, VoiceError> {
+        Self::build(false)
+    }
+
+    fn build(gate: bool) -> Result<VoiceEncoder, VoiceError> {
         let mut encoder =
             opus::Encoder::new(SAMPLE_RATE, opus::Channels::Mono, opus::Application::Voip)
                 .map_err(codec)?;
@@ -146,6 +171,8 @@ impl VoiceEncoder {
             encoder,
             sequence: 0,
             timestamp: 0,
+            gate,
+            quiet: 0,
         })
     }
 
@@ -155,10 +182,19 @@ impl VoiceEncoder {
         Ok(self.encoder.get_lookahead().map_err(codec)? as usize)
     }
 
-    /// Encodes one 20 ms frame of mono samples in [-1, 1] to a packet.
-    pub fn encode(&mut self, pcm: &[f32]) -> Result<Vec<u8>, VoiceError> {
+    /// Encodes one 20 ms frame of mono samples in [-1, 1] to a packet;
+    /// `None` in a pause (the sequence number still advances, so receivers
+    /// see the gap).
+    pub fn encode(&mut self, pcm: &[f32]) -> Result<Option<Vec<u8>>, VoiceError> {
         if pcm.len() != FRAME {
             return Err(VoiceError::FrameSize(pcm.len()));
+        }
+        let peak = pcm.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+        self.quiet = if peak < QUIET_PEAK { self.quiet + 1 } else { 0 };
+        if self.gate && self.quiet > HANGOVER {
+            self.sequence = self.sequence.wrapping_add(1);
+            self.timestamp = self.timestamp.wrapping_add(FRAME as u32);
+            return Ok(None);
         }
         let mut opus = [0u8; MAX_OPUS];
         let n = self.encoder.encode_float(pcm, &mut opus).map_err(codec)?;
@@ -170,7 +206,7 @@ impl VoiceEncoder {
         .to_bytes();
         self.sequence = self.sequence.wrapping_add(1);
         self.timestamp = self.timestamp.wrapping_add(FRAME as u32);
-        Ok(packet)
+        Ok(Some(packet))
     }
 }
 

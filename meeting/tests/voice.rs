@@ -11,12 +11,13 @@ use rand::{Rng, SeedableRng};
 
 fn talk(pitch: f32, frames: usize) -> (Vec<f32>, Vec<Vec<u8>>) {
     let mut talker = Talker::new(pitch);
-    let mut encoder = VoiceEncoder::new().unwrap();
+    // A packet per frame, pauses included: these tests follow every one.
+    let mut encoder = VoiceEncoder::continuous().unwrap();
     let mut pcm = Vec::new();
     let mut packets = Vec::new();
     for _ in 0..frames {
         let f = talker.frame();
-        packets.push(encoder.encode(&f).unwrap());
+        packets.push(encoder.encode(&f).unwrap().expect("a packet per frame"));
         pcm.extend_from_slice(&f);
     }
     (pcm, packets)
@@ -301,4 +302,57 @@ fn a_late_spike_is_rebuilt_from_fec() {
     schedule(&mut rx, &packets, |i| if i == 50 { 30 } else { 1 });
     let s = rx.stats();
     assert_eq!((s.underruns, s.recovered, s.late), (1, 1, 1), "{s:?}");
+}
+
+#[test]
+fn pauses_are_not_sent_and_play_as_silence() {
+    let mut talker = Talker::new(150.0);
+    let (mut dtx, mut all) = (
+        VoiceEncoder::new().unwrap(),
+        VoiceEncoder::continuous().unwrap(),
+    );
+    let mut pcm = Vec::new();
+    let mut sent = Vec::new();
+    let (mut bytes_dtx, mut bytes_all) = (0, 0);
+    for _ in 0..200 {
+        let f = talker.frame();
+        bytes_all += all.encode(&f).unwrap().unwrap().len();
+        if let Some(p) = dtx.encode(&f).unwrap() {
+            bytes_dtx += p.len();
+            sent.push(p);
+        }
+        pcm.extend_from_slice(&f);
+    }
+    // A quarter of the talker's syllables are pauses: after their first
+    // frames (the voice's tail, the hangover) they are not sent.
+    eprintln!(
+        "{} of 200 frames sent; {bytes_dtx} bytes against {bytes_all}",
+        sent.len()
+    );
+    assert!(
+        (120..=175).contains(&sent.len()),
+        "{} of 200 frames sent",
+        sent.len()
+    );
+    // Quiet frames are small anyway; what goes is their datagrams.
+    assert!(bytes_dtx < bytes_all);
+    // The receiver plays in real time, one frame per 20 ms, each packet
+    // arriving at its own time: gaps are concealed, then silent.
+    let mut rx = VoiceReceiver::new(1).unwrap();
+    let mut out = Vec::new();
+    let mut f = vec![0.0; FRAME];
+    let mut next = 0;
+    for tick in 0..200u32 {
+        while next < sent.len() && VoicePacket::parse(&sent[next]).unwrap().sequence <= tick {
+            rx.push(&sent[next], f64::from(tick) * 0.02).unwrap();
+            next += 1;
+        }
+        rx.pull(&mut f);
+        out.extend_from_slice(&f);
+    }
+    let (c, _) = correlation(&pcm, &out, 2000);
+    let s = rx.stats();
+    eprintln!("correlation {c:.3}, {s:?}");
+    assert!(c > 0.85, "correlation {c}");
+    assert_eq!(s.received as usize, sent.len());
 }
