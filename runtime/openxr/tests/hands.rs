@@ -437,17 +437,25 @@ fn hands_from_the_headset_cameras() {
         // Per hand: errors (metres) of located frames while steady in view.
         let mut errors: [Vec<f32>; 2] = [Vec::new(), Vec::new()];
         let (mut left_active_in_view, mut left_out_samples, mut left_active_out) = (0, 0, 0);
+        let mut first = None;
         while start.elapsed() < std::time::Duration::from_secs(60) {
             let t = frame(&mut h);
             let secs = t.as_nanos() as f64 * 1e-9;
             let phase = secs.rem_euclid(12.0);
+            // The cycle's phase follows the clock, so the test starts
+            // anywhere in it: the left hand's error counts only in cycles
+            // whose hand came into view after the tracker had run for a
+            // second (a tracker started mid-window has not settled; CI
+            // failed on that once).
+            let t0 = *first.get_or_insert(secs);
+            let warm = secs - phase + 0.3 >= t0 + 1.0;
             // The left hand is fully in view from 0.3 s to 5.3 s of the
             // cycle and fully out from 6.5 s to 11 s; camera frames come
             // about once a second on lavapipe and take as long to render and
             // track, so it must be inactive from 9 s on, and its error is
             // measured from 2 s on (after it has come back and settled).
             let in_view = [(0.3..5.3).contains(&phase), true];
-            let settled = [(2.0..5.3).contains(&phase), true];
+            let settled = [(2.0..5.3).contains(&phase) && warm, true];
             for (k, tracker) in trackers.iter().enumerate() {
                 let located = stage.locate_hand_joints(tracker, t).unwrap();
                 if k == 0 && (9.0..11.0).contains(&phase) {
@@ -471,7 +479,7 @@ fn hands_from_the_headset_cameras() {
                     / 26.0;
                 errors[k].push(mean);
             }
-            let done = errors[1].len() > 400 && errors[0].len() > 400 && left_out_samples > 30;
+            let done = errors[1].len() > 400 && errors[0].len() > 250 && left_out_samples > 30;
             if done {
                 break;
             }
@@ -494,7 +502,7 @@ fn hands_from_the_headset_cameras() {
             "the left hand was found in only {left_active_in_view} frames in view"
         );
         assert!(
-            nl > 400,
+            nl > 250,
             "the left hand was located in only {nl} settled frames"
         );
         assert!(
