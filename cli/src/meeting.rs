@@ -478,6 +478,13 @@ pub fn load(participants: usize, seconds: f64, rate: f64) -> Result<(), String> 
                 let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
                 let mut lat = Vec::new();
+                // A packet's latency from the send time stamped in it.
+                let record = |lat: &mut Vec<f64>, payload: &[u8]| {
+                    if let Some(t) = payload.get(..8) {
+                        let t = u64::from_le_bytes(t.try_into().expect("8 bytes"));
+                        lat.push(epoch.elapsed().as_nanos() as f64 / 1e6 - t as f64 / 1e6);
+                    }
+                };
                 let mut sent = 0u64;
                 let end = epoch + Duration::from_secs_f64(seconds);
                 loop {
@@ -489,11 +496,7 @@ pub fn load(participants: usize, seconds: f64, rate: f64) -> Result<(), String> 
                             if c.send_media(AVATAR, &p).is_ok() { sent += 1; }
                         }
                         m = c.recv_media() => match m {
-                            Some((_, _, payload)) if payload.len() >= 8 => {
-                                let t = u64::from_le_bytes(payload[..8].try_into().expect("8 bytes"));
-                                lat.push(epoch.elapsed().as_nanos() as f64 / 1e6 - t as f64 / 1e6);
-                            }
-                            Some(_) => {}
+                            Some((_, _, payload)) => record(&mut lat, &payload),
                             None => break,
                         },
                     }
@@ -505,11 +508,7 @@ pub fn load(participants: usize, seconds: f64, rate: f64) -> Result<(), String> 
                     tokio::select! {
                         _ = &mut drain => break,
                         m = c.recv_media() => match m {
-                            Some((_, _, payload)) if payload.len() >= 8 => {
-                                let t = u64::from_le_bytes(payload[..8].try_into().expect("8 bytes"));
-                                lat.push(epoch.elapsed().as_nanos() as f64 / 1e6 - t as f64 / 1e6);
-                            }
-                            Some(_) => {}
+                            Some((_, _, payload)) => record(&mut lat, &payload),
                             None => break,
                         },
                     }
