@@ -102,9 +102,12 @@ target/debug/parallax meeting serve --state "$meet/b" --listen 127.0.0.1:14434 \
   --directory http://127.0.0.1:14440 --name b > "$meet/serve-b.log" 2>&1 &
 b_pid=$!
 sleep 2
-t3=$(target/debug/parallax meeting token --state "$meet" --room "sharded room" --name cy)
+# A simulated participant whose token join signs from the state folder.
 timeout 60 target/debug/parallax meeting join --directory http://127.0.0.1:14440 \
-  --room "sharded room" --token "$t3" --seconds 1 --wav "$meet/sharded.wav" | tee "$meet/sharded.txt"
+  --room "sharded room" --simulate 1 --state "$meet" --seconds 1 --wav "$meet/sharded.wav" | tee "$meet/sharded.txt"
+# An invitation for PARALLAX_MEETING (runtime/openxr/tests/meeting.rs puts hello_xr in a room with one).
+target/debug/parallax meeting invite --state "$meet" --directory http://127.0.0.1:14440 \
+  --room "sharded room" --name dee | grep -q "^pxm1\."
 kill -INT $a_pid $b_pid $dir_pid; wait $a_pid $b_pid $dir_pid || true
 grep -q "the directory places sharded room on [ab] at 127.0.0.1:1443[34]" "$meet/sharded.txt"
 grep -q "participant 0: end-to-end keys of epoch 0, members \[1\]" "$meet/sharded.txt"

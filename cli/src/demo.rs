@@ -14,6 +14,8 @@ pub struct Options {
     pub headless: bool,
     /// More environment for the app (runtime options).
     pub env: Vec<(String, String)>,
+    /// The compositor frames captured headless.
+    pub captures: Vec<u64>,
 }
 
 /// The composed frames captured in headless mode (compositor frame numbers).
@@ -65,7 +67,7 @@ pub fn run(opts: Options, manifest: &Path) -> Result<ExitCode, String> {
             cmd.env("PARALLAX_SIM_MOTION", "static");
         }
     } else {
-        let frames: Vec<String> = CAPTURE_FRAMES.iter().map(|f| f.to_string()).collect();
+        let frames: Vec<String> = opts.captures.iter().map(|f| f.to_string()).collect();
         println!(
             "parallax demo: running {} frames headless (no display{}); writing into {}",
             opts.frames,
@@ -92,7 +94,7 @@ pub fn run(opts: Options, manifest: &Path) -> Result<ExitCode, String> {
         stats.app_ms, stats.compose_ms, stats.wake_ms, stats.app_frames, stats.compositions
     );
     if !windowed {
-        for f in CAPTURE_FRAMES {
+        for f in &opts.captures {
             let p = out.join(format!("frame-{f:05}-panel.png"));
             if p.exists() {
                 println!("composited panel: {}", p.display());

@@ -153,9 +153,32 @@ enum MeetingAction {
         #[arg(long, default_value_t = 3600)]
         ttl: u64,
     },
+    /// Write an invitation: one string with the room, the server (or
+    /// directory) and a join token, for `PARALLAX_MEETING` (a headset app
+    /// then joins the room) or another person.
+    Invite {
+        /// The server's state folder (its secret signs the token, its
+        /// certificate goes in the invitation).
+        #[arg(long)]
+        state: Option<PathBuf>,
+        /// The address participants reach the server at (host:port).
+        #[arg(long, required_unless_present = "directory")]
+        server: Option<String>,
+        /// Send participants to this directory (http://host:port) instead.
+        #[arg(long, conflicts_with = "server")]
+        directory: Option<String>,
+        #[arg(long)]
+        room: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        host: bool,
+        #[arg(long, default_value_t = 3600)]
+        ttl: u64,
+    },
     /// Join a room as simulated participants (the simulated headset's
-    /// scripted wearer through the codec, talking), one per --token; the
-    /// first hears the others, spatialised.
+    /// scripted wearer through the codec, talking), one per --token or
+    /// --simulate N of them; the first hears the others, spatialised.
     Join {
         /// The server's address (host:port).
         #[arg(
@@ -176,8 +199,20 @@ enum MeetingAction {
         directory: Option<String>,
         #[arg(long)]
         room: String,
-        #[arg(long = "token", required = true)]
+        #[arg(long = "token", required_unless_present = "simulate")]
         tokens: Vec<String>,
+        /// N simulated participants, their tokens signed with the secret
+        /// in --state (run where the server's state folder is).
+        #[arg(long, conflicts_with = "tokens", requires = "state")]
+        simulate: Option<usize>,
+        /// The server's state folder, for --simulate.
+        #[arg(long)]
+        state: Option<PathBuf>,
+        /// Each participant holds one moment of its script (still faces,
+        /// for reproducible captures); voices still talk.
+        #[arg(long)]
+        frozen: bool,
+        /// How long to stay (`inf`: until Ctrl-C).
         #[arg(long, default_value_t = 10.0)]
         seconds: f64,
         /// Write what the first participant hears (the others' voices,
@@ -186,6 +221,26 @@ enum MeetingAction {
         /// meeting-<room>.wav in the current folder.
         #[arg(long)]
         wav: Option<PathBuf>,
+    },
+    /// A meeting in the headset: a room server on loopback, N simulated
+    /// participants (talking, one throwing the ball), and you in the
+    /// desktop simulator with the showcase app (key J leaves and joins);
+    /// headless without a display, writing frames and what you heard.
+    Demo {
+        /// Simulated participants (1 to 8).
+        #[arg(long, default_value_t = 2)]
+        participants: usize,
+        #[arg(long, default_value = "parallax-meeting-demo")]
+        out: PathBuf,
+        /// App frames to run headless.
+        #[arg(long, default_value_t = 240)]
+        frames: u32,
+        #[arg(long)]
+        headless: bool,
+        /// Your voice: `talker` (a scripted one), `device` (the
+        /// microphone) or `off`.
+        #[arg(long, default_value = "talker")]
+        mic: String,
     },
     /// Load-test a server on loopback: forwarded packets/s, latency, loss,
     /// CPU per participant.
@@ -537,6 +592,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 frames,
                 headless,
                 env: Vec::new(),
+                captures: demo::CAPTURE_FRAMES.to_vec(),
             },
             &build_manifest()?,
         ),
@@ -593,12 +649,32 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     host,
                     ttl,
                 } => meeting::token(state.as_deref(), &room, &name, host, ttl)?,
+                MeetingAction::Invite {
+                    state,
+                    server,
+                    directory,
+                    room,
+                    name,
+                    host,
+                    ttl,
+                } => meeting::invite(
+                    state.as_deref(),
+                    server.as_deref(),
+                    directory.as_deref(),
+                    &room,
+                    &name,
+                    host,
+                    ttl,
+                )?,
                 MeetingAction::Join {
                     server,
                     cert,
                     directory,
                     room,
                     tokens,
+                    simulate,
+                    state,
+                    frozen,
                     seconds,
                     wav,
                 } => {
@@ -607,7 +683,38 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                         (None, None, Some(d)) => meeting::Place::Directory(d),
                         _ => return Err("give --server and --cert, or --directory".into()),
                     };
-                    meeting::join(place, &room, &tokens, seconds, wav.as_deref())?
+                    let tokens = match simulate {
+                        Some(n) => meeting::simulated_tokens(state.as_deref(), &room, n)?,
+                        None => tokens,
+                    };
+                    meeting::join(place, &room, &tokens, seconds, frozen, wav.as_deref())?
+                }
+                MeetingAction::Demo {
+                    participants,
+                    out,
+                    frames,
+                    headless,
+                    mic,
+                } => {
+                    if !(1..=8).contains(&participants) {
+                        return Err("--participants must be 1 to 8".into());
+                    }
+                    if !["talker", "device", "off"].contains(&mic.as_str()) {
+                        return Err("--mic must be talker, device or off".into());
+                    }
+                    return meeting::demo(
+                        participants,
+                        &mic,
+                        demo::Options {
+                            out,
+                            frames,
+                            headless,
+                            env: Vec::new(),
+                            // Late enough to be in the room.
+                            captures: vec![30],
+                        },
+                        &build_manifest()?,
+                    );
                 }
                 MeetingAction::Load {
                     participants,
@@ -721,6 +828,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                                 ("PARALLAX_AVATARS".into(), participants.to_string()),
                                 ("PARALLAX_AVATAR_MOTION".into(), "live".into()),
                             ],
+                            captures: demo::CAPTURE_FRAMES.to_vec(),
                         },
                         &build_manifest()?,
                     );

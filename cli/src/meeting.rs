@@ -1,19 +1,18 @@
 //! `parallax meeting`: run a room server, issue join tokens, join as
 //! simulated participants, and load-test the server on loopback.
 
-use parallax_avatar::codec::Scratch;
-use parallax_avatar::packet::{self, AvatarFrame, Gaze};
-use parallax_avatar::Codec;
-use parallax_driver_simulated::{face, Motion, MotionKind};
+use parallax_avatar::packet::AvatarFrame;
 use parallax_meeting::audio::{self, AudioSink};
 use parallax_meeting::directory::{self, Directory};
 use parallax_meeting::e2ee::E2eeError;
+use parallax_meeting::invite::Invite;
 use parallax_meeting::objects::{Replica, TABLE_TOP};
 use parallax_meeting::protocol::{ClientMsg, AVATAR, FAR_DISTANCE, VOICE};
 use parallax_meeting::secure::SendError;
 use parallax_meeting::server::default_state_dir;
+use parallax_meeting::sim::Wearer;
 use parallax_meeting::token::{self, Role};
-use parallax_meeting::voice::{Head, Mixer, Talker, VoiceEncoder};
+use parallax_meeting::voice::{Head, Mixer, VoiceEncoder};
 use parallax_meeting::{Client, Event, SecureClient, Server};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -114,88 +113,47 @@ pub fn token(
     Ok(())
 }
 
-/// The simulated headset's scripted wearer as avatar packets: face through
-/// the codec, head, hands and gaze, `offset` seconds into the script,
-/// seated around the room's table.
-struct Wearer {
-    codec: Codec,
-    scratch: Scratch,
-    code: Vec<f32>,
-    motion: Motion,
-    offset: f64,
-    sequence: u16,
-    seat: (glam::Vec3, glam::Quat),
-    /// Where the head was at the last packet.
-    head: Head,
+/// `parallax meeting invite`: prints an invitation.
+pub fn invite(
+    state: Option<&Path>,
+    server: Option<&str>,
+    directory: Option<&str>,
+    room: &str,
+    name: &str,
+    host: bool,
+    ttl: u64,
+) -> Result<(), String> {
+    let dir = state.map_or_else(default_state_dir, Path::to_path_buf);
+    let identity = parallax_meeting::server::identity(&dir).map_err(|e| e.to_string())?;
+    let role = if host { Role::Host } else { Role::Member };
+    let token = token::issue(&identity.secret, room, name, role, ttl);
+    let invite = match (server, directory) {
+        (Some(address), None) => {
+            address
+                .parse::<SocketAddr>()
+                .map_err(|e| format!("--server {address}: {e}"))?;
+            Invite::to_server(room, &token, address, &identity.cert)
+        }
+        (None, Some(url)) => Invite::through_directory(room, &token, url),
+        _ => return Err("give --server or --directory".into()),
+    };
+    println!("{}", invite.encode());
+    Ok(())
 }
 
-/// Seat of participant `id`: one of six places on a circle of 1.3 m,
-/// facing its centre.
-fn seat(id: u32) -> (glam::Vec3, glam::Quat) {
-    let a = id as f32 * std::f32::consts::TAU / 6.0;
-    (
-        1.3 * glam::Vec3::new(a.sin(), 0.0, a.cos()),
-        glam::Quat::from_rotation_y(a),
-    )
-}
-
-impl Wearer {
-    fn new(offset: f64, id: u32) -> Wearer {
-        let codec = Codec::shipped();
-        let code = vec![0.0; codec.code_len()];
-        Wearer {
-            codec,
-            scratch: Scratch::default(),
-            code,
-            motion: Motion {
-                kind: MotionKind::Scripted { seed: 1 },
-            },
-            offset,
-            sequence: 0,
-            seat: seat(id),
-            head: Head::default(),
-        }
+/// Tokens for `n` simulated participants (`sim-1` ...), signed with the
+/// secret in the server's state folder.
+pub fn simulated_tokens(state: Option<&Path>, room: &str, n: usize) -> Result<Vec<String>, String> {
+    if n == 0 {
+        return Err("--simulate needs at least 1 participant".into());
     }
-
-    fn place(&self, position: glam::Vec3, orientation: glam::Quat) -> packet::Pose {
-        packet::Pose {
-            position: self.seat.1 * position + self.seat.0,
-            orientation: self.seat.1 * orientation,
-        }
-    }
-
-    fn packet(&mut self, secs: f64) -> Vec<u8> {
-        let t = parallax_sdk::types::Time(((secs + self.offset) * 1e9) as i64);
-        let f = face::expressions(&self.motion, t);
-        let g = face::gaze(&self.motion, t);
-        self.codec
-            .encode(&f.weights, &mut self.scratch, &mut self.code);
-        let (head, _) = self.motion.head(t);
-        let head = self.place(head.position, head.orientation);
-        self.head = Head {
-            position: head.position,
-            orientation: head.orientation,
-        };
-        let hands = [0, 1].map(|i| {
-            let (grip, _) = self.motion.hand(i, t);
-            Some(self.place(grip.position, grip.orientation))
-        });
-        let eye = Gaze {
-            direction: g.gaze.orientation * -glam::Vec3::Z,
-            confidence: 1.0,
-        };
-        self.sequence = self.sequence.wrapping_add(1);
-        AvatarFrame {
-            sequence: self.sequence,
-            timestamp: packet::timestamp((secs * 1e6) as u64),
-            code: self.code.clone(),
-            head,
-            hands,
-            gaze: Some([eye, eye]),
-        }
-        .encode()
-        .expect("the scripted wearer's frame encodes")
-    }
+    let dir = state.map_or_else(default_state_dir, Path::to_path_buf);
+    let secret = parallax_meeting::server::identity(&dir)
+        .map_err(|e| e.to_string())?
+        .secret;
+    Ok((1..=n)
+        .map(|k| token::issue(&secret, room, &format!("sim-{k}"), Role::Member, 24 * 3600))
+        .collect())
 }
 
 pub fn join(
@@ -203,6 +161,7 @@ pub fn join(
     room: &str,
     tokens: &[String],
     seconds: f64,
+    frozen: bool,
     wav: Option<&Path>,
 ) -> Result<(), String> {
     let (addr, cert): (SocketAddr, Vec<u8>) = match place {
@@ -254,7 +213,9 @@ pub fn join(
         let mut tasks = Vec::new();
         for (k, c) in clients.into_iter().enumerate() {
             let sink = if k == 0 { sink.take() } else { None };
-            tasks.push(tokio::spawn(participant(k, c, sink, start, seconds)));
+            tasks.push(tokio::spawn(participant(
+                k, c, sink, start, seconds, frozen,
+            )));
         }
         for t in tasks {
             if let Ok(Some(sink)) = t.await {
@@ -277,9 +238,9 @@ async fn participant(
     mut sink: Option<Box<dyn AudioSink>>,
     start: Instant,
     seconds: f64,
+    frozen: bool,
 ) -> Option<Box<dyn AudioSink>> {
-    let mut wearer = Wearer::new(3.7 * k as f64, c.id());
-    let mut talker = Talker::new(110.0 + 35.0 * (c.id() % 5) as f32);
+    let mut wearer = Wearer::new(c.id(), c.seat(), 3.7 * k as f64, frozen);
     let mut encoder = match VoiceEncoder::new() {
         Ok(e) => e,
         Err(e) => {
@@ -350,7 +311,7 @@ async fn participant(
             }
             _ = voice_tick.tick() => {
                 // Pauses are not sent (DTX).
-                if let Ok(Some(p)) = encoder.encode(&talker.frame()) {
+                if let Ok(Some(p)) = encoder.encode(&wearer.talker.frame()) {
                     if c.send_media(VOICE, &p).is_ok() {
                         voice_sent += 1;
                         voice_bytes += p.len();
@@ -438,6 +399,66 @@ async fn participant(
     }
     c.leave().await;
     sink
+}
+
+/// `parallax meeting demo`: a server and `n` simulated participants in
+/// this process, the showcase app in the meeting.
+pub fn demo(
+    n: usize,
+    mic: &str,
+    mut opts: crate::demo::Options,
+    manifest: &Path,
+) -> Result<std::process::ExitCode, String> {
+    let dir = std::env::temp_dir().join(format!("px-meeting-demo-{}", std::process::id()));
+    let rt = runtime()?;
+    let result = (|| {
+        let server = rt
+            .block_on(async { Server::open(&dir, "127.0.0.1:0".parse().expect("an address")) })
+            .map_err(|e| e.to_string())?;
+        let addr = server.local_addr().map_err(|e| e.to_string())?;
+        let cert = server.cert_der().to_vec();
+        let secret = std::fs::read(dir.join("secret")).map_err(|e| e.to_string())?;
+        rt.spawn(server.clone().run());
+        let start = Instant::now();
+        for k in 0..n {
+            let t = token::issue(
+                &secret,
+                "demo",
+                &format!("sim-{}", k + 1),
+                Role::Member,
+                24 * 3600,
+            );
+            let c = rt
+                .block_on(SecureClient::join(addr, &cert, "demo", &t))
+                .map_err(|e| e.to_string())?;
+            rt.spawn(participant(k, c, None, start, f64::INFINITY, false));
+        }
+        let you = token::issue(&secret, "demo", "you", Role::Host, 24 * 3600);
+        let invite = Invite::to_server("demo", &you, &addr.to_string(), &cert);
+        println!("meeting demo: a room server on {addr} with {n} simulated participants; you join as the headset");
+        opts.env.extend([
+            ("PARALLAX_MEETING".to_string(), invite.encode()),
+            ("PARALLAX_MEETING_MIC".to_string(), mic.to_string()),
+            ("PARALLAX_AVATAR_MOTION".to_string(), "live".to_string()),
+        ]);
+        if opts.headless
+            || std::env::var_os("DISPLAY").is_none_or(|d| d.is_empty())
+                && std::env::var_os("WAYLAND_DISPLAY").is_none_or(|d| d.is_empty())
+        {
+            std::fs::create_dir_all(&opts.out)
+                .map_err(|e| format!("cannot create {}: {e}", opts.out.display()))?;
+            let wav = opts.out.join("heard.wav");
+            println!("what you hear: {}", wav.display());
+            opts.env
+                .push(("PARALLAX_MEETING_AUDIO".into(), wav.display().to_string()));
+        }
+        let code = crate::demo::run(opts, manifest);
+        server.closer()();
+        code
+    })();
+    drop(rt);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
 }
 
 /// CPU time of this process (user + system), seconds.

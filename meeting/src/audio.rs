@@ -194,3 +194,185 @@ pub fn open_output(wav: Option<&Path>, fallback: &Path) -> Result<Box<dyn AudioS
         }
     }
 }
+
+/// Somewhere a voice comes from, 20 ms ([`crate::voice::FRAME`] samples,
+/// mono, 48 kHz) at a time.
+pub trait AudioSource: Send {
+    /// The next frame when a whole one has been captured.
+    fn read(&mut self) -> Option<Vec<f32>>;
+    /// What it is, for the user.
+    fn describe(&self) -> String;
+}
+
+/// The default input device (the headset's microphone). Its stream lives
+/// on a thread of its own like [`DeviceSink`]'s; the captured samples are
+/// mixed down to mono and brought to 48 kHz (linear interpolation: a
+/// microphone at 44.1 kHz is the common other rate, and speech has
+/// nothing near the Nyquist frequency for it to alias), into a queue that
+/// keeps at most 200 ms: a reader that stalls loses the oldest speech,
+/// never builds a delay.
+pub struct DeviceSource {
+    queue: Arc<Mutex<VecDeque<f32>>>,
+    stop: std::sync::mpsc::Sender<()>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    name: String,
+}
+
+/// Mono at the device's rate to mono at 48 kHz, across callbacks.
+struct Resampler {
+    /// Input samples per output sample.
+    step: f64,
+    /// Where the next output falls, in input samples after `last`.
+    at: f64,
+    last: f32,
+}
+
+impl Resampler {
+    fn push(&mut self, x: f32, out: &mut VecDeque<f32>) {
+        // Outputs between the previous input sample and this one.
+        while self.at <= 1.0 {
+            out.push_back(self.last + (x - self.last) * self.at as f32);
+            self.at += self.step;
+        }
+        self.at -= 1.0;
+        self.last = x;
+    }
+}
+
+impl DeviceSource {
+    pub fn open() -> Result<DeviceSource, AudioError> {
+        let queue: Arc<Mutex<VecDeque<f32>>> = Arc::default();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (stop, stop_rx) = std::sync::mpsc::channel::<()>();
+        let q = queue.clone();
+        let thread = std::thread::Builder::new()
+            .name("parallax-audio-in".into())
+            .spawn(move || {
+                let stream = (|| {
+                    let host = cpal::default_host();
+                    let device = host.default_input_device().ok_or(AudioError::NoDevice)?;
+                    let name = device
+                        .description()
+                        .map(|d| d.name().to_string())
+                        .unwrap_or_else(|_| "default".into());
+                    let supported = device
+                        .default_input_config()
+                        .map_err(|e| AudioError::Device(e.to_string()))?;
+                    let channels = supported.channels().max(1) as usize;
+                    let rate = supported.sample_rate();
+                    let mut resampler = Resampler {
+                        step: rate as f64 / SAMPLE_RATE as f64,
+                        at: 0.0,
+                        last: 0.0,
+                    };
+                    let config = cpal::StreamConfig {
+                        channels: channels as u16,
+                        sample_rate: rate,
+                        buffer_size: cpal::BufferSize::Default,
+                    };
+                    let stream = device
+                        .build_input_stream(
+                            config,
+                            move |data: &[f32], _: &cpal::InputCallbackInfo| {
+                                let mut q = q.lock();
+                                for frame in data.chunks(channels) {
+                                    let mono = frame.iter().sum::<f32>() / channels as f32;
+                                    resampler.push(mono, &mut q);
+                                }
+                                while q.len() > DEVICE_QUEUE / 2 {
+                                    q.pop_front();
+                                }
+                            },
+                            |e| tracing::warn!("audio input: {e}"),
+                            None,
+                        )
+                        .map_err(|e| AudioError::Device(e.to_string()))?;
+                    stream
+                        .play()
+                        .map_err(|e| AudioError::Device(e.to_string()))?;
+                    Ok::<_, AudioError>((stream, name))
+                })();
+                match stream {
+                    Ok((stream, name)) => {
+                        let _ = ready_tx.send(Ok(name));
+                        let _ = stop_rx.recv();
+                        drop(stream);
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                    }
+                }
+            })
+            .map_err(|e| AudioError::Device(e.to_string()))?;
+        let name = ready_rx
+            .recv()
+            .map_err(|_| AudioError::Device("the audio thread ended".into()))??;
+        Ok(DeviceSource {
+            queue,
+            stop,
+            thread: Some(thread),
+            name,
+        })
+    }
+}
+
+impl AudioSource for DeviceSource {
+    fn read(&mut self) -> Option<Vec<f32>> {
+        let mut q = self.queue.lock();
+        (q.len() >= crate::voice::FRAME).then(|| q.drain(..crate::voice::FRAME).collect())
+    }
+
+    fn describe(&self) -> String {
+        format!("microphone {}", self.name)
+    }
+}
+
+impl Drop for DeviceSource {
+    fn drop(&mut self) {
+        let _ = self.stop.send(());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A scripted talker as the microphone (the simulated headset's wearer).
+pub struct TalkerSource(pub crate::voice::Talker);
+
+impl AudioSource for TalkerSource {
+    fn read(&mut self) -> Option<Vec<f32>> {
+        Some(self.0.frame())
+    }
+
+    fn describe(&self) -> String {
+        "a scripted talker".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resampling_keeps_a_tone_and_its_rate() {
+        // One second of 440 Hz at 44.1 kHz becomes one second at 48 kHz.
+        let mut r = Resampler {
+            step: 44_100.0 / 48_000.0,
+            at: 0.0,
+            last: 0.0,
+        };
+        let mut out = VecDeque::new();
+        let tone = |t: f64| (std::f64::consts::TAU * 440.0 * t).sin() as f32;
+        for i in 0..44_100 {
+            r.push(tone(i as f64 / 44_100.0), &mut out);
+        }
+        assert!((out.len() as i64 - 48_000).abs() <= 2, "{}", out.len());
+        // Output sample k is the tone at k / 48 kHz, one input sample late
+        // (the first output falls on the first input), within the linear
+        // interpolation's error.
+        for (k, &y) in out.iter().enumerate().skip(10).step_by(97) {
+            let t = k as f64 / 48_000.0 - 1.0 / 44_100.0;
+            assert!((y - tone(t)).abs() < 0.02, "{k}: {y} vs {}", tone(t));
+        }
+    }
+}

@@ -22,6 +22,8 @@ pub enum JoinError {
 /// A joined participant.
 pub struct Client {
     pub id: u32,
+    /// Where this participant's stage is in the room.
+    pub seat: u32,
     pub room: String,
     /// Who was there when this participant joined.
     pub peers: Vec<Peer>,
@@ -101,10 +103,13 @@ impl Client {
         )
         .await
         .map_err(|e| JoinError::Protocol(e.to_string()))?;
-        let (id, peers) = match protocol::recv::<ServerMsg>(&mut recv).await {
+        let (id, seat, peers) = match protocol::recv::<ServerMsg>(&mut recv).await {
             Ok(Some(ServerMsg::Welcome {
-                id, participants, ..
-            })) => (id, participants),
+                id,
+                seat,
+                participants,
+                ..
+            })) => (id, seat, participants),
             Ok(Some(ServerMsg::Refused { reason })) => return Err(JoinError::Refused(reason)),
             Ok(other) => {
                 return Err(JoinError::Protocol(format!(
@@ -123,6 +128,7 @@ impl Client {
         });
         Ok(Client {
             id,
+            seat,
             room: room.to_string(),
             peers,
             conn,

@@ -16,7 +16,11 @@
 //! - [`directory`]: rooms sharded over several servers.
 //! - [`objects`]: shared objects the server simulates.
 //! - [`voice`]: Opus voice, the jitter buffer, spatial audio, the mixer.
-//! - [`audio`]: where the mix goes: a WAV file or the sound card.
+//! - [`audio`]: where the mix goes (a WAV file or the sound card), and
+//!   the microphone.
+//! - [`seats`]: where each participant's stage is in the room.
+//! - [`invite`]: one string to join a room with.
+//! - [`sim`]: simulated participants.
 //!
 //! Not here yet: relays for very large rooms (Media over QUIC).
 
@@ -24,10 +28,13 @@ pub mod audio;
 pub mod client;
 pub mod directory;
 pub mod e2ee;
+pub mod invite;
 pub mod objects;
 pub mod protocol;
+pub mod seats;
 pub mod secure;
 pub mod server;
+pub mod sim;
 pub mod store;
 pub mod token;
 pub mod voice;

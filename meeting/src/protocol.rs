@@ -1,11 +1,12 @@
-//! The meeting protocol (version 1), over one QUIC connection per
+//! The meeting protocol (version 2), over one QUIC connection per
 //! participant (ALPN `parallax-meeting/1`):
 //!
 //! - **Control**: the client opens one bidirectional stream; each message
 //!   is a little-endian `u32` length and that many bytes of JSON
 //!   ([`ClientMsg`] up, [`ServerMsg`] down), at most [`MAX_CONTROL`] bytes.
 //!   The first message is `hello` with the room and the token; the answer
-//!   is `welcome` (the participant's id and who is there) or `refused`
+//!   is `welcome` (the participant's id, its seat and who is there) or
+//!   `refused`
 //!   (why), after which the server closes the connection.
 //! - **Media**: QUIC datagrams (unreliable, unordered: a late avatar frame
 //!   is worth nothing). Up: `[kind][payload]`; down: `[kind][sender id,
@@ -17,7 +18,8 @@ use crate::token::Role;
 use serde::{Deserialize, Serialize};
 
 /// The protocol version this build speaks.
-pub const VERSION: u32 = 1;
+/// Version 2: participants have seats ([`crate::seats`]).
+pub const VERSION: u32 = 2;
 /// QUIC's application protocol name.
 pub const ALPN: &[u8] = b"parallax-meeting/1";
 /// Largest control message, bytes (an MLS welcome into a room of a few
@@ -45,6 +47,9 @@ pub struct Peer {
     pub id: u32,
     pub name: String,
     pub role: Role,
+    /// Where the participant's stage is in the room ([`crate::seats`]):
+    /// the lowest seat free when it joined.
+    pub seat: u32,
 }
 
 /// Client to server.
@@ -110,6 +115,8 @@ pub enum ClientMsg {
 pub enum ServerMsg {
     Welcome {
         id: u32,
+        /// This participant's seat.
+        seat: u32,
         room: String,
         participants: Vec<Peer>,
     },

@@ -196,6 +196,11 @@ impl SecureClient {
         self.client.id
     }
 
+    /// Where this participant's stage is in the room ([`crate::seats`]).
+    pub fn seat(&self) -> u32 {
+        self.client.seat
+    }
+
     /// Who was there when this participant joined.
     pub fn peers(&self) -> &[Peer] {
         &self.client.peers

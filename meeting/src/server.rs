@@ -388,24 +388,29 @@ async fn participant(shared: Arc<Shared>, conn: quinn::Connection) {
         Err(e) => return refuse(&shared, &conn, &mut send, format!("store: {e}")).await,
     }
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
-    let peer = Peer {
-        id,
-        name: claims.name,
-        role: claims.role,
-    };
     let (events, mut outbox) = mpsc::unbounded_channel();
-    let me = Arc::new(Member {
-        peer: peer.clone(),
-        conn: conn.clone(),
-        events,
-        muted: AtomicBool::new(false),
-        far: Mutex::default(),
-        avatars_sent: AtomicU64::new(0),
-    });
-    let (others, mut objects) = {
+    let (peer, me, others, mut objects) = {
         let mut rooms = shared.rooms.lock();
         let members = rooms.entry(room.clone()).or_default();
         let others: Vec<Peer> = members.values().map(|m| m.peer.clone()).collect();
+        // The lowest seat nobody holds.
+        let seat = (0..)
+            .find(|s| others.iter().all(|p| p.seat != *s))
+            .expect("a free seat");
+        let peer = Peer {
+            id,
+            name: claims.name,
+            role: claims.role,
+            seat,
+        };
+        let me = Arc::new(Member {
+            peer: peer.clone(),
+            conn: conn.clone(),
+            events,
+            muted: AtomicBool::new(false),
+            far: Mutex::default(),
+            avatars_sent: AtomicU64::new(0),
+        });
         broadcast(members, id, &ServerMsg::Joined { peer: peer.clone() });
         members.insert(id, me.clone());
         // The room's objects: simulated while anyone is there.
@@ -429,7 +434,7 @@ async fn participant(shared: Arc<Shared>, conn: quinn::Connection) {
             })
             .state
             .subscribe();
-        (others, objects)
+        (peer, me, others, objects)
     };
     // The newcomer gets the current state first.
     objects.mark_changed();
@@ -437,6 +442,7 @@ async fn participant(shared: Arc<Shared>, conn: quinn::Connection) {
     tracing::info!(room = %room, id, name = %peer.name, "joined");
     let welcome = ServerMsg::Welcome {
         id,
+        seat: peer.seat,
         room: room.clone(),
         participants: others,
     };

@@ -55,6 +55,10 @@ pub struct Config {
     /// `frozen` (each holds one moment); default frozen under static
     /// simulated motion, live otherwise.
     pub avatars_frozen: Option<bool>,
+    /// `PARALLAX_MEETING` (with `PARALLAX_MEETING_AUDIO` and
+    /// `PARALLAX_MEETING_MIC`): the holographic meeting the wearer is in
+    /// while a session runs.
+    pub meeting: Option<crate::meeting::Settings>,
 }
 
 /// Where `XR_EXT_hand_tracking` takes hands from (`PARALLAX_HANDS`).
@@ -93,6 +97,7 @@ impl Default for Config {
             sim_controllers: true,
             avatars: 0,
             avatars_frozen: None,
+            meeting: None,
         }
     }
 }
@@ -117,6 +122,9 @@ pub const OPTIONS: &[(&str, &str)] = &[
     ("PARALLAX_RENDER_SCALE", "factor (0.25 to 2, default 1) on the per-eye image size recommended to apps (xrEnumerateViewConfigurationViews); below 1 apps render faster and blurrier, which helps on software Vulkan"),
     ("PARALLAX_AVATARS", "N (0 to 8, default 0): N simulated meeting participants stand in the stage in front of the user as codec avatars (their scripted faces encoded, sent through the avatar packet and decoded at 30 Hz), drawn by the compositor over the app's scene and depth-tested against the depth the app submits"),
     ("PARALLAX_AVATAR_MOTION", "`live` (the participants' faces move) or `frozen` (each holds one moment of its script, for reproducible captures); default `frozen` when PARALLAX_SIM_MOTION=static, else `live`"),
+    ("PARALLAX_MEETING", "a meeting invitation (`pxm1.`..., from `parallax meeting invite`), or `@FILE` holding one: while a session runs, its wearer is in that room: remote participants stand around the user as codec avatars over the app, voices spatialised; the desktop key J leaves and joins again"),
+    ("PARALLAX_MEETING_AUDIO", "where the meeting's voices go: `device` (default: the sound card, nothing without one), a `.wav` file path, or `off`"),
+    ("PARALLAX_MEETING_MIC", "where the wearer's voice comes from: `device` (default: the default microphone, no voice without one), `talker` (a scripted voice, for the simulator) or `off`"),
     ("PARALLAX_CAPTURE_FRAMES", "comma-separated app frame numbers (0 = the first frame the compositor shows) to capture (default 60)"),
 ];
 
@@ -252,6 +260,7 @@ impl Config {
                 ),
             }
         }
+        c.meeting = meeting(&get);
         c.sim_disconnect_after_ms = parsed(
             "PARALLAX_SIM_DISCONNECT_AFTER_MS",
             get("PARALLAX_SIM_DISCONNECT_AFTER_MS"),
@@ -260,9 +269,88 @@ impl Config {
     }
 }
 
+/// `PARALLAX_MEETING*`: `None` (logged) when the invitation is missing or
+/// unusable.
+fn meeting(get: &impl Fn(&str) -> Option<String>) -> Option<crate::meeting::Settings> {
+    use crate::meeting::{AudioOut, Mic};
+    let value = get("PARALLAX_MEETING").filter(|v| !v.trim().is_empty())?;
+    let text = match value.trim().strip_prefix('@') {
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!("ignoring PARALLAX_MEETING: {path}: {e}");
+                return None;
+            }
+        },
+        None => value,
+    };
+    let invite = match parallax_meeting::invite::Invite::decode(&text) {
+        Ok(i) => i,
+        Err(e) => {
+            tracing::warn!("ignoring PARALLAX_MEETING: {e}");
+            return None;
+        }
+    };
+    let audio = match get("PARALLAX_MEETING_AUDIO").as_deref().map(str::trim) {
+        None | Some("" | "device") => AudioOut::Device,
+        Some("off") => AudioOut::Off,
+        Some(path) if path.ends_with(".wav") => AudioOut::Wav(path.into()),
+        Some(other) => {
+            tracing::warn!(
+                "ignoring PARALLAX_MEETING_AUDIO={other:?}: use device, off or a .wav path"
+            );
+            AudioOut::Device
+        }
+    };
+    let mic = match get("PARALLAX_MEETING_MIC").as_deref().map(str::trim) {
+        None | Some("" | "device") => Mic::Device,
+        Some("talker") => Mic::Talker,
+        Some("off") => Mic::Off,
+        Some(other) => {
+            tracing::warn!("ignoring PARALLAX_MEETING_MIC={other:?}: use device, talker or off");
+            Mic::Device
+        }
+    };
+    Some(crate::meeting::Settings { invite, audio, mic })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn meeting_settings() {
+        use crate::meeting::{AudioOut, Mic};
+        let invite = parallax_meeting::invite::Invite::to_server("r", "t", "127.0.0.1:9", b"c");
+        let text = invite.encode();
+        let with = |pairs: Vec<(&'static str, String)>| {
+            Config::from_lookup(move |k| {
+                pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
+            })
+            .meeting
+        };
+        let m = with(vec![("PARALLAX_MEETING", text.clone())]).unwrap();
+        assert_eq!(m.invite, invite);
+        assert_eq!((m.audio, m.mic), (AudioOut::Device, Mic::Device));
+        let m = with(vec![
+            ("PARALLAX_MEETING", text.clone()),
+            ("PARALLAX_MEETING_AUDIO", "/tmp/x.wav".into()),
+            ("PARALLAX_MEETING_MIC", "talker".into()),
+        ])
+        .unwrap();
+        assert_eq!(
+            (m.audio, m.mic),
+            (AudioOut::Wav("/tmp/x.wav".into()), Mic::Talker)
+        );
+        let file = std::env::temp_dir().join(format!("px-invite-{}", std::process::id()));
+        std::fs::write(&file, format!("{text}\n")).unwrap();
+        let m = with(vec![("PARALLAX_MEETING", format!("@{}", file.display()))]).unwrap();
+        assert_eq!(m.invite, invite);
+        std::fs::remove_file(&file).unwrap();
+        assert!(with(vec![("PARALLAX_MEETING", "pxm1.garbage".into())]).is_none());
+        assert!(with(vec![("PARALLAX_MEETING", "@/nonexistent/invite".into())]).is_none());
+        assert!(with(vec![]).is_none());
+    }
 
     #[test]
     fn parses_options() {

@@ -8,7 +8,7 @@ use crate::instance::Instance;
 use parallax_compositor::gl::{Binding, GlContext, Platform};
 use parallax_compositor::vk::compositor::{Capture, EyePoses, TargetConfig, VkCompositor};
 use parallax_compositor::vk::{self, AppBinding, AppDevice};
-use parallax_sdk::types::Duration;
+use parallax_sdk::types::{DesktopControls, Duration};
 use std::sync::Arc;
 
 /// What an instance learned from the app's Vulkan set-up calls.
@@ -87,6 +87,7 @@ pub fn open_opengl(
     hub: &DeviceHub,
     binding: Binding,
     period: Duration,
+    desktop: Option<DesktopControls>,
 ) -> Result<GlSession> {
     let platform = binding.platform();
     // An EGL app may enable XR_MNDX_egl_enable alone: the requirements
@@ -119,7 +120,7 @@ pub fn open_opengl(
             GL_MIN.0, GL_MIN.1
         )));
     }
-    let config = target_config(instance, hub)?;
+    let config = target_config(instance, hub, desktop)?;
     let compositor = VkCompositor::open(gl.device_uuid, None, period, config).map_err(|e| {
         Error::graphics_device_invalid(format!(
             "no Vulkan device shares memory with the app's OpenGL context ({}): {e}",
@@ -141,7 +142,12 @@ pub fn open_opengl(
 
 /// The compositor's target for a session: the headset's panel, lens and
 /// eye poses, and the capture, window and timing options.
-fn target_config(instance: &Instance, hub: &DeviceHub) -> Result<TargetConfig> {
+/// The compositor's target; `desktop`: the desktop window's controls.
+fn target_config(
+    instance: &Instance,
+    hub: &DeviceHub,
+    desktop: Option<DesktopControls>,
+) -> Result<TargetConfig> {
     let d = hub.display();
     let capture = instance.config.capture.as_ref().map(|dir| Capture {
         dir: dir.clone(),
@@ -164,7 +170,7 @@ fn target_config(instance: &Instance, hub: &DeviceHub) -> Result<TargetConfig> {
         eye_poses,
         capture,
         window: instance.config.window,
-        desktop: hub.desktop_controls(),
+        desktop,
         timing_log: instance.config.timing_log.clone(),
     })
 }
@@ -175,6 +181,7 @@ pub fn open_vulkan(
     hub: &DeviceHub,
     binding: AppBinding,
     period: Duration,
+    desktop: Option<DesktopControls>,
 ) -> Result<VulkanSession> {
     let state = instance.vulkan_state();
     if !state.requirements_queried {
@@ -199,7 +206,7 @@ pub fn open_vulkan(
         ));
     }
     let app = AppDevice::new(binding).map_err(|e| Error::graphics_device_invalid(e.to_string()))?;
-    let config = target_config(instance, hub)?;
+    let config = target_config(instance, hub, desktop)?;
     let compositor = VkCompositor::new(app.clone(), period, config)
         .map_err(|e| Error::runtime_failure(format!("cannot start the compositor: {e}")))?;
     Ok(VulkanSession { app, compositor })

@@ -4,7 +4,8 @@
 //! The script is a list of `FRAME:KEY` items separated by spaces or commas:
 //! `KEY` taps the key once, `KEY*N` taps it N times, `KEY+` presses and holds
 //! it, `KEY-` lets it go. Keys are the simulator's (`space`, `g`, `m`, `w`,
-//! `a`, `s`, `d`, `q`, `e`, `1`, `2`, `r`; see the legend of
+//! `a`, `s`, `d`, `q`, `e`, `1`, `2`, `r`, and `j`, which leaves and joins the
+//! meeting of `PARALLAX_MEETING`; see the legend of
 //! `parallax run`'s window). `FRAME` counts the frames the app has ended since
 //! `xrBeginSession` (1 is the first), so a script does the same thing however
 //! slowly the app renders: `"30:space+ 31:e*6 32:d*12 40:space-"` picks up

@@ -26,6 +26,7 @@ pub mod handles;
 pub mod hub;
 pub mod instance;
 pub mod keyscript;
+pub mod meeting;
 pub mod participants;
 pub mod paths;
 pub mod profiles;

@@ -93,8 +93,69 @@ impl Drop for Participants {
     }
 }
 
+/// What drawing codec avatars takes, shared by every participant shown:
+/// the face model and codec, and the compositor's models of a face and a
+/// body.
+pub(crate) struct AvatarKit {
+    model: FaceModel,
+    codec: Codec,
+    gpu_model: Arc<AvatarModel>,
+    figure: BodyFigure,
+    body_model: Arc<AvatarModel>,
+}
+
+impl AvatarKit {
+    pub(crate) fn new() -> AvatarKit {
+        let model = FaceModel::ict_facekit();
+        let codec = Codec::shipped();
+        let shading = FaceShading::new(&model);
+        let gpu_model = Arc::new(AvatarModel {
+            vertex_count: model.neutral.len() as u32,
+            lods: shading.lods.clone(),
+            lod_distances: vec![1.5, 4.0],
+        });
+        let figure = BodyFigure::new();
+        let body_model = Arc::new(AvatarModel {
+            vertex_count: figure.vertex_count as u32,
+            lods: vec![figure.triangles.clone()],
+            lod_distances: vec![],
+        });
+        AvatarKit {
+            model,
+            codec,
+            gpu_model,
+            figure,
+            body_model,
+        }
+    }
+
+    /// The codec (for a sender).
+    pub(crate) fn codec(&self) -> &Codec {
+        &self.codec
+    }
+
+    /// A participant's receiving side; `person` picks the identity (the
+    /// packet carries expressions, not who someone is: each participant is
+    /// a different face of the model's identity space).
+    pub(crate) fn remote(&self, person: usize) -> Result<Remote, parallax_avatar::CodecError> {
+        let decoder = AvatarDecoder::new(self.codec.clone(), &self.model)?;
+        let mut identity = [0.0f32; 10];
+        identity[person % 10] = if person.is_multiple_of(2) { 1.0 } else { -1.0 };
+        let neutral = decoder.identity_neutral(&self.model, &identity);
+        Ok(Remote {
+            decoder,
+            neutral,
+            shading: FaceShading::new(&self.model),
+            mesh: Vec::new(),
+            shaded: Vec::new(),
+            body: Vec::new(),
+            last: None,
+        })
+    }
+}
+
 /// One participant's receiving side.
-struct Remote {
+pub(crate) struct Remote {
     decoder: AvatarDecoder,
     neutral: Vec<glam::Vec3>,
     shading: FaceShading,
@@ -104,16 +165,69 @@ struct Remote {
     last: Option<u16>,
 }
 
+impl Remote {
+    /// Decodes a frame whose head and hands are in the stage into the
+    /// participant's body and face; `None` when it is not newer than the
+    /// last one shown (a late or repeated packet).
+    pub(crate) fn show(
+        &mut self,
+        kit: &AvatarKit,
+        got: &AvatarFrame,
+    ) -> Option<[AvatarInstance; 2]> {
+        if self
+            .last
+            .is_some_and(|l| !packet::is_newer(got.sequence, l))
+        {
+            return None;
+        }
+        self.last = Some(got.sequence);
+        self.decoder
+            .decode_into(&got.code, &self.neutral, &mut self.mesh);
+        // Gaze is in the head's frame (looking down -Z); the model
+        // looks down +Z.
+        let to_model = model_from_head().inverse();
+        let gaze = got
+            .gaze
+            .map(|[l, r]| [to_model * l.direction, to_model * r.direction]);
+        self.shading.shade(&self.mesh, gaze, &mut self.shaded);
+        let vertices = |v: &[parallax_avatar::shading::ShadedVertex]| {
+            Arc::new(
+                v.iter()
+                    .map(|v| AvatarVertex {
+                        position: v.position,
+                        normal: v.normal,
+                        color: v.color,
+                    })
+                    .collect::<Vec<_>>(),
+            )
+        };
+        // The body from the head and hands the packet carried.
+        let s = skeleton(&got.head, &got.hands);
+        kit.figure.pose(&s, &mut self.body);
+        Some([
+            AvatarInstance {
+                model: kit.body_model.clone(),
+                pose: Pose::IDENTITY,
+                vertices: vertices(&self.body),
+            },
+            AvatarInstance {
+                model: kit.gpu_model.clone(),
+                pose: Pose::new(got.head.orientation * model_from_head(), got.head.position),
+                vertices: vertices(&self.shaded),
+            },
+        ])
+    }
+}
+
 /// The senders and receivers of all participants.
 struct Sim {
     n: usize,
     frozen: bool,
-    codec: Codec,
+    kit: AvatarKit,
     motion: Motion,
-    gpu_model: Arc<AvatarModel>,
-    figure: BodyFigure,
-    body_model: Arc<AvatarModel>,
     remotes: Vec<Remote>,
+    /// What each participant showed last.
+    shown: Vec<Option<[AvatarInstance; 2]>>,
     scratch: Scratch,
     code: Vec<f32>,
     sequence: u16,
@@ -121,49 +235,18 @@ struct Sim {
 
 impl Sim {
     fn new(n: usize, frozen: bool) -> Result<Sim, parallax_avatar::CodecError> {
-        let model = FaceModel::ict_facekit();
-        let codec = Codec::shipped();
-        let shading = FaceShading::new(&model);
-        let gpu_model = Arc::new(AvatarModel {
-            vertex_count: model.neutral.len() as u32,
-            lods: shading.lods.clone(),
-            lod_distances: vec![1.5, 4.0],
-        });
-        let mut remotes = Vec::new();
-        for k in 0..n {
-            let decoder = AvatarDecoder::new(codec.clone(), &model)?;
-            // Each participant a different person: the first identity modes.
-            let mut identity = [0.0f32; 10];
-            identity[k % 10] = if k % 2 == 0 { 1.0 } else { -1.0 };
-            let neutral = decoder.identity_neutral(&model, &identity);
-            remotes.push(Remote {
-                decoder,
-                neutral,
-                shading: FaceShading::new(&model),
-                mesh: Vec::new(),
-                shaded: Vec::new(),
-                body: Vec::new(),
-                last: None,
-            });
-        }
-        let code = vec![0.0f32; codec.code_len()];
-        let figure = BodyFigure::new();
-        let body_model = Arc::new(AvatarModel {
-            vertex_count: figure.vertex_count as u32,
-            lods: vec![figure.triangles.clone()],
-            lod_distances: vec![],
-        });
+        let kit = AvatarKit::new();
+        let remotes = (0..n).map(|k| kit.remote(k)).collect::<Result<_, _>>()?;
+        let code = vec![0.0f32; kit.codec.code_len()];
         Ok(Sim {
-            figure,
-            body_model,
             n,
             frozen,
-            codec,
+            kit,
             motion: Motion {
                 kind: MotionKind::Scripted { seed: 1 },
             },
-            gpu_model,
             remotes,
+            shown: vec![None; n],
             scratch: Scratch::default(),
             code,
             sequence: 0,
@@ -173,7 +256,6 @@ impl Sim {
     /// Sends one packet per participant and decodes it on the other side.
     fn step(&mut self) -> Vec<AvatarInstance> {
         let now = Time::now();
-        let mut shown = Vec::with_capacity(2 * self.n);
         for (k, r) in self.remotes.iter_mut().enumerate() {
             // Sender: the scripted wearer, 3.7 s apart per participant.
             let offset = k as i64 * 3_700_000_000;
@@ -184,7 +266,8 @@ impl Sim {
             };
             let f = face::expressions(&self.motion, t);
             let g = face::gaze(&self.motion, t);
-            self.codec
+            self.kit
+                .codec
                 .encode(&f.weights, &mut self.scratch, &mut self.code);
             let eye = Gaze {
                 direction: g.gaze.orientation * -glam::Vec3::Z,
@@ -221,52 +304,12 @@ impl Sim {
                     continue;
                 }
             };
-            if r.last.is_some_and(|l| !packet::is_newer(got.sequence, l)) {
-                continue;
+            if let Some(s) = r.show(&self.kit, &got) {
+                self.shown[k] = Some(s);
             }
-            r.last = Some(got.sequence);
-            r.decoder.decode_into(&got.code, &r.neutral, &mut r.mesh);
-            // Gaze is in the head's frame (looking down -Z); the model
-            // looks down +Z.
-            let to_model = model_from_head().inverse();
-            let gaze = got
-                .gaze
-                .map(|[l, r]| [to_model * l.direction, to_model * r.direction]);
-            r.shading.shade(&r.mesh, gaze, &mut r.shaded);
-            let vertices: Vec<AvatarVertex> = r
-                .shaded
-                .iter()
-                .map(|v| AvatarVertex {
-                    position: v.position,
-                    normal: v.normal,
-                    color: v.color,
-                })
-                .collect();
-            // The body from the head and hands the packet carried.
-            let s = skeleton(&got.head, &got.hands);
-            self.figure.pose(&s, &mut r.body);
-            shown.push(AvatarInstance {
-                model: self.body_model.clone(),
-                pose: Pose::IDENTITY,
-                vertices: Arc::new(
-                    r.body
-                        .iter()
-                        .map(|v| AvatarVertex {
-                            position: v.position,
-                            normal: v.normal,
-                            color: v.color,
-                        })
-                        .collect(),
-                ),
-            });
-            shown.push(AvatarInstance {
-                model: self.gpu_model.clone(),
-                pose: Pose::new(got.head.orientation * model_from_head(), got.head.position),
-                vertices: Arc::new(vertices),
-            });
         }
         self.sequence = self.sequence.wrapping_add(1);
-        shown
+        self.shown.iter().flatten().flatten().cloned().collect()
     }
 
     fn run(mut self, compositor: &dyn Compositor, stop: &AtomicBool) {

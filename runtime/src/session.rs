@@ -18,6 +18,7 @@ use parallax_compositor::vk::AppBinding;
 use parallax_compositor::{Compositor, Frame, FrameFence, Layer, NullCompositor};
 use parallax_sdk::types::{Duration, Pose, Time};
 use parking_lot::{Condvar, Mutex};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};
 
 /// Most composition layers one frame may submit.
@@ -65,6 +66,12 @@ pub struct Session {
     /// Simulated meeting participants shown by the compositor
     /// (`PARALLAX_AVATARS`); stopped with the session.
     _participants: Option<crate::participants::Participants>,
+    /// The holographic meeting the wearer is in (`PARALLAX_MEETING`);
+    /// left with the session.
+    _meeting: Option<crate::meeting::MeetingLink>,
+    /// The desktop simulator's controls: the driver's, with the system's
+    /// keys (the meeting's) added.
+    desktop: Option<parallax_sdk::types::DesktopControls>,
 }
 
 /// What `xrWaitFrame` returns.
@@ -147,13 +154,19 @@ pub fn create(instance: &Arc<Instance>, system: u64, binding: GraphicsBinding) -
         ));
     }
     let period = Duration::from_secs_f64(1.0 / hub.hmd().refresh_rate() as f64);
+    // The meeting's desktop key joins the driver's controls.
+    let meeting_switch: crate::meeting::Switch = Arc::new(AtomicBool::new(true));
+    let desktop = match &instance.config.meeting {
+        Some(_) => crate::meeting::desktop_controls(hub.desktop_controls(), &meeting_switch),
+        None => hub.desktop_controls(),
+    };
     let (compositor, graphics): (Arc<dyn Compositor>, _) = match binding {
         GraphicsBinding::Vulkan(b) => {
-            let v = crate::graphics::open_vulkan(instance, &hub, b, period)?;
+            let v = crate::graphics::open_vulkan(instance, &hub, b, period, desktop.clone())?;
             (v.compositor.clone(), Graphics::Vulkan(v))
         }
         GraphicsBinding::OpenGl(b) => {
-            let g = crate::graphics::open_opengl(instance, &hub, b, period)?;
+            let g = crate::graphics::open_opengl(instance, &hub, b, period, desktop.clone())?;
             (g.compositor.clone(), Graphics::OpenGl(g))
         }
         _ => (Arc::new(NullCompositor::new(period)), Graphics::Headless),
@@ -172,11 +185,26 @@ pub fn create(instance: &Arc<Instance>, system: u64, binding: GraphicsBinding) -
     } else {
         None
     };
+    let meeting = match (&instance.config.meeting, graphics.compositor()) {
+        (Some(settings), Some(_)) => crate::meeting::MeetingLink::start(
+            settings.clone(),
+            hub.clone(),
+            compositor.clone(),
+            meeting_switch,
+        ),
+        (Some(_), None) => {
+            tracing::warn!("PARALLAX_MEETING: a headless session shows no meeting");
+            None
+        }
+        _ => None,
+    };
     let session = Arc::new(Session {
         instance: instance.clone(),
         hub,
         compositor,
         _participants: participants,
+        _meeting: meeting,
+        desktop,
         headless,
         graphics,
         handle: OnceLock::new(),
@@ -508,8 +536,8 @@ impl Session {
         // warn once when the driver has none).
         let keys = &self.instance.config.sim_keys;
         if keys.iter().any(|k| k.frame == ended) || (ended == 1 && !keys.is_empty()) {
-            match self.hub.desktop_controls() {
-                Some(controls) => crate::keyscript::play(keys, ended, &controls),
+            match &self.desktop {
+                Some(controls) => crate::keyscript::play(keys, ended, controls),
                 None if ended == 1 => tracing::warn!(
                     "PARALLAX_SIM_KEYS is set but the driver {} has no desktop controls",
                     self.hub.driver_name()
