@@ -70,12 +70,14 @@ pub fn files(dir: &Path) -> Result<(Vec<ContentFile>, Vec<PathBuf>)> {
 enum Kind {
     Markdown,
     Html,
+    Pdf,
 }
 
 fn kind(p: &Path) -> Option<Kind> {
     match p.extension()?.to_str()?.to_ascii_lowercase().as_str() {
         "md" | "markdown" | "txt" => Some(Kind::Markdown),
         "html" | "htm" => Some(Kind::Html),
+        "pdf" => Some(Kind::Pdf),
         _ => None,
     }
 }
@@ -96,6 +98,9 @@ pub fn read(path: &Path) -> Result<String> {
         )));
     }
     let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+    if kind(path) == Some(Kind::Pdf) {
+        return pdf_to_markdown(&bytes).map_err(err);
+    }
     if bytes.contains(&0) {
         return Err(err("binary data (NUL bytes), not text".into()));
     }
@@ -107,6 +112,33 @@ pub fn read(path: &Path) -> Result<String> {
         Some(Kind::Html) => html_to_markdown(&text),
         _ => text,
     })
+}
+
+/// A PDF's text, a `## Page N` section per page (the chunks then cite the
+/// page). `pdf-extract` reads the text with each font's encoding; it
+/// panics on some malformed files, so a panic is caught and reported as
+/// the file's error (nothing else of the store is touched).
+fn pdf_to_markdown(bytes: &[u8]) -> std::result::Result<String, String> {
+    if !bytes.starts_with(b"%PDF-") {
+        return Err("not a PDF (no %PDF- header)".into());
+    }
+    let pages = std::panic::catch_unwind(|| pdf_extract::extract_text_from_mem_by_pages(bytes))
+        .map_err(|_| "the PDF could not be read (malformed)".to_string())?
+        .map_err(|e| format!("the PDF could not be read: {e}"))?;
+    let mut out = String::new();
+    for (i, page) in pages.iter().enumerate() {
+        // Lines as the PDF laid them out; paragraphs where it left blank
+        // lines.
+        let text = page.lines().map(str::trim).collect::<Vec<_>>().join("\n");
+        if text.trim().is_empty() {
+            continue;
+        }
+        out.push_str(&format!("## Page {}\n\n{}\n\n", i + 1, text.trim()));
+    }
+    if out.is_empty() {
+        return Err("no text in the PDF (scanned pages need OCR, which is not here)".into());
+    }
+    Ok(out)
 }
 
 /// The chunks of a text (Markdown, or HTML already reduced to it).
@@ -309,6 +341,32 @@ mod tests {
         assert!(!md.contains("alert") && !md.contains("color") && !md.contains("hidden"));
         let c = chunks(&md);
         assert_eq!(c[0].heading, "Rentals");
+    }
+
+    #[test]
+    fn pdf_pages_become_sections_and_bad_pdfs_are_refused() {
+        let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/sample/nova/content/club.pdf");
+        let md = read(Path::new(sample)).unwrap();
+        let c = chunks(&md);
+        assert_eq!(c[0].heading, "Page 1");
+        assert!(c[0].text.contains("300 NOK a year"), "{md}");
+        assert!(c
+            .iter()
+            .any(|c| c.heading == "Page 2" && c.text.contains("Saturdays in June")));
+        let dir = std::env::temp_dir().join(format!("px-pdf-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let bytes = std::fs::read(sample).unwrap();
+        for (name, data) in [
+            ("cut.pdf", bytes[..bytes.len() / 2].to_vec()),
+            ("junk.pdf", b"%PDF-1.4\n\x00\x01 garbage".to_vec()),
+            ("fake.pdf", b"hello".to_vec()),
+        ] {
+            let p = dir.join(name);
+            std::fs::write(&p, data).unwrap();
+            let e = read(&p).unwrap_err().to_string();
+            assert!(e.contains(name) && e.contains("PDF"), "{name}: {e}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -38,7 +38,7 @@ fn answers_cite_the_right_content_and_rules_decline() {
     let agent = sample("cite");
     let mut a = open(&agent);
     let r = a.ingest(|_| {}).unwrap();
-    assert_eq!(r.updated.len(), 5, "{r:?}");
+    assert_eq!(r.updated.len(), 6, "{r:?}");
     assert!(r.errors.is_empty());
     let ans = a
         .ask(
@@ -55,6 +55,16 @@ fn answers_cite_the_right_content_and_rules_decline() {
     let (quote, n) = ans.quote.clone().unwrap();
     assert!(quote.contains("450 NOK"), "{quote}");
     assert_eq!(n, 1);
+    // From the PDF: its page is the heading.
+    let ans = a
+        .ask("u", "How much does the membership cost?", &[], |_| true)
+        .unwrap();
+    let first = &ans.citations[0];
+    assert_eq!(
+        (first.chunk.document.as_str(), first.chunk.heading.as_str()),
+        ("club.pdf", "Page 1")
+    );
+    assert!(ans.quote.unwrap().0.contains("300 NOK"));
     // An avoided topic: declined with the creator's words, and logged.
     let ans = a
         .ask(
@@ -229,7 +239,7 @@ fn bad_input_gets_clear_errors_and_the_store_stays_whole() {
     std::fs::write(dir.join("content/logo.png"), [0x89u8, b'P', b'N', b'G']).unwrap();
     let mut a = open(&agent);
     let r = a.ingest(|_| {}).unwrap();
-    assert_eq!(r.updated.len(), 5);
+    assert_eq!(r.updated.len(), 6);
     assert_eq!(r.errors.len(), 2, "{:?}", r.errors);
     assert!(r
         .errors
@@ -243,12 +253,12 @@ fn bad_input_gets_clear_errors_and_the_store_stays_whole() {
     let counts = a.store().counts().unwrap();
     // Again: nothing changed, nothing re-read; a removed file leaves.
     let r = a.ingest(|_| {}).unwrap();
-    assert!(r.updated.is_empty() && r.unchanged == 5);
+    assert!(r.updated.is_empty() && r.unchanged == 6);
     assert_eq!(a.store().counts().unwrap(), counts);
     std::fs::remove_file(dir.join("content/reviews.md")).unwrap();
     let r = a.ingest(|_| {}).unwrap();
     assert_eq!(r.removed, 1);
-    assert_eq!(a.store().counts().unwrap().0, 4);
+    assert_eq!(a.store().counts().unwrap().0, 5);
     // An oversize question: a clear error, and the store still answers.
     let huge = "tell me about kayaks ".repeat(2000);
     let e = a.ask("u", &huge, &[], |_| true).unwrap_err().to_string();
