@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # g++: meshoptimizer (the avatar model converter's levels of detail). Xorg on
 # the dummy driver and Mesa's GL/EGL: the OpenGL tests (hello_xr -g OpenGL,
 # the EGL session test).
-PARALLAX_PACKAGES="binutils g++ xvfb xauth xdotool python3-venv valgrind" \
+PARALLAX_PACKAGES="binutils g++ xvfb xauth xdotool python3-venv valgrind espeak-ng" \
 PARALLAX_PACKAGES_BARE="xserver-xorg-core xserver-xorg-video-dummy libgl1 libglx-mesa0 libegl1 libegl-mesa0 libgl1-mesa-dri" \
   source scripts/setup.sh
 export CARGO_TERM_COLOR=never
@@ -108,6 +108,12 @@ timeout 60 target/debug/parallax meeting join --directory http://127.0.0.1:14440
 # An invitation for PARALLAX_MEETING (runtime/openxr/tests/meeting.rs puts hello_xr in a room with one).
 target/debug/parallax meeting invite --state "$meet" --directory http://127.0.0.1:14440 \
   --room "sharded room" --name dee | grep -q "^pxm1\."
+# The sample assistant as a participant (assistant/tests/meet.rs asks it questions).
+target/debug/parallax meeting invite --state "$meet" --directory http://127.0.0.1:14440 \
+  --room "sharded room" --name Nova > "$meet/nova.invite"
+timeout 120 target/debug/parallax assistant meet assistant/sample/nova/nova.toml \
+  --invite "@$meet/nova.invite" --seconds 2 | tee "$meet/nova.txt"
+grep -q "Nova left: 0 questions" "$meet/nova.txt"
 kill -INT $a_pid $b_pid $dir_pid; wait $a_pid $b_pid $dir_pid || true
 grep -q "the directory places sharded room on [ab] at 127.0.0.1:1443[34]" "$meet/sharded.txt"
 grep -q "participant 0: end-to-end keys of epoch 0, members \[1\]" "$meet/sharded.txt"

@@ -19,6 +19,7 @@
 //!   (things never to say).
 //! - [`assistant`]: the answer: retrieve, guard, prompt, generate, cite.
 //! - [`server`]: the agent behind a local OpenAI-compatible HTTP API.
+//! - [`meet`]: the agent as a participant in a holographic meeting.
 //!
 //! Models are fetched by `scripts/fetch-assistant-models.sh` into
 //! `assistant/models/` (or `PARALLAX_ASSISTANT_MODELS`); nothing is
@@ -34,6 +35,7 @@ pub mod guard;
 mod kernels;
 pub mod llama;
 pub mod llm;
+pub mod meet;
 pub mod server;
 pub mod store;
 mod tokenizer;

@@ -345,6 +345,59 @@ pub fn bench(
     Ok(())
 }
 
+/// `parallax assistant meet`: the agent in a meeting until `seconds` pass
+/// or Ctrl-C.
+pub fn meet(
+    agent: &Path,
+    invite: &str,
+    seconds: f64,
+    voice: bool,
+    model: Option<&Path>,
+) -> Result<(), String> {
+    let text = match invite.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?,
+        None => invite.to_string(),
+    };
+    let invite = parallax_meeting::invite::Invite::decode(&text).map_err(|e| e.to_string())?;
+    let mut a = open(agent, model)?;
+    let report = a.ingest(|_| {}).map_err(|e| e.to_string())?;
+    for e in &report.errors {
+        eprintln!("  refused: {e}");
+    }
+    let name = a.agent.name.clone();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    // Ctrl-C or the time limit ends the stay; the agent leaves the room
+    // properly either way.
+    std::thread::spawn(move || {
+        let until =
+            std::time::Instant::now() + std::time::Duration::from_secs_f64(seconds.clamp(0.0, 1e9));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build();
+        if let Ok(rt) = rt {
+            rt.block_on(async {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = tokio::time::sleep_until(until.into()) => {}
+                }
+            });
+        }
+        flag.store(true, std::sync::atomic::Ordering::Release);
+    });
+    println!(
+        "{name} joins {} (address it as `{name}, ...` or `@{name}` in the chat)",
+        invite.room
+    );
+    let r =
+        parallax_assistant::meet::attend(a, &invite, voice, &stop).map_err(|e| e.to_string())?;
+    println!(
+        "{name} left: {} questions, {} answered, {} declined, {} messages not for it, {:.1} s spoken",
+        r.questions, r.answered, r.declined, r.ignored, r.spoken_secs
+    );
+    Ok(())
+}
+
 pub fn serve(agent: &Path, model: Option<&Path>, listen: &str) -> Result<(), String> {
     let mut a = open(agent, model)?;
     let report = a.ingest(|_| {}).map_err(|e| e.to_string())?;

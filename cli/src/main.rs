@@ -286,6 +286,23 @@ enum AssistantAction {
         #[arg(long)]
         model: Option<PathBuf>,
     },
+    /// Take the agent into a meeting as a participant: it answers in the
+    /// room's chat when addressed (`Nova, ...` or `@Nova`), speaks its
+    /// answers (espeak-ng) and stands at its seat as a codec avatar.
+    Meet {
+        agent: PathBuf,
+        /// The meeting invitation (`parallax meeting invite`), or @FILE.
+        #[arg(long)]
+        invite: String,
+        /// How long to stay (`inf`: until Ctrl-C).
+        #[arg(long, default_value = "inf")]
+        seconds: f64,
+        /// Answer in the chat only.
+        #[arg(long)]
+        no_voice: bool,
+        #[arg(long)]
+        model: Option<PathBuf>,
+    },
     /// Serve the agent on a local OpenAI-compatible HTTP API
     /// (`/v1/chat/completions`, streaming, `/v1/models`) until Ctrl-C.
     Serve {
@@ -749,6 +766,16 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     questions,
                     model,
                 } => assistant::eval(agent.as_deref(), questions.as_deref(), model.as_deref())?,
+                AssistantAction::Meet {
+                    agent,
+                    invite,
+                    seconds,
+                    no_voice,
+                    model,
+                } => {
+                    assistant::meet(&agent, &invite, seconds, !no_voice, model.as_deref())?;
+                    true
+                }
                 AssistantAction::Serve {
                     agent,
                     listen,

@@ -336,6 +336,22 @@ impl Drop for DeviceSource {
     }
 }
 
+/// Mono samples at `rate` Hz brought to 48 kHz (linear interpolation, as
+/// for the microphone).
+pub fn resample_mono(input: &[f32], rate: u32) -> Vec<f32> {
+    let mut r = Resampler {
+        step: rate.max(1) as f64 / SAMPLE_RATE as f64,
+        at: 0.0,
+        last: 0.0,
+    };
+    let mut out =
+        VecDeque::with_capacity(input.len() * SAMPLE_RATE as usize / rate.max(1) as usize + 2);
+    for &x in input {
+        r.push(x, &mut out);
+    }
+    out.into()
+}
+
 /// A scripted talker as the microphone (the simulated headset's wearer).
 pub struct TalkerSource(pub crate::voice::Talker);
 
