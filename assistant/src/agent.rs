@@ -12,6 +12,9 @@
 //! avoid_topics = ["politics and elections", "medical diagnoses and treatment"]
 //! never_say = ["guaranteed", "lifetime warranty"]
 //! refusal = "Sorry, I can't help with that. I'm happy to answer questions about Nova Outfitters."
+//!
+//! [tools]                    # optional: see crate::tools
+//! products = "products.toml"
 //! ```
 //!
 //! Every field is checked when the file is read: an agent with an unknown
@@ -52,6 +55,8 @@ struct File {
     content: PathBuf,
     #[serde(default)]
     rules: Rules,
+    #[serde(default)]
+    tools: crate::tools::ToolsSpec,
 }
 
 fn default_content() -> PathBuf {
@@ -67,6 +72,10 @@ pub struct Agent {
     /// The content folder (absolute, or relative to the working folder).
     pub content: PathBuf,
     pub rules: Rules,
+    /// The tools it may call (paths relative to [`Agent::dir`]).
+    pub tools: crate::tools::ToolsSpec,
+    /// The agent file's folder.
+    pub dir: PathBuf,
     /// Where the agent's store lives: `<agent file stem>.db` beside it.
     pub store: PathBuf,
 }
@@ -111,6 +120,16 @@ impl Agent {
                 content.display()
             )));
         }
+        for (i, l) in f.tools.links.iter().enumerate() {
+            if l.title.trim().is_empty() || l.url.trim().is_empty() || l.about.is_empty() {
+                return Err(err(format!(
+                    "tools.links[{i}] needs a title, a url and what it is about"
+                )));
+            }
+        }
+        if let Some(p) = &f.tools.products {
+            crate::tools::read_catalogue(&dir.join(p)).map_err(|e| err(e.to_string()))?;
+        }
         let stem = path
             .file_stem()
             .map_or_else(|| "agent".into(), |s| s.to_string_lossy().into_owned());
@@ -120,6 +139,8 @@ impl Agent {
             greeting: f.greeting,
             content,
             rules: f.rules,
+            tools: f.tools,
+            dir: dir.to_path_buf(),
             store: dir.join(format!("{stem}.db")),
         })
     }

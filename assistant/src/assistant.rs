@@ -48,6 +48,9 @@ pub struct Answer {
     pub cut: Vec<String>,
     /// Memories of the user that were given to the model.
     pub recalled: Vec<String>,
+    /// What the agent's tools did (a product looked up, a link to open, a
+    /// meeting made).
+    pub actions: Vec<crate::tools::Action>,
     pub stats: Option<Stats>,
 }
 
@@ -81,6 +84,7 @@ pub struct Assistant {
     embedder: Embedder,
     store: Store,
     guard: Guard,
+    tools: crate::tools::Tools,
     pub params: Params,
     /// Chunks retrieved per question at most.
     pub k: usize,
@@ -138,12 +142,14 @@ impl Assistant {
         let embedder = Embedder::load(&models.join(crate::EMBEDDER), &device)?;
         let store = Store::open(&agent.store, crate::EMBEDDER, embedder.dim)?;
         let guard = Guard::new(&agent.rules, &embedder)?;
+        let tools = crate::tools::Tools::new(&agent.tools, &agent.dir, &embedder)?;
         Ok(Assistant {
             agent,
             llm,
             embedder,
             store,
             guard,
+            tools,
             params: Params::default(),
             k: 2,
             min_score: 0.25,
@@ -255,6 +261,7 @@ impl Assistant {
             refused: None,
             cut: Vec::new(),
             recalled: Vec::new(),
+            actions: Vec::new(),
             stats: None,
         };
         if forget_request().is_match(question) {
@@ -293,6 +300,7 @@ impl Assistant {
                 score,
             });
         }
+        answer.actions = self.tools.route(user, question, &q)?;
         answer.recalled = self
             .store
             .recall(user, &q, 3)?
@@ -330,8 +338,11 @@ impl Assistant {
         if !a.rules.tone.trim().is_empty() {
             system.push_str(&format!(" Your tone is {}.", a.rules.tone.trim()));
         }
-        if !answer.citations.is_empty() {
+        if !answer.citations.is_empty() || !answer.actions.is_empty() {
             system.push_str("\n\nWhat you know:\n");
+            for f in crate::tools::Tools::facts(&answer.actions) {
+                system.push_str(&format!("{f}\n"));
+            }
             for c in &answer.citations {
                 system.push_str(&format!("{}\n", c.chunk.text));
             }

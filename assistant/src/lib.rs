@@ -17,7 +17,10 @@
 //! - [`guard`]: the creator's rules enforced before generation (avoided
 //!   topics), on retrieved content (injected instructions) and after it
 //!   (things never to say).
-//! - [`assistant`]: the answer: retrieve, guard, prompt, generate, cite.
+//! - [`tools`]: what the agent may do besides answering: look up a
+//!   product, open a link panel, start a meeting.
+//! - [`assistant`]: the answer: retrieve, guard, run tools, prompt,
+//!   generate, cite.
 //! - [`server`]: the agent behind a local OpenAI-compatible HTTP API.
 //! - [`meet`]: the agent as a participant in a holographic meeting.
 //!
@@ -39,6 +42,7 @@ pub mod meet;
 pub mod server;
 pub mod store;
 mod tokenizer;
+pub mod tools;
 
 use std::path::PathBuf;
 

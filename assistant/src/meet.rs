@@ -135,6 +135,10 @@ fn answerer(mut a: Assistant, rx: mpsc::Receiver<Asked>, tx: mpsc::Sender<Said>)
                     chat.push('\n');
                     chat.push_str(&citation_line(c));
                 }
+                for a in &ans.actions {
+                    chat.push_str("\n-> ");
+                    chat.push_str(&a.line());
+                }
                 Said {
                     speech: ans.text.trim().to_string(),
                     chat,

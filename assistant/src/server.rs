@@ -9,8 +9,8 @@
 //!   the agent's (its content, rules, memory of `user`); without `stream`
 //!   one JSON completion, with it server-sent events of `chat.completion.chunk`
 //!   deltas ending in `data: [DONE]`. Each completion also carries a
-//!   `parallax` object: the citations, the quote, and the reason when the
-//!   agent declined.
+//!   `parallax` object: the citations, the quote, the tools' actions, and
+//!   the reason when the agent declined.
 //! - `GET /health`.
 //!
 //! The model runs on one worker thread that owns the assistant (answers
@@ -111,6 +111,7 @@ fn parallax_extension(a: &Answer) -> Value {
         })).collect::<Vec<_>>(),
         "quote": a.quote.as_ref().map(|(q, n)| json!({"text": q, "citation": n})),
         "refused": a.refused,
+        "actions": a.actions,
     })
 }
 

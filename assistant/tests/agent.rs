@@ -15,6 +15,7 @@ fn sample(tag: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("content")).unwrap();
     std::fs::copy(src.join("nova.toml"), dir.join("nova.toml")).unwrap();
+    std::fs::copy(src.join("products.toml"), dir.join("products.toml")).unwrap();
     for e in std::fs::read_dir(src.join("content")).unwrap() {
         let p = e.unwrap().path();
         std::fs::copy(&p, dir.join("content").join(p.file_name().unwrap())).unwrap();
@@ -269,4 +270,90 @@ fn bad_input_gets_clear_errors_and_the_store_stays_whole() {
     assert_eq!(ok.citations[0].chunk.document, "shop.md");
     assert!(a.ask("u", "   ", &[], |_| true).is_err());
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn tools_look_up_products_open_links_and_start_meetings() {
+    let agent = sample("tools");
+    let dir = agent.parent().unwrap().to_path_buf();
+    // The meeting tool, on a server whose state is beside the agent.
+    let mut text = std::fs::read_to_string(&agent).unwrap();
+    text.push_str("meeting = { state = \"meeting-state\", server = \"127.0.0.1:4433\", room = \"nova-help\" }\n");
+    std::fs::write(&agent, text).unwrap();
+    let mut a = open(&agent);
+    a.ingest(|_| {}).unwrap();
+    let tools = |a: &mut Assistant, q: &str| a.ask("ada", q, &[], |_| true).unwrap().actions;
+    use parallax_assistant::tools::Action;
+    // Products by name or alias, word for word.
+    match &tools(&mut a, "How much is the Fjord 2 tent?")[..] {
+        [Action::Product(p)] => assert_eq!(
+            (p.name.as_str(), p.price.as_str(), p.stock),
+            ("Fjord 2 tent", "2 990 NOK", Some(4))
+        ),
+        other => panic!("{other:?}"),
+    }
+    match &tools(&mut a, "is the down jacket warm enough for October?")[..] {
+        [Action::Product(p)] => assert_eq!(p.name, "Bergen down jacket"),
+        other => panic!("{other:?}"),
+    }
+    // A link by its phrase, or by meaning.
+    for q in [
+        "I want to book a trip for Saturday",
+        "Can I reserve a place on a guided tour?",
+    ] {
+        assert_eq!(
+            tools(&mut a, q),
+            vec![Action::Link {
+                title: "Book a guided trip".into(),
+                url: "https://novaoutfitters.example/book".into()
+            }],
+            "{q}"
+        );
+    }
+    // A meeting: a room for this user, and a working invitation to it.
+    let actions = tools(&mut a, "Can I talk to a person about my order?");
+    let [Action::Meeting { room, invite }] = &actions[..] else {
+        panic!("{actions:?}");
+    };
+    assert!(room.starts_with("nova-help-ada-"), "{room}");
+    let invite = parallax_meeting::invite::Invite::decode(invite).unwrap();
+    assert_eq!(&invite.room, room);
+    let secret = std::fs::read(dir.join("meeting-state/secret")).unwrap();
+    let claims = parallax_meeting::token::verify(&secret, &invite.token, room).unwrap();
+    assert_eq!(claims.name, "ada");
+    // Questions that call for no tool call none.
+    for q in [
+        "When are you open on Saturdays?",
+        "What does it cost to rent a single kayak?",
+        "Who founded Nova Outfitters?",
+    ] {
+        assert!(tools(&mut a, q).is_empty(), "{q}");
+    }
+    // Bad tool settings are refused with the field named.
+    for (extra, says) in [
+        (
+            "[tools]\nlinks = [{ title = \"x\", url = \"\", about = [\"y\"] }]\n",
+            "tools.links[0]",
+        ),
+        ("[tools]\nproducts = \"nowhere.toml\"\n", "nowhere.toml"),
+        ("[tools]\nspoons = 3\n", "spoons"),
+    ] {
+        let bad = dir.join("bad-tools.toml");
+        std::fs::write(&bad, format!("name = \"X\"\npersona = \"P\"\n{extra}")).unwrap();
+        let e = Agent::read(&bad).unwrap_err().to_string();
+        assert!(e.contains(says), "{extra}: {e}");
+    }
+    std::fs::write(
+        dir.join("cat.toml"),
+        "[[product]]\nname = \"Tent\"\nprice = \"\"\n",
+    )
+    .unwrap();
+    let bad = dir.join("bad-cat.toml");
+    std::fs::write(
+        &bad,
+        "name = \"X\"\npersona = \"P\"\n[tools]\nproducts = \"cat.toml\"\n",
+    )
+    .unwrap();
+    let e = Agent::read(&bad).unwrap_err().to_string();
+    assert!(e.contains("product[0] needs a name and a price"), "{e}");
 }

@@ -31,6 +31,7 @@ fn the_agent_answers_when_addressed_in_a_meeting() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("content")).unwrap();
     std::fs::copy(src.join("nova.toml"), dir.join("nova.toml")).unwrap();
+    std::fs::copy(src.join("products.toml"), dir.join("products.toml")).unwrap();
     for e in std::fs::read_dir(src.join("content")).unwrap() {
         let p = e.unwrap().path();
         std::fs::copy(&p, dir.join("content").join(p.file_name().unwrap())).unwrap();

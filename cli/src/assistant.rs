@@ -70,6 +70,9 @@ fn print_sources(answer: &Answer) {
     for c in &answer.citations {
         println!("  {}", citation_line(c));
     }
+    for a in &answer.actions {
+        println!("  -> {}", a.line());
+    }
     for c in &answer.cut {
         eprintln!("  (cut: {c})");
     }
