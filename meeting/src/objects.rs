@@ -19,7 +19,8 @@ pub const RATE: f32 = 60.0;
 /// Height of the table's top, metres (the table stands at the room's
 /// centre, 1.2 m square).
 pub const TABLE_TOP: f32 = 0.75;
-const TABLE_HALF: f32 = 0.6;
+/// Half the table top's edge, metres.
+pub const TABLE_HALF: f32 = 0.6;
 /// Where a held object may be: within this of the room's centre
 /// horizontally, and below this height.
 pub const ROOM_HALF: f32 = 10.0;

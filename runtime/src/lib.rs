@@ -30,6 +30,7 @@ pub mod meeting;
 pub mod participants;
 pub mod paths;
 pub mod profiles;
+pub mod room_objects;
 pub mod session;
 pub mod space;
 pub mod swapchain;

@@ -13,6 +13,11 @@
 //! `stage_from_room · room pose`: a participant two seats away stands
 //! where that seat is, seen from this user's own seat.
 //!
+//! The room's shared objects (the table, cubes and a ball the server
+//! simulates) are drawn with the avatars where the client's replica
+//! predicts them ([`crate::room_objects`]); grabbing them from the
+//! headset is not there yet.
+//!
 //! Joining and leaving: the session joins when it starts; the desktop
 //! simulator's `J` key (also in `PARALLAX_SIM_KEYS`) leaves and joins
 //! again. A lost connection is retried every two seconds while the user
@@ -431,6 +436,7 @@ impl Attendee {
         let mut others: BTreeMap<u32, Other> = BTreeMap::new();
         let mut listener = Head::default();
         let mut sequence = 0u16;
+        let mut objects = crate::room_objects::RoomObjects::default();
         let ended = 'stay: loop {
             tokio::select! {
                 _ = tick.tick() => {
@@ -462,11 +468,14 @@ impl Attendee {
                             }
                         }
                     }
-                    if changed {
-                        tracing::trace!(participants = others.len(), "meeting: avatars updated");
-                        self.compositor.set_avatars(
-                            others.values().flat_map(|o| o.shown.iter().flatten()).cloned().collect(),
-                        );
+                    // People when someone moved; the shared objects (the
+                    // replica predicts them between the server's states)
+                    // every tick.
+                    if changed || !objects.is_empty() {
+                        let mut shown: Vec<AvatarInstance> =
+                            others.values().flat_map(|o| o.shown.iter().flatten()).cloned().collect();
+                        shown.extend(objects.instances(start.elapsed().as_secs_f64(), &stage_from_room));
+                        self.compositor.set_avatars(shown);
                     }
                 }
                 _ = voice_tick.tick() => {
@@ -518,13 +527,15 @@ impl Attendee {
                         tracing::info!("meeting: participant {id} left");
                         mixer.remove(id);
                         if others.remove(&id).is_some() {
-                            self.compositor.set_avatars(
-                                others
-                                    .values()
-                                    .flat_map(|o| o.shown.iter().flatten())
-                                    .cloned()
-                                    .collect(),
+                            let mut shown: Vec<AvatarInstance> = others
+                                .values()
+                                .flat_map(|o| o.shown.iter().flatten())
+                                .cloned()
+                                .collect();
+                            shown.extend(
+                                objects.instances(start.elapsed().as_secs_f64(), &stage_from_room),
                             );
+                            self.compositor.set_avatars(shown);
                         }
                     }
                     Event::Kicked(why) => break 'stay Ended::Kicked(why),
@@ -534,6 +545,10 @@ impl Attendee {
                         )
                     }
                     Event::Error(e) => tracing::warn!("meeting: the server: {e}"),
+                    Event::Objects {
+                        tick,
+                        objects: states,
+                    } => objects.apply(tick, &states, start.elapsed().as_secs_f64()),
                     _ => {}
                 }
             }

@@ -11,6 +11,7 @@
 //! - the headset's own avatar reaches them: its head where the static
 //!   simulated head is, carried to its seat, and its voice (the scripted
 //!   talker as the microphone);
+//! - the room's shared objects are drawn: the ball on the table;
 //! - the talking participant is heard in the headset's audio (a WAV sink),
 //!   louder in the ear on its side;
 //! - the desktop key `J` (played with `PARALLAX_SIM_KEYS`) leaves: the
@@ -22,6 +23,7 @@ mod common;
 use common::{read_png, target_dir};
 use parallax_avatar::packet::AvatarFrame;
 use parallax_meeting::invite::Invite;
+use parallax_meeting::objects::TABLE_TOP;
 use parallax_meeting::protocol::{AVATAR, VOICE};
 use parallax_meeting::sim::Wearer;
 use parallax_meeting::token::{self, Role};
@@ -241,6 +243,18 @@ fn hello_xr_sits_in_a_meeting() {
     );
     let after = faces(200);
     assert_eq!(after, vec![0, 0], "avatars still shown after leaving");
+    // The room's shared objects: the ball (teal) rests on the table where
+    // the server put it.
+    let ball = |frame: u32| {
+        let (w, h, img) = read_png(&capture.join(format!("frame-{frame:05}-eye0.png")));
+        let b = stage_from_room(glam::Vec3::new(0.0, TABLE_TOP + 0.051, -0.3)) - eye;
+        let (x, y) = pixel_for(b.x / -b.z, b.y / -b.z, w, h);
+        let i = ((y * w + x) * 4) as usize;
+        [img[i], img[i + 1], img[i + 2]]
+    };
+    let teal = |c: [u8; 3]| c[1] > c[0] + 40 && c[2] > c[0] + 40;
+    assert!(teal(ball(40)), "the ball: {:?}", ball(40));
+    assert!(!teal(ball(200)), "the ball after leaving: {:?}", ball(200));
 
     // What the simulated participants saw of the headset.
     let s0 = sims[0].seen.lock().unwrap();
