@@ -4,34 +4,15 @@
 //! works on a copy of the agent in a temporary folder (its own store).
 //! Needs `scripts/fetch-assistant-models.sh` (the test script runs it).
 
-use parallax_assistant::llm::Params;
-use parallax_assistant::{models_dir, Agent, Assistant};
-use std::path::{Path, PathBuf};
+use parallax_assistant::{Agent, Assistant};
+use std::path::Path;
 
-/// A copy of the sample agent in a fresh folder.
-fn sample(tag: &str) -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample/nova");
-    let dir = std::env::temp_dir().join(format!("px-assistant-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("content")).unwrap();
-    std::fs::copy(src.join("nova.toml"), dir.join("nova.toml")).unwrap();
-    std::fs::copy(src.join("products.toml"), dir.join("products.toml")).unwrap();
-    for e in std::fs::read_dir(src.join("content")).unwrap() {
-        let p = e.unwrap().path();
-        std::fs::copy(&p, dir.join("content").join(p.file_name().unwrap())).unwrap();
-    }
-    dir.join("nova.toml")
-}
+mod common;
+
+use common::sample;
 
 fn open(agent: &Path) -> Assistant {
-    let mut a = Assistant::open(Agent::read(agent).unwrap(), &models_dir(), None)
-        .expect("run ./scripts/fetch-assistant-models.sh");
-    // Short answers keep the test quick; greedy decoding keeps it stable.
-    a.params = Params {
-        max_tokens: 24,
-        ..Params::default()
-    };
-    a
+    common::open(agent, 24)
 }
 
 #[test]

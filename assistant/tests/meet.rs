@@ -6,15 +6,14 @@
 //! Needs `scripts/fetch-assistant-models.sh` and Debian's espeak-ng (the
 //! test script installs both).
 
-use parallax_assistant::llm::Params;
+mod common;
+
 use parallax_assistant::meet::attend;
-use parallax_assistant::{models_dir, Agent, Assistant};
 use parallax_avatar::packet::AvatarFrame;
 use parallax_meeting::invite::Invite;
 use parallax_meeting::protocol::{AVATAR, VOICE};
 use parallax_meeting::token::{self, Role};
 use parallax_meeting::{Event, SecureClient, Server};
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,27 +24,9 @@ fn the_agent_answers_when_addressed_in_a_meeting() {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
         .try_init();
-    // The sample agent, in a folder of its own.
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample/nova");
-    let dir = std::env::temp_dir().join(format!("px-assistant-meet-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("content")).unwrap();
-    std::fs::copy(src.join("nova.toml"), dir.join("nova.toml")).unwrap();
-    std::fs::copy(src.join("products.toml"), dir.join("products.toml")).unwrap();
-    for e in std::fs::read_dir(src.join("content")).unwrap() {
-        let p = e.unwrap().path();
-        std::fs::copy(&p, dir.join("content").join(p.file_name().unwrap())).unwrap();
-    }
-    let mut a = Assistant::open(
-        Agent::read(&dir.join("nova.toml")).unwrap(),
-        &models_dir(),
-        None,
-    )
-    .expect("run ./scripts/fetch-assistant-models.sh");
-    a.params = Params {
-        max_tokens: 24,
-        ..Params::default()
-    };
+    let agent = common::sample("meet");
+    let dir = agent.parent().unwrap().to_path_buf();
+    let mut a = common::open(&agent, 24);
     a.ingest(|_| {}).unwrap();
 
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -89,6 +70,15 @@ fn the_agent_answers_when_addressed_in_a_meeting() {
         }
         let mut replies = Vec::new();
         let (mut voice, mut codes) = (0usize, Vec::new());
+        // The agent's voice frames counted, its avatar's face codes kept.
+        let note =
+            |m: Option<(u8, u32, Vec<u8>)>, voice: &mut usize, codes: &mut Vec<Vec<f32>>| match m {
+                Some((VOICE, from, _)) if from == nova => *voice += 1,
+                Some((AVATAR, from, p)) if from == nova => {
+                    codes.push(AvatarFrame::decode(&p).unwrap().code)
+                }
+                _ => {}
+            };
         for (i, say) in [
             "what a nice day for a paddle",
             "Nova, how much does the membership cost?",
@@ -106,13 +96,7 @@ fn the_agent_answers_when_addressed_in_a_meeting() {
             let reply = 'wait: loop {
                 assert!(Instant::now() < deadline, "no answer to {say:?}");
                 tokio::select! {
-                    m = c.recv_media() => match m {
-                        Some((VOICE, from, _)) if from == nova => voice += 1,
-                        Some((AVATAR, from, p)) if from == nova => {
-                            codes.push(AvatarFrame::decode(&p).unwrap().code);
-                        }
-                        _ => {}
-                    },
+                    m = c.recv_media() => note(m, &mut voice, &mut codes),
                     _ = tokio::time::sleep(Duration::from_millis(20)) => {}
                 }
                 while let Some(e) = c.try_event() {
@@ -128,13 +112,7 @@ fn the_agent_answers_when_addressed_in_a_meeting() {
         let until = Instant::now() + Duration::from_secs(2);
         while Instant::now() < until {
             tokio::select! {
-                m = c.recv_media() => match m {
-                    Some((VOICE, from, _)) if from == nova => voice += 1,
-                    Some((AVATAR, from, p)) if from == nova => {
-                        codes.push(AvatarFrame::decode(&p).unwrap().code);
-                    }
-                    _ => {}
-                },
+                m = c.recv_media() => note(m, &mut voice, &mut codes),
                 _ = tokio::time::sleep(Duration::from_millis(50)) => {}
             }
         }

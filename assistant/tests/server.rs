@@ -3,10 +3,9 @@
 //! chunks, declined questions, and OpenAI-shaped errors for bad requests.
 //! Needs `scripts/fetch-assistant-models.sh` (the test script runs it).
 
-use parallax_assistant::llm::Params;
-use parallax_assistant::{models_dir, Agent, Assistant};
+mod common;
+
 use serde_json::{json, Value};
-use std::path::Path;
 
 fn start() -> (
     String,
@@ -14,27 +13,10 @@ fn start() -> (
     std::thread::JoinHandle<()>,
     std::path::PathBuf,
 ) {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample/nova");
-    let dir = std::env::temp_dir().join(format!("px-assistant-serve-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("content")).unwrap();
-    std::fs::copy(src.join("nova.toml"), dir.join("nova.toml")).unwrap();
-    std::fs::copy(src.join("products.toml"), dir.join("products.toml")).unwrap();
-    for e in std::fs::read_dir(src.join("content")).unwrap() {
-        let p = e.unwrap().path();
-        std::fs::copy(&p, dir.join("content").join(p.file_name().unwrap())).unwrap();
-    }
-    let mut a = Assistant::open(
-        Agent::read(&dir.join("nova.toml")).unwrap(),
-        &models_dir(),
-        None,
-    )
-    .expect("run ./scripts/fetch-assistant-models.sh");
+    let agent = common::sample("serve");
+    let dir = agent.parent().unwrap().to_path_buf();
+    let mut a = common::open(&agent, 20);
     a.ingest(|_| {}).unwrap();
-    a.params = Params {
-        max_tokens: 20,
-        ..Params::default()
-    };
     let rt = tokio::runtime::Runtime::new().unwrap();
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))

@@ -81,15 +81,67 @@ impl AudioSink for WavSink {
     }
 }
 
+/// A cpal stream on a thread of its own (cpal's streams may not move
+/// between threads): `build` opens and starts it there and names the
+/// device; the thread holds it until `stop` is sent.
+struct StreamThread {
+    stop: std::sync::mpsc::Sender<()>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    name: String,
+}
+
+impl StreamThread {
+    fn start(
+        thread_name: &str,
+        build: impl FnOnce() -> Result<(cpal::Stream, String), AudioError> + Send + 'static,
+    ) -> Result<StreamThread, AudioError> {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (stop, stop_rx) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name(thread_name.into())
+            .spawn(move || match build() {
+                Ok((stream, name)) => {
+                    let _ = ready_tx.send(Ok(name));
+                    let _ = stop_rx.recv();
+                    drop(stream);
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                }
+            })
+            .map_err(|e| AudioError::Device(e.to_string()))?;
+        let name = ready_rx
+            .recv()
+            .map_err(|_| AudioError::Device("the audio thread ended".into()))??;
+        Ok(StreamThread {
+            stop,
+            thread: Some(thread),
+            name,
+        })
+    }
+
+    fn end(&mut self) {
+        let _ = self.stop.send(());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn device_name(device: &cpal::Device) -> String {
+    device
+        .description()
+        .map(|d| d.name().to_string())
+        .unwrap_or_else(|_| "default".into())
+}
+
 /// The default output device. The stream lives on a thread of its own
-/// (cpal's streams may not move between threads); `write` hands it
+/// ([`StreamThread`]); `write` hands it
 /// samples through a queue that holds at most 200 ms: when the device
 /// stalls, the oldest samples go, never an unbounded backlog.
 pub struct DeviceSink {
     queue: Arc<Mutex<VecDeque<f32>>>,
-    stop: std::sync::mpsc::Sender<()>,
-    thread: Option<std::thread::JoinHandle<()>>,
-    name: String,
+    stream: StreamThread,
 }
 
 const DEVICE_QUEUE: usize = 2 * SAMPLE_RATE as usize / 5;
@@ -97,63 +149,34 @@ const DEVICE_QUEUE: usize = 2 * SAMPLE_RATE as usize / 5;
 impl DeviceSink {
     pub fn open() -> Result<DeviceSink, AudioError> {
         let queue: Arc<Mutex<VecDeque<f32>>> = Arc::default();
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let (stop, stop_rx) = std::sync::mpsc::channel::<()>();
         let q = queue.clone();
-        let thread = std::thread::Builder::new()
-            .name("parallax-audio-out".into())
-            .spawn(move || {
-                let stream = (|| {
-                    let host = cpal::default_host();
-                    let device = host.default_output_device().ok_or(AudioError::NoDevice)?;
-                    let name = device
-                        .description()
-                        .map(|d| d.name().to_string())
-                        .unwrap_or_else(|_| "default".into());
-                    let config = cpal::StreamConfig {
-                        channels: 2,
-                        sample_rate: SAMPLE_RATE,
-                        buffer_size: cpal::BufferSize::Default,
-                    };
-                    let stream = device
-                        .build_output_stream(
-                            config,
-                            move |data: &mut [f32], _: &cpal::OutputCallbackInfo| {
-                                let mut q = q.lock();
-                                for x in data.iter_mut() {
-                                    *x = q.pop_front().unwrap_or(0.0);
-                                }
-                            },
-                            |e| tracing::warn!("audio output: {e}"),
-                            None,
-                        )
-                        .map_err(|e| AudioError::Device(e.to_string()))?;
-                    stream
-                        .play()
-                        .map_err(|e| AudioError::Device(e.to_string()))?;
-                    Ok::<_, AudioError>((stream, name))
-                })();
-                match stream {
-                    Ok((stream, name)) => {
-                        let _ = ready_tx.send(Ok(name));
-                        let _ = stop_rx.recv();
-                        drop(stream);
-                    }
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                    }
-                }
-            })
-            .map_err(|e| AudioError::Device(e.to_string()))?;
-        let name = ready_rx
-            .recv()
-            .map_err(|_| AudioError::Device("the audio thread ended".into()))??;
-        Ok(DeviceSink {
-            queue,
-            stop,
-            thread: Some(thread),
-            name,
-        })
+        let stream = StreamThread::start("parallax-audio-out", move || {
+            let host = cpal::default_host();
+            let device = host.default_output_device().ok_or(AudioError::NoDevice)?;
+            let config = cpal::StreamConfig {
+                channels: 2,
+                sample_rate: SAMPLE_RATE,
+                buffer_size: cpal::BufferSize::Default,
+            };
+            let stream = device
+                .build_output_stream(
+                    config,
+                    move |data: &mut [f32], _: &cpal::OutputCallbackInfo| {
+                        let mut q = q.lock();
+                        for x in data.iter_mut() {
+                            *x = q.pop_front().unwrap_or(0.0);
+                        }
+                    },
+                    |e| tracing::warn!("audio output: {e}"),
+                    None,
+                )
+                .map_err(|e| AudioError::Device(e.to_string()))?;
+            stream
+                .play()
+                .map_err(|e| AudioError::Device(e.to_string()))?;
+            Ok((stream, device_name(&device)))
+        })?;
+        Ok(DeviceSink { queue, stream })
     }
 }
 
@@ -168,15 +191,12 @@ impl AudioSink for DeviceSink {
     }
 
     fn finish(mut self: Box<Self>) -> Result<(), AudioError> {
-        let _ = self.stop.send(());
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        self.stream.end();
         Ok(())
     }
 
     fn describe(&self) -> String {
-        format!("audio device {}", self.name)
+        format!("audio device {}", self.stream.name)
     }
 }
 
@@ -213,9 +233,7 @@ pub trait AudioSource: Send {
 /// never builds a delay.
 pub struct DeviceSource {
     queue: Arc<Mutex<VecDeque<f32>>>,
-    stop: std::sync::mpsc::Sender<()>,
-    thread: Option<std::thread::JoinHandle<()>>,
-    name: String,
+    stream: StreamThread,
 }
 
 /// Mono at the device's rate to mono at 48 kHz, across callbacks.
@@ -242,77 +260,48 @@ impl Resampler {
 impl DeviceSource {
     pub fn open() -> Result<DeviceSource, AudioError> {
         let queue: Arc<Mutex<VecDeque<f32>>> = Arc::default();
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let (stop, stop_rx) = std::sync::mpsc::channel::<()>();
         let q = queue.clone();
-        let thread = std::thread::Builder::new()
-            .name("parallax-audio-in".into())
-            .spawn(move || {
-                let stream = (|| {
-                    let host = cpal::default_host();
-                    let device = host.default_input_device().ok_or(AudioError::NoDevice)?;
-                    let name = device
-                        .description()
-                        .map(|d| d.name().to_string())
-                        .unwrap_or_else(|_| "default".into());
-                    let supported = device
-                        .default_input_config()
-                        .map_err(|e| AudioError::Device(e.to_string()))?;
-                    let channels = supported.channels().max(1) as usize;
-                    let rate = supported.sample_rate();
-                    let mut resampler = Resampler {
-                        step: rate as f64 / SAMPLE_RATE as f64,
-                        at: 0.0,
-                        last: 0.0,
-                    };
-                    let config = cpal::StreamConfig {
-                        channels: channels as u16,
-                        sample_rate: rate,
-                        buffer_size: cpal::BufferSize::Default,
-                    };
-                    let stream = device
-                        .build_input_stream(
-                            config,
-                            move |data: &[f32], _: &cpal::InputCallbackInfo| {
-                                let mut q = q.lock();
-                                for frame in data.chunks(channels) {
-                                    let mono = frame.iter().sum::<f32>() / channels as f32;
-                                    resampler.push(mono, &mut q);
-                                }
-                                while q.len() > DEVICE_QUEUE / 2 {
-                                    q.pop_front();
-                                }
-                            },
-                            |e| tracing::warn!("audio input: {e}"),
-                            None,
-                        )
-                        .map_err(|e| AudioError::Device(e.to_string()))?;
-                    stream
-                        .play()
-                        .map_err(|e| AudioError::Device(e.to_string()))?;
-                    Ok::<_, AudioError>((stream, name))
-                })();
-                match stream {
-                    Ok((stream, name)) => {
-                        let _ = ready_tx.send(Ok(name));
-                        let _ = stop_rx.recv();
-                        drop(stream);
-                    }
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                    }
-                }
-            })
-            .map_err(|e| AudioError::Device(e.to_string()))?;
-        let name = ready_rx
-            .recv()
-            .map_err(|_| AudioError::Device("the audio thread ended".into()))??;
-        Ok(DeviceSource {
-            queue,
-            stop,
-            thread: Some(thread),
-            name,
-        })
+        let stream = StreamThread::start("parallax-audio-in", move || {
+            let host = cpal::default_host();
+            let device = host.default_input_device().ok_or(AudioError::NoDevice)?;
+            let supported = device
+                .default_input_config()
+                .map_err(|e| AudioError::Device(e.to_string()))?;
+            let channels = supported.channels().max(1) as usize;
+            let rate = supported.sample_rate();
+            let mut resampler = Resampler {
+                step: rate as f64 / SAMPLE_RATE as f64,
+                at: 0.0,
+                last: 0.0,
+            };
+            let config = cpal::StreamConfig {
+                channels: channels as u16,
+                sample_rate: rate,
+                buffer_size: cpal::BufferSize::Default,
+            };
+            let stream = device
+                .build_input_stream(
+                    config,
+                    move |data: &[f32], _: &cpal::InputCallbackInfo| {
+                        let mut q = q.lock();
+                        for frame in data.chunks(channels) {
+                            let mono = frame.iter().sum::<f32>() / channels as f32;
+                            resampler.push(mono, &mut q);
+                        }
+                        while q.len() > DEVICE_QUEUE / 2 {
+                            q.pop_front();
+                        }
+                    },
+                    |e| tracing::warn!("audio input: {e}"),
+                    None,
+                )
+                .map_err(|e| AudioError::Device(e.to_string()))?;
+            stream
+                .play()
+                .map_err(|e| AudioError::Device(e.to_string()))?;
+            Ok((stream, device_name(&device)))
+        })?;
+        Ok(DeviceSource { queue, stream })
     }
 }
 
@@ -323,16 +312,13 @@ impl AudioSource for DeviceSource {
     }
 
     fn describe(&self) -> String {
-        format!("microphone {}", self.name)
+        format!("microphone {}", self.stream.name)
     }
 }
 
 impl Drop for DeviceSource {
     fn drop(&mut self) {
-        let _ = self.stop.send(());
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        self.stream.end();
     }
 }
 

@@ -8,8 +8,6 @@
 
 mod common;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Duration;
 
 /// Counts pixels that are clearly one of hello_xr's face colours (pure red,
 /// green or blue in sRGB, allowing for the blit's filtering at edges), and
@@ -52,36 +50,16 @@ fn run_hello_xr(graphics: &str) {
         (graphics == "OpenGL" && std::env::var_os("DISPLAY").is_none()).then(common::DummyX::start);
     let capture = common::target_dir().join(format!("hello_xr_capture_{graphics}"));
     let _ = std::fs::remove_dir_all(&capture);
-    let mut child = Command::new("hello_xr")
-        .args(["-g", graphics])
-        .env("PARALLAX_EXIT_AFTER_FRAMES", "300")
-        .env("PARALLAX_CAPTURE", &capture)
-        .env("PARALLAX_CAPTURE_FRAMES", "30")
-        .envs(x.as_ref().map(|x| ("DISPLAY", x.display.clone())))
-        .env(
-            "XDG_RUNTIME_DIR",
-            std::env::var("XDG_RUNTIME_DIR").unwrap_or_else(|_| "/tmp".into()),
-        )
-        // hello_xr quits when its stdin reaches end of file: keep it open.
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("hello_xr (Debian libopenxr-utils) must be installed");
-    let _stdin = child.stdin.take();
-    let status = common::wait_or_kill(
-        &mut child,
-        Duration::from_secs(240),
-        &format!("hello_xr -g {graphics}"),
-    );
-    let mut err = String::new();
-    use std::io::Read;
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let display = x.as_ref().map(|x| std::ffi::OsString::from(&x.display));
+    let mut env: Vec<(&str, &std::ffi::OsStr)> = vec![
+        ("PARALLAX_EXIT_AFTER_FRAMES", "300".as_ref()),
+        ("PARALLAX_CAPTURE", capture.as_os_str()),
+        ("PARALLAX_CAPTURE_FRAMES", "30".as_ref()),
+    ];
+    if let Some(d) = &display {
+        env.push(("DISPLAY", d));
+    }
+    let (status, err) = common::hello_xr(graphics, &env);
     assert!(
         status.success(),
         "hello_xr -g {graphics} exited with {status}:\n{err}"

@@ -30,7 +30,6 @@ use parallax_meeting::token::{self, Role};
 use parallax_meeting::voice::VoiceEncoder;
 use parallax_meeting::{seats, Event, SecureClient, Server};
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -170,37 +169,20 @@ fn hello_xr_sits_in_a_meeting() {
     // the wide gaps.
     let capture = target_dir().join("meeting_capture");
     let _ = std::fs::remove_dir_all(&capture);
-    let mut child = Command::new("hello_xr")
-        .args(["-g", "Vulkan2"])
-        .env("PARALLAX_SIM_MOTION", "static")
-        .env("PARALLAX_EXIT_AFTER_FRAMES", "480")
-        .env("PARALLAX_CAPTURE", &capture)
-        .env("PARALLAX_CAPTURE_FRAMES", "40,200")
-        .env("PARALLAX_MEETING", &invite)
-        .env("PARALLAX_MEETING_AUDIO", &wav)
-        .env("PARALLAX_MEETING_MIC", "talker")
-        .env("PARALLAX_SIM_KEYS", "150:j 400:j")
-        .env("PARALLAX_LOG", "parallax_runtime::meeting=debug")
-        .env(
-            "XDG_RUNTIME_DIR",
-            std::env::var("XDG_RUNTIME_DIR").unwrap_or_else(|_| "/tmp".into()),
-        )
-        // hello_xr quits when its stdin reaches end of file: keep it open.
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("hello_xr (Debian libopenxr-utils) must be installed");
-    let _stdin = child.stdin.take();
-    let status = common::wait_or_kill(&mut child, Duration::from_secs(240), "hello_xr");
-    let mut err = String::new();
-    use std::io::Read;
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let (status, err) = common::hello_xr(
+        "Vulkan2",
+        &[
+            ("PARALLAX_SIM_MOTION", "static".as_ref()),
+            ("PARALLAX_EXIT_AFTER_FRAMES", "480".as_ref()),
+            ("PARALLAX_CAPTURE", capture.as_os_str()),
+            ("PARALLAX_CAPTURE_FRAMES", "40,200".as_ref()),
+            ("PARALLAX_MEETING", invite.as_ref()),
+            ("PARALLAX_MEETING_AUDIO", wav.as_os_str()),
+            ("PARALLAX_MEETING_MIC", "talker".as_ref()),
+            ("PARALLAX_SIM_KEYS", "150:j 400:j".as_ref()),
+            ("PARALLAX_LOG", "parallax_runtime::meeting=info".as_ref()),
+        ],
+    );
     assert!(status.success(), "hello_xr exited with {status}:\n{err}");
     stop.store(true, Ordering::Release);
     for t in tasks {

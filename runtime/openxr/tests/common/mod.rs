@@ -274,6 +274,44 @@ pub fn wait_or_kill(
     }
 }
 
+/// Runs Debian's `hello_xr -g GRAPHICS` with more environment `env`
+/// until it exits (failing the test after 240 s): its exit status and
+/// what it wrote to standard error.
+pub fn hello_xr(
+    graphics: &str,
+    env: &[(&str, &std::ffi::OsStr)],
+) -> (std::process::ExitStatus, String) {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("hello_xr")
+        .args(["-g", graphics])
+        .envs(env.iter().copied())
+        .env(
+            "XDG_RUNTIME_DIR",
+            std::env::var("XDG_RUNTIME_DIR").unwrap_or_else(|_| "/tmp".into()),
+        )
+        // hello_xr quits when its stdin reaches end of file: keep it open.
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("hello_xr (Debian libopenxr-utils) must be installed");
+    let _stdin = child.stdin.take();
+    let status = wait_or_kill(
+        &mut child,
+        std::time::Duration::from_secs(240),
+        &format!("hello_xr -g {graphics}"),
+    );
+    let mut err = String::new();
+    use std::io::Read;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    (status, err)
+}
+
 /// An OpenXR pose as the SDK's pose.
 pub fn pose(p: &xr::Posef) -> parallax_sdk::types::Pose {
     parallax_sdk::types::Pose::new(
