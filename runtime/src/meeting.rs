@@ -15,8 +15,8 @@
 //!
 //! The room's shared objects (the table, cubes and a ball the server
 //! simulates) are drawn with the avatars where the client's replica
-//! predicts them ([`crate::room_objects`]); grabbing them from the
-//! headset is not there yet.
+//! predicts them, and the controllers' grips take, move and throw them
+//! ([`crate::room_objects`]).
 //!
 //! Joining and leaving: the session joins when it starts; the desktop
 //! simulator's `J` key (also in `PARALLAX_SIM_KEYS`) leaves and joins
@@ -25,6 +25,7 @@
 
 use crate::hub::DeviceHub;
 use crate::participants::{AvatarKit, Remote};
+use crate::room_objects::{Grip, HandNow};
 use parallax_avatar::codec::Scratch;
 use parallax_avatar::packet::{self, AvatarFrame, Gaze};
 use parallax_compositor::{AvatarInstance, Compositor};
@@ -34,6 +35,7 @@ use parallax_meeting::protocol::{AVATAR, VOICE};
 use parallax_meeting::voice::{Head, Mixer, Talker, VoiceEncoder};
 use parallax_meeting::{seats, Event, SecureClient};
 use parallax_sdk::types::{DesktopControls, DesktopInput, Hand, Pose, Time};
+use parallax_sdk::InputValue;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -392,6 +394,36 @@ impl Attendee {
         })
     }
 
+    /// A controller's grip now, in the room, with its squeeze: `None`
+    /// without a tracked controller in that hand.
+    fn hand_now(&self, path: &str, room_from_stage: &Pose) -> Option<HandNow> {
+        let now = Time::now();
+        let index = self.hub.device_for_user_path(path)?;
+        let grip = self
+            .hub
+            .pose(index, "input/grip/pose", now)
+            .filter(|p| p.position_tracked)?;
+        let slot = self
+            .hub
+            .description(index)?
+            .inputs
+            .iter()
+            .position(|i| i.path == "input/squeeze/value");
+        let mut values = Vec::new();
+        self.hub.read_inputs(index, &mut values);
+        let squeeze = match slot.and_then(|i| values.get(i).copied().flatten()) {
+            Some(InputValue::Float(v)) => v,
+            Some(InputValue::Boolean(b)) => f32::from(u8::from(b)),
+            _ => 0.0,
+        };
+        Some(HandNow {
+            pose: room_from_stage.mul(&grip.pose),
+            linvel: room_from_stage.orientation * grip.velocity.linear,
+            angvel: room_from_stage.orientation * grip.velocity.angular,
+            squeeze,
+        })
+    }
+
     /// Keeps the newest frame from `from` for the next tick.
     fn arrived(&self, others: &mut BTreeMap<u32, Other>, from: u32, f: AvatarFrame) {
         let o = match others.entry(from) {
@@ -437,6 +469,7 @@ impl Attendee {
         let mut listener = Head::default();
         let mut sequence = 0u16;
         let mut objects = crate::room_objects::RoomObjects::default();
+        let mut grips = [Grip::default(); 2];
         let ended = 'stay: loop {
             tokio::select! {
                 _ = tick.tick() => {
@@ -451,6 +484,18 @@ impl Attendee {
                             // nothing goes out in the clear.
                             Ok(bytes) => { let _ = c.send_media(AVATAR, &bytes); }
                             Err(e) => tracing::warn!("meeting: own avatar frame: {e}"),
+                        }
+                    }
+                    // The wearer's hands and the room's objects.
+                    if !objects.is_empty() {
+                        let now = start.elapsed().as_secs_f64();
+                        for (grip, path) in grips.iter_mut().zip(["/user/hand/left", "/user/hand/right"]) {
+                            let hand = self.hand_now(path, &room_from_stage);
+                            if let Some(msg) = grip.step(hand, &mut objects, c.id(), now) {
+                                if let Err(e) = c.control(&msg).await {
+                                    tracing::warn!("meeting: {msg:?}: {e}");
+                                }
+                            }
                         }
                     }
                     // Decode what came since the last tick, at most one

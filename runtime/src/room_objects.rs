@@ -1,10 +1,14 @@
 //! The meeting's shared objects (`parallax_meeting::objects`) as meshes
 //! the compositor draws beside the avatars: the room's table top and the
 //! cubes and the ball on it, lit like the avatars, where the client's
-//! replica predicts them (the server simulates; corrections ease in).
+//! replica predicts them (the server simulates; corrections ease in). The
+//! wearer's hands grab them ([`Grip`]): squeeze a controller's grip near
+//! one to take it (the server gives it to the first who asks), move it,
+//! let go to throw it with the hand's velocity.
 
 use parallax_compositor::{AvatarInstance, AvatarModel, AvatarVertex};
 use parallax_meeting::objects::{ObjectState, Replica, Shape, TABLE_HALF, TABLE_TOP};
+use parallax_meeting::protocol::ClientMsg;
 use parallax_sdk::types::Pose;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -128,6 +132,40 @@ impl RoomObjects {
         self.meshes.is_empty()
     }
 
+    /// The free object nearest to `p` (room) within reach of it: its
+    /// surface within [`REACH`].
+    pub fn within_reach(&self, p: glam::Vec3, now: f64) -> Option<u32> {
+        self.replica
+            .states()
+            .iter()
+            .filter(|s| s.holder.is_none())
+            .filter_map(|s| {
+                let size = match s.shape {
+                    Shape::Cube { half } => half * 3f32.sqrt(),
+                    Shape::Ball { radius } => radius,
+                };
+                let d = self.replica.position(s.id, now)?.distance(p) - size;
+                (d <= REACH).then_some((s.id, d))
+            })
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(id, _)| id)
+    }
+
+    /// Who holds object `id` as the server last said (`None`: unknown
+    /// object).
+    pub fn holder(&self, id: u32) -> Option<Option<u32>> {
+        self.replica
+            .states()
+            .into_iter()
+            .find(|s| s.id == id)
+            .map(|s| s.holder)
+    }
+
+    /// Shows object `id` in this wearer's hand (`None`: let go).
+    pub fn hold_here(&mut self, id: u32, pose: Option<(glam::Vec3, glam::Quat)>) {
+        self.replica.hold_here(id, pose);
+    }
+
     /// The table and the objects at `now`, placed by `stage_from_room`.
     pub fn instances(&mut self, now: f64, stage_from_room: &Pose) -> Vec<AvatarInstance> {
         if self.meshes.is_empty() {
@@ -167,9 +205,154 @@ impl RoomObjects {
     }
 }
 
+/// How far from an object's surface a hand takes it, metres.
+pub const REACH: f32 = 0.1;
+/// A grip squeezed past this holds.
+pub const SQUEEZE: f32 = 0.6;
+
+/// One hand of the wearer and the object it holds.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Grip {
+    pub held: Option<u32>,
+}
+
+/// A hand this tick: its grip pose in the room, its velocity in the room
+/// (linear, angular) and how far its grip is squeezed.
+#[derive(Debug, Clone, Copy)]
+pub struct HandNow {
+    pub pose: Pose,
+    pub linvel: glam::Vec3,
+    pub angvel: glam::Vec3,
+    pub squeeze: f32,
+}
+
+impl Grip {
+    /// What the hand asks of the server this tick, if anything; the
+    /// object shown in the hand at once (the server's echo follows).
+    /// `me`: this participant's id (an object the server gave someone
+    /// else is let go of).
+    pub fn step(
+        &mut self,
+        hand: Option<HandNow>,
+        objects: &mut RoomObjects,
+        me: u32,
+        now: f64,
+    ) -> Option<ClientMsg> {
+        match (self.held, hand) {
+            // Someone else got it first.
+            (Some(id), _)
+                if objects
+                    .holder(id)
+                    .is_some_and(|h| h.is_some_and(|h| h != me)) =>
+            {
+                objects.hold_here(id, None);
+                self.held = None;
+                None
+            }
+            (Some(id), Some(h)) if h.squeeze >= SQUEEZE => {
+                objects.hold_here(id, Some((h.pose.position, h.pose.orientation)));
+                Some(ClientMsg::Hold {
+                    object: id,
+                    position: h.pose.position.to_array(),
+                    orientation: h.pose.orientation.to_array(),
+                })
+            }
+            (Some(id), h) => {
+                // Let go (or the hand was lost): thrown with its velocity.
+                objects.hold_here(id, None);
+                self.held = None;
+                let (linvel, angvel) = h.map_or((glam::Vec3::ZERO, glam::Vec3::ZERO), |h| {
+                    (h.linvel, h.angvel)
+                });
+                Some(ClientMsg::Release {
+                    object: id,
+                    linvel: linvel.to_array(),
+                    angvel: angvel.to_array(),
+                })
+            }
+            (None, Some(h)) if h.squeeze >= SQUEEZE => {
+                let id = objects.within_reach(h.pose.position, now)?;
+                self.held = Some(id);
+                objects.hold_here(id, Some((h.pose.position, h.pose.orientation)));
+                Some(ClientMsg::Grab { object: id })
+            }
+            (None, _) => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn objects() -> RoomObjects {
+        let mut o = RoomObjects::default();
+        let ball = ObjectState {
+            id: 4,
+            shape: Shape::Ball { radius: 0.05 },
+            position: [0.0, 0.8, -0.3],
+            orientation: [0.0, 0.0, 0.0, 1.0],
+            linvel: [0.0; 3],
+            angvel: [0.0; 3],
+            holder: None,
+            resting: true,
+        };
+        o.apply(1, &[ball], 0.0);
+        o
+    }
+
+    fn hand(p: glam::Vec3, squeeze: f32) -> Option<HandNow> {
+        Some(HandNow {
+            pose: Pose::from_position(p),
+            linvel: glam::Vec3::new(0.0, 1.0, 0.0),
+            angvel: glam::Vec3::ZERO,
+            squeeze,
+        })
+    }
+
+    #[test]
+    fn a_hand_grabs_holds_and_throws_what_is_within_reach() {
+        let mut o = objects();
+        let mut g = Grip::default();
+        let near = glam::Vec3::new(0.05, 0.85, -0.3);
+        // Open hand near it, squeezed far from it: nothing.
+        assert_eq!(g.step(hand(near, 0.0), &mut o, 7, 0.1), None);
+        assert_eq!(
+            g.step(hand(glam::Vec3::new(0.0, 1.2, -0.3), 1.0), &mut o, 7, 0.1),
+            None
+        );
+        // Squeezed near it: taken, shown in the hand at once.
+        assert_eq!(
+            g.step(hand(near, 1.0), &mut o, 7, 0.2),
+            Some(ClientMsg::Grab { object: 4 })
+        );
+        assert_eq!(o.replica.position(4, 0.2), Some(near));
+        // Held: where the hand is.
+        let up = glam::Vec3::new(0.05, 1.0, -0.3);
+        assert!(matches!(
+            g.step(hand(up, 1.0), &mut o, 7, 0.3),
+            Some(ClientMsg::Hold { object: 4, position, .. }) if position == up.to_array()
+        ));
+        // Let go: thrown with the hand's velocity.
+        assert_eq!(
+            g.step(hand(up, 0.0), &mut o, 7, 0.4),
+            Some(ClientMsg::Release {
+                object: 4,
+                linvel: [0.0, 1.0, 0.0],
+                angvel: [0.0; 3]
+            })
+        );
+        assert_eq!(g.held, None);
+        // Someone else holds it (the server's state says so): not grabbed,
+        // and a hand that thought it had it lets go.
+        let mut taken = o.replica.states();
+        taken[0].holder = Some(9);
+        o.apply(2, &taken, 0.5);
+        assert_eq!(g.step(hand(near, 1.0), &mut o, 7, 0.6), None);
+        g.held = Some(4);
+        assert_eq!(g.step(hand(near, 1.0), &mut o, 7, 0.7), None);
+        assert_eq!(g.held, None);
+    }
 
     #[test]
     fn meshes_are_closed_and_face_out() {

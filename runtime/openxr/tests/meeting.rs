@@ -16,7 +16,10 @@
 //!   louder in the ear on its side;
 //! - the desktop key `J` (played with `PARALLAX_SIM_KEYS`) leaves: the
 //!   others see the headset go, and the next capture has no avatars; a
-//!   second `J` joins again as a new participant.
+//!   second `J` joins again as a new participant;
+//! - the wearer walks to the ball (simulator keys), takes it with the
+//!   left controller's grip, lifts it and lets go: the others see it held
+//!   by the headset and raised.
 
 mod common;
 
@@ -49,6 +52,10 @@ fn pixel_for(tx: f32, ty: f32, width: u32, height: u32) -> (u32, u32) {
     )
 }
 
+/// The ball among the room's objects, and where it starts (room).
+const BALL: u32 = 4;
+const BALL_AT: [f32; 3] = [0.0, TABLE_TOP + 0.051, -0.3];
+
 /// What a simulated participant saw of the others.
 #[derive(Default, Debug)]
 struct Seen {
@@ -58,6 +65,9 @@ struct Seen {
     voice: BTreeMap<u32, u32>,
     joined: Vec<u32>,
     left: Vec<u32>,
+    /// Who held the ball, and how high it went.
+    ball_holders: Vec<u32>,
+    ball_top: f32,
 }
 
 struct Sim {
@@ -111,6 +121,14 @@ async fn participant(
             match e {
                 Event::Joined(p) => s.joined.push(p.id),
                 Event::Left(id) => s.left.push(id),
+                Event::Objects { objects, .. } => {
+                    for o in objects.iter().filter(|o| o.id == BALL) {
+                        if let Some(h) = o.holder.filter(|h| !s.ball_holders.contains(h)) {
+                            s.ball_holders.push(h);
+                        }
+                        s.ball_top = s.ball_top.max(o.position[1]);
+                    }
+                }
                 _ => {}
             }
         }
@@ -167,19 +185,38 @@ fn hello_xr_sits_in_a_meeting() {
     // the frames the compositor latched, which fall behind the app's while
     // a capture is composed (half a second here) and the app goes on: hence
     // the wide gaps.
+    // After joining again, the wearer walks to the ball (the left
+    // controller's grip over it), picks the left hand (key 1), squeezes,
+    // lifts it 30 cm and lets go.
+    let (p, q) = seats::room_from_stage(2);
+    let ball_stage = q.inverse() * (glam::Vec3::from_array(BALL_AT) - p);
+    let walk = ball_stage + glam::Vec3::new(0.0, 0.05, 0.0) - glam::Vec3::new(-0.2, 1.2, -0.35);
+    let taps = |d: f32, plus: &str, minus: &str| {
+        let n = (d.abs() / 0.05).round() as u32;
+        match n {
+            0 => String::new(),
+            n => format!("420:{}*{n} ", if d > 0.0 { plus } else { minus }),
+        }
+    };
+    let keys = format!(
+        "150:j 400:j {}{}{}440:1 440:g+ 450:e*6 470:g-",
+        taps(walk.x, "d", "a"),
+        taps(walk.z, "s", "w"),
+        taps(walk.y, "e", "q")
+    );
     let capture = target_dir().join("meeting_capture");
     let _ = std::fs::remove_dir_all(&capture);
     let (status, err) = common::hello_xr(
         "Vulkan2",
         &[
             ("PARALLAX_SIM_MOTION", "static".as_ref()),
-            ("PARALLAX_EXIT_AFTER_FRAMES", "480".as_ref()),
+            ("PARALLAX_EXIT_AFTER_FRAMES", "520".as_ref()),
             ("PARALLAX_CAPTURE", capture.as_os_str()),
             ("PARALLAX_CAPTURE_FRAMES", "40,200".as_ref()),
             ("PARALLAX_MEETING", invite.as_ref()),
             ("PARALLAX_MEETING_AUDIO", wav.as_os_str()),
             ("PARALLAX_MEETING_MIC", "talker".as_ref()),
-            ("PARALLAX_SIM_KEYS", "150:j 400:j".as_ref()),
+            ("PARALLAX_SIM_KEYS", keys.as_ref()),
             ("PARALLAX_LOG", "parallax_runtime::meeting=info".as_ref()),
         ],
     );
@@ -192,7 +229,6 @@ fn hello_xr_sits_in_a_meeting() {
     let _ = rt.block_on(run);
 
     // The headset took the third seat; the others stand at theirs.
-    let (p, q) = seats::room_from_stage(2);
     let stage_from_room = |x: glam::Vec3| q.inverse() * (x - p);
     let eye = glam::Vec3::new(-0.0315, 1.6, 0.0);
     let skin = |c: [u8; 3]| c[0] > 120 && c[0] > c[1] && c[1] > c[2] && c[0] - c[2] > 30;
@@ -229,7 +265,7 @@ fn hello_xr_sits_in_a_meeting() {
     // the server put it.
     let ball = |frame: u32| {
         let (w, h, img) = read_png(&capture.join(format!("frame-{frame:05}-eye0.png")));
-        let b = stage_from_room(glam::Vec3::new(0.0, TABLE_TOP + 0.051, -0.3)) - eye;
+        let b = stage_from_room(glam::Vec3::from_array(BALL_AT)) - eye;
         let (x, y) = pixel_for(b.x / -b.z, b.y / -b.z, w, h);
         let i = ((y * w + x) * 4) as usize;
         [img[i], img[i + 1], img[i + 2]]
@@ -267,6 +303,17 @@ fn hello_xr_sits_in_a_meeting() {
     assert!(
         s0.heads.contains_key(&headsets[1]),
         "no frames after rejoining"
+    );
+    // The wearer took the ball and lifted it; the others saw it.
+    assert_eq!(
+        s0.ball_holders,
+        vec![headsets[1]],
+        "keys {keys}: {s0:?}\n{err}"
+    );
+    assert!(
+        s0.ball_top > BALL_AT[1] + 0.2,
+        "the ball rose only to {:.2} m",
+        s0.ball_top
     );
     let voice = s0.voice.get(&headsets[0]).copied().unwrap_or(0);
     assert!(voice > 20, "only {voice} voice frames from the headset");
