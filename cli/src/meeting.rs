@@ -97,6 +97,24 @@ pub fn serve(
     })
 }
 
+/// The server's identity in its state folder (default: the usual one).
+fn identity(state: Option<&Path>) -> Result<parallax_meeting::server::Identity, String> {
+    let dir = state.map_or_else(default_state_dir, Path::to_path_buf);
+    parallax_meeting::server::identity(&dir).map_err(|e| e.to_string())
+}
+
+/// A join token signed with `identity`'s secret.
+fn sign(
+    identity: &parallax_meeting::server::Identity,
+    room: &str,
+    name: &str,
+    host: bool,
+    ttl: u64,
+) -> String {
+    let role = if host { Role::Host } else { Role::Member };
+    token::issue(&identity.secret, room, name, role, ttl)
+}
+
 pub fn token(
     state: Option<&Path>,
     room: &str,
@@ -104,12 +122,7 @@ pub fn token(
     host: bool,
     ttl: u64,
 ) -> Result<(), String> {
-    let dir = state.map_or_else(default_state_dir, Path::to_path_buf);
-    let secret = parallax_meeting::server::identity(&dir)
-        .map_err(|e| e.to_string())?
-        .secret;
-    let role = if host { Role::Host } else { Role::Member };
-    println!("{}", token::issue(&secret, room, name, role, ttl));
+    println!("{}", sign(&identity(state)?, room, name, host, ttl));
     Ok(())
 }
 
@@ -123,10 +136,8 @@ pub fn invite(
     host: bool,
     ttl: u64,
 ) -> Result<(), String> {
-    let dir = state.map_or_else(default_state_dir, Path::to_path_buf);
-    let identity = parallax_meeting::server::identity(&dir).map_err(|e| e.to_string())?;
-    let role = if host { Role::Host } else { Role::Member };
-    let token = token::issue(&identity.secret, room, name, role, ttl);
+    let identity = identity(state)?;
+    let token = sign(&identity, room, name, host, ttl);
     let invite = match (server, directory) {
         (Some(address), None) => {
             address
@@ -147,12 +158,9 @@ pub fn simulated_tokens(state: Option<&Path>, room: &str, n: usize) -> Result<Ve
     if n == 0 {
         return Err("--simulate needs at least 1 participant".into());
     }
-    let dir = state.map_or_else(default_state_dir, Path::to_path_buf);
-    let secret = parallax_meeting::server::identity(&dir)
-        .map_err(|e| e.to_string())?
-        .secret;
+    let identity = identity(state)?;
     Ok((1..=n)
-        .map(|k| token::issue(&secret, room, &format!("sim-{k}"), Role::Member, 24 * 3600))
+        .map(|k| sign(&identity, room, &format!("sim-{k}"), false, 24 * 3600))
         .collect())
 }
 

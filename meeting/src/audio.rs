@@ -82,8 +82,8 @@ impl AudioSink for WavSink {
 }
 
 /// A cpal stream on a thread of its own (cpal's streams may not move
-/// between threads): `build` opens and starts it there and names the
-/// device; the thread holds it until `stop` is sent.
+/// between threads): `build` opens it there and names the device; it is
+/// started, and the thread holds it until `stop` is sent.
 struct StreamThread {
     stop: std::sync::mpsc::Sender<()>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -99,14 +99,21 @@ impl StreamThread {
         let (stop, stop_rx) = std::sync::mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name(thread_name.into())
-            .spawn(move || match build() {
-                Ok((stream, name)) => {
-                    let _ = ready_tx.send(Ok(name));
-                    let _ = stop_rx.recv();
-                    drop(stream);
-                }
-                Err(e) => {
-                    let _ = ready_tx.send(Err(e));
+            .spawn(move || {
+                match build().and_then(|(stream, name)| {
+                    stream
+                        .play()
+                        .map_err(|e| AudioError::Device(e.to_string()))?;
+                    Ok((stream, name))
+                }) {
+                    Ok((stream, name)) => {
+                        let _ = ready_tx.send(Ok(name));
+                        let _ = stop_rx.recv();
+                        drop(stream);
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                    }
                 }
             })
             .map_err(|e| AudioError::Device(e.to_string()))?;
@@ -170,9 +177,6 @@ impl DeviceSink {
                     |e| tracing::warn!("audio output: {e}"),
                     None,
                 )
-                .map_err(|e| AudioError::Device(e.to_string()))?;
-            stream
-                .play()
                 .map_err(|e| AudioError::Device(e.to_string()))?;
             Ok((stream, device_name(&device)))
         })?;
@@ -295,9 +299,6 @@ impl DeviceSource {
                     |e| tracing::warn!("audio input: {e}"),
                     None,
                 )
-                .map_err(|e| AudioError::Device(e.to_string()))?;
-            stream
-                .play()
                 .map_err(|e| AudioError::Device(e.to_string()))?;
             Ok((stream, device_name(&device)))
         })?;

@@ -396,7 +396,12 @@ impl Attendee {
 
     /// A controller's grip now, in the room, with its squeeze: `None`
     /// without a tracked controller in that hand.
-    fn hand_now(&self, path: &str, room_from_stage: &Pose) -> Option<HandNow> {
+    fn hand_now(
+        &self,
+        path: &str,
+        room_from_stage: &Pose,
+        values: &mut Vec<Option<InputValue>>,
+    ) -> Option<HandNow> {
         let now = Time::now();
         let index = self.hub.device_for_user_path(path)?;
         let grip = self
@@ -409,8 +414,7 @@ impl Attendee {
             .inputs
             .iter()
             .position(|i| i.path == "input/squeeze/value");
-        let mut values = Vec::new();
-        self.hub.read_inputs(index, &mut values);
+        self.hub.read_inputs(index, values);
         let squeeze = match slot.and_then(|i| values.get(i).copied().flatten()) {
             Some(InputValue::Float(v)) => v,
             Some(InputValue::Boolean(b)) => f32::from(u8::from(b)),
@@ -470,6 +474,8 @@ impl Attendee {
         let mut sequence = 0u16;
         let mut objects = crate::room_objects::RoomObjects::default();
         let mut grips = [Grip::default(); 2];
+        // The controllers' input values, read into one buffer every tick.
+        let mut inputs = Vec::new();
         let ended = 'stay: loop {
             tokio::select! {
                 _ = tick.tick() => {
@@ -490,7 +496,7 @@ impl Attendee {
                     if !objects.is_empty() {
                         let now = start.elapsed().as_secs_f64();
                         for (grip, path) in grips.iter_mut().zip(["/user/hand/left", "/user/hand/right"]) {
-                            let hand = self.hand_now(path, &room_from_stage);
+                            let hand = self.hand_now(path, &room_from_stage, &mut inputs);
                             if let Some(msg) = grip.step(hand, &mut objects, c.id(), now) {
                                 if let Err(e) = c.control(&msg).await {
                                     tracing::warn!("meeting: {msg:?}: {e}");
@@ -513,10 +519,11 @@ impl Attendee {
                             }
                         }
                     }
-                    // People when someone moved; the shared objects (the
-                    // replica predicts them between the server's states)
-                    // every tick.
-                    if changed || !objects.is_empty() {
+                    // Shown again when someone's frame was decoded or an
+                    // object moves (the replica predicts them between the
+                    // server's states); the compositor uploads every mesh
+                    // it is given, so nothing still is given again.
+                    if changed || objects.moving(start.elapsed().as_secs_f64()) {
                         let mut shown: Vec<AvatarInstance> =
                             others.values().flat_map(|o| o.shown.iter().flatten()).cloned().collect();
                         shown.extend(objects.instances(start.elapsed().as_secs_f64(), &stage_from_room));

@@ -113,11 +113,15 @@ pub struct RoomObjects {
     replica: Replica,
     meshes: HashMap<u32, Mesh>,
     table: Option<Mesh>,
+    /// When the shown positions last changed for a reason other than
+    /// motion (a state arrived, a hand took or let go), client seconds.
+    touched: Option<f64>,
 }
 
 impl RoomObjects {
     /// A state message from the server, `now` seconds into the stay.
     pub fn apply(&mut self, tick: u64, states: &[ObjectState], now: f64) {
+        self.touched = Some(now);
         for s in states {
             self.meshes.entry(s.id).or_insert_with(|| match s.shape {
                 Shape::Cube { half } => cuboid(glam::Vec3::splat(half), color(s.id)),
@@ -162,8 +166,25 @@ impl RoomObjects {
     }
 
     /// Shows object `id` in this wearer's hand (`None`: let go).
-    pub fn hold_here(&mut self, id: u32, pose: Option<(glam::Vec3, glam::Quat)>) {
+    pub fn hold_here(&mut self, id: u32, pose: Option<(glam::Vec3, glam::Quat)>, now: f64) {
         self.replica.hold_here(id, pose);
+        self.touched = Some(now);
+    }
+
+    /// Whether what is shown at `now` differs from what was shown a moment
+    /// ago: something moves or is held, a state arrived, or a correction
+    /// is still easing in. The compositor re-uploads every mesh it is given,
+    /// so still objects are not given again.
+    pub fn moving(&self, now: f64) -> bool {
+        let recent = self
+            .touched
+            .is_some_and(|t| now - t <= Replica::EASE + 0.05);
+        recent
+            || self
+                .replica
+                .states()
+                .iter()
+                .any(|s| !s.resting || s.holder.is_some())
     }
 
     /// The table and the objects at `now`, placed by `stage_from_room`.
@@ -245,12 +266,12 @@ impl Grip {
                     .holder(id)
                     .is_some_and(|h| h.is_some_and(|h| h != me)) =>
             {
-                objects.hold_here(id, None);
+                objects.hold_here(id, None, now);
                 self.held = None;
                 None
             }
             (Some(id), Some(h)) if h.squeeze >= SQUEEZE => {
-                objects.hold_here(id, Some((h.pose.position, h.pose.orientation)));
+                objects.hold_here(id, Some((h.pose.position, h.pose.orientation)), now);
                 Some(ClientMsg::Hold {
                     object: id,
                     position: h.pose.position.to_array(),
@@ -259,7 +280,7 @@ impl Grip {
             }
             (Some(id), h) => {
                 // Let go (or the hand was lost): thrown with its velocity.
-                objects.hold_here(id, None);
+                objects.hold_here(id, None, now);
                 self.held = None;
                 let (linvel, angvel) = h.map_or((glam::Vec3::ZERO, glam::Vec3::ZERO), |h| {
                     (h.linvel, h.angvel)
@@ -273,7 +294,7 @@ impl Grip {
             (None, Some(h)) if h.squeeze >= SQUEEZE => {
                 let id = objects.within_reach(h.pose.position, now)?;
                 self.held = Some(id);
-                objects.hold_here(id, Some((h.pose.position, h.pose.orientation)));
+                objects.hold_here(id, Some((h.pose.position, h.pose.orientation)), now);
                 Some(ClientMsg::Grab { object: id })
             }
             (None, _) => None,
@@ -352,6 +373,20 @@ mod tests {
         g.held = Some(4);
         assert_eq!(g.step(hand(near, 1.0), &mut o, 7, 0.7), None);
         assert_eq!(g.held, None);
+    }
+
+    #[test]
+    fn still_objects_are_not_given_again() {
+        let mut o = objects();
+        assert!(o.moving(0.05), "a state just arrived");
+        assert!(!o.moving(1.0), "resting, nobody holds it");
+        let mut g = Grip::default();
+        g.step(hand(glam::Vec3::new(0.05, 0.85, -0.3), 1.0), &mut o, 7, 2.0);
+        assert!(o.moving(2.0), "in a hand");
+        let mut thrown = o.replica.states();
+        thrown[0].resting = false;
+        o.apply(3, &thrown, 3.0);
+        assert!(o.moving(9.0), "flying");
     }
 
     #[test]

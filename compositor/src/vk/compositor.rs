@@ -207,8 +207,9 @@ enum DepthUse {
 const MESH_CELLS: u32 = 32;
 /// Most layer draws one composition can hold (16 layers x 2 eyes).
 const MAX_DRAWS: u32 = 32;
-/// Most avatars one composition draws.
-const MAX_AVATARS: usize = 16;
+/// Most avatars one composition draws: a meeting's participants (a face
+/// and a body each) and its shared objects.
+const MAX_AVATARS: usize = 64;
 
 static LAYER_SPV: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/layer.spv"));
 static CUBE_SPV: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/cube.spv"));
